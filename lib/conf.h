@@ -1,0 +1,118 @@
+/*
+ * conf.h - the codeq configuration file (INI), shared by codeqd, its
+ * children and the codeq CLI.  Documented in codeq.conf(5); example in
+ * etc/codeq.conf.
+ *
+ * Parsing validates everything before anything is forked: an error names
+ * the file, the line and what is wrong ("codeq.conf:12: processes: must be
+ * 1-1024, got 0").  Durations accept "250ms", "30s", "5m", "2h", "7d", or a
+ * bare number of seconds; sizes accept "512", "64KiB", "1MiB".
+ */
+#ifndef CODEQ_CONF_H
+#define CODEQ_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum handler_kind { HANDLER_EXEC = 1, HANDLER_SO = 2 };
+
+struct pool_config {
+	char *name;			/* [pool NAME] */
+	char **queues;			/* queues = a, b, c (claimed in that order) */
+	size_t nqueues;
+	enum handler_kind kind;
+	char *command;			/* command = ... : run with /bin/sh -c */
+	char **argv;			/* exec = prog arg... : split on blanks, no shell */
+	size_t argc;
+	char *so_path;			/* so = /path/handler.so */
+	char *handler_config;		/* handler_config = string for init() */
+	int processes;			/* default 2 */
+	int prefetch;			/* claim up to N at once; default 1 */
+	int64_t lease_ms;		/* lease = 30s */
+	int64_t timeout_ms;		/* timeout = 25s (handler run time) */
+	int max_attempts;		/* max_attempts = 5 (for tasks without their own) */
+	int64_t backoff_base_ms;	/* backoff_base = 1s */
+	int64_t backoff_max_ms;		/* backoff_max = 1h */
+	size_t max_output;		/* max_output = 1MiB (stdout; stderr tail 4 KiB) */
+	char *user;			/* user = codeq (when started as root) */
+	int line;			/* where the section starts, for messages */
+};
+
+struct store_config {
+	char *url;			/* url = redis://127.0.0.1:6379/0 */
+	char *password_file;		/* password_file = path (never in argv) */
+	int64_t connect_timeout_ms;	/* connect_timeout = 2s */
+	int64_t command_timeout_ms;	/* command_timeout = 5s */
+	size_t max_payload;		/* max_payload = 1MiB */
+	int64_t retention_ms;		/* retention = 7d */
+};
+
+struct daemon_config {
+	int64_t shutdown_timeout_ms;	/* shutdown_timeout = 30s */
+	int64_t tick_ms;		/* tick = 100ms: promote/heartbeat cron */
+	int64_t reap_interval_ms;	/* reap_interval = 1s */
+	char *log_level;		/* log_level = info (debug|info|notice|warning|error) */
+	char *pidfile;			/* pidfile = (none) */
+	int64_t restart_backoff_max_ms;	/* restart_backoff_max = 30s */
+};
+
+struct webhook_policy {
+	int allow_loopback;		/* allow_loopback = no */
+	int allow_private;		/* allow_private = no */
+	int max_per_host;		/* max_per_host = 8 in-flight requests */
+	int64_t connect_timeout_ms;	/* connect_timeout = 2s */
+	int64_t timeout_ms;		/* timeout = 10s */
+	char *secret_file;		/* secret_file = path, holds whsec_... */
+	char *secret_env;		/* secret_env = NAME of an environment variable */
+};
+
+struct notifier_config {
+	int enabled;			/* enabled = yes */
+	int64_t coalesce_ms;		/* coalesce = 50ms */
+	int64_t scan_interval_ms;	/* scan_interval = 5s */
+	int retries;			/* retries = 0 */
+};
+
+struct callbacks_config {
+	int enabled;			/* enabled = yes */
+	int max_attempts;		/* max_attempts = 5 */
+	int64_t backoff_base_ms;	/* backoff_base = 2s */
+	int64_t backoff_max_ms;		/* backoff_max = 60s */
+	int64_t batch_window_ms;	/* batch_window = 50ms */
+	int batch_max;			/* batch_max = 100 */
+	int64_t visibility_ms;		/* visibility = 30s */
+};
+
+struct metrics_config {
+	char *listen;			/* listen = 127.0.0.1:9464 ("" or "off": disabled) */
+};
+
+struct codeq_config {
+	char *path;			/* the file it was read from */
+	struct store_config store;
+	struct daemon_config daemon;	/* [codeqd] */
+	struct webhook_policy webhooks;	/* [webhooks] */
+	struct notifier_config notifier;
+	struct callbacks_config callbacks;
+	struct metrics_config metrics;
+	struct pool_config *pools;
+	size_t npools;
+};
+
+/* Defaults for every field (no pools). */
+void config_defaults(struct codeq_config *cfg);
+/* Reads and validates path.  On error returns -1 and writes
+ * "path:line: what is wrong" into err. */
+int config_load(const char *path, struct codeq_config *cfg, char *err,
+    size_t errlen);
+void config_free(struct codeq_config *cfg);
+/* Non-zero when two pools differ in anything a restart would change. */
+int pool_config_differs(const struct pool_config *a,
+    const struct pool_config *b);
+
+/* Shared parsers, also used by the CLI: return 0 or -1. */
+int parse_duration_ms(const char *s, int64_t *out);
+int parse_size(const char *s, size_t *out);
+int parse_bool(const char *s, int *out);
+
+#endif

@@ -1,0 +1,111 @@
+# tests/lib.sh - shared helpers for the shell integration tests.
+#
+# Source it from a test: it makes a private scratch directory, finds free
+# loopback ports, starts a private redis-server (never the system one) and
+# tears everything down on exit.  Tests print what they check and exit 0
+# (pass), 77 (skip) or anything else (fail), as automake's harness expects.
+
+set -eu
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${REDIS_SERVER:=$(command -v redis-server || true)}"
+: "${PYTHON3:=$(command -v python3 || true)}"
+
+CODEQ="$top_builddir/codeq"
+CODEQD="$top_builddir/codeqd"
+T_NAME=$(basename "$0" .sh)
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/codeq-$T_NAME.XXXXXX")
+T_PIDS=""
+
+t_cleanup() {
+	status=$?
+	for p in $T_PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $T_PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	if [ $status -ne 0 ] && [ -d "$T_DIR" ]; then
+		for f in "$T_DIR"/*.log; do
+			[ -f "$f" ] || continue
+			echo "---- tail of $f"; tail -n 40 "$f"
+		done
+	fi
+	rm -rf "$T_DIR"
+	exit $status
+}
+trap t_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+ok() { echo "ok - $*"; }
+
+# Track a background pid for cleanup.
+t_track() { T_PIDS="$T_PIDS $1"; }
+
+# Print a free TCP port on 127.0.0.1 (bound then released; callers retry
+# if they lose the race).
+free_port() {
+	"$PYTHON3" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	limit=$1; shift
+	end=$(( $(date +%s) + limit ))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+# Start a private redis-server; sets REDIS_PORT, REDIS_PID, REDIS_URL.
+# Persistence is off: tests that restart the store use redis_restart,
+# which keeps an AOF so nothing is lost across the restart.
+start_redis() {
+	[ -n "$REDIS_SERVER" ] || skip "redis-server not installed"
+	tries=0
+	while :; do
+		REDIS_PORT=$(free_port)
+		mkdir -p "$T_DIR/redis"
+		"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" \
+			--dir "$T_DIR/redis" --save '' --appendonly yes \
+			--appendfsync everysec --daemonize no \
+			--logfile "$T_DIR/redis.log" "$@" &
+		REDIS_PID=$!
+		if wait_for 10 redis-cli -p "$REDIS_PORT" ping; then break; fi
+		kill "$REDIS_PID" 2>/dev/null || true
+		tries=$((tries+1))
+		[ $tries -lt 5 ] || fail "could not start redis-server"
+	done
+	t_track "$REDIS_PID"
+	REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+	export REDIS_URL REDIS_PORT CODEQ_REDIS_URL="$REDIS_URL"
+}
+
+stop_redis() {
+	redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$REDIS_PID" 2>/dev/null || true
+	wait "$REDIS_PID" 2>/dev/null || true
+}
+
+# Restart on the same port with the same data (AOF).
+restart_redis() {
+	"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" \
+		--dir "$T_DIR/redis" --save '' --appendonly yes \
+		--appendfsync everysec --daemonize no \
+		--logfile "$T_DIR/redis.log" &
+	REDIS_PID=$!
+	t_track "$REDIS_PID"
+	wait_for 10 redis-cli -p "$REDIS_PORT" ping || fail "redis-server did not restart"
+}
+
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() {
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+	ok "$1 = $3"
+}
