@@ -33,6 +33,7 @@ struct pool_config {
 	int max_attempts;		/* max_attempts = 5 (for tasks without their own) */
 	int64_t backoff_base_ms;	/* backoff_base = 1s */
 	int64_t backoff_max_ms;		/* backoff_max = 1h */
+	int backoff_jitter_pct;		/* backoff_jitter = 20 (percent, 0-100) */
 	size_t max_output;		/* max_output = 1MiB (stdout; stderr tail 4 KiB) */
 	char *user;			/* user = codeq (when started as root) */
 	int line;			/* where the section starts, for messages */
@@ -84,7 +85,7 @@ struct callbacks_config {
 };
 
 struct metrics_config {
-	char *listen;			/* listen = 127.0.0.1:9464 ("" or "off": disabled) */
+	char *listen;			/* listen = 127.0.0.1:9464; "" or "off": disabled (NULL) */
 };
 
 struct codeq_config {
@@ -101,11 +102,20 @@ struct codeq_config {
 
 /* Defaults for every field (no pools). */
 void config_defaults(struct codeq_config *cfg);
-/* Reads and validates path.  On error returns -1 and writes
- * "path:line: what is wrong" into err. */
+/* Reads and validates path.  On error returns -1, writes
+ * "path:line: key: what is wrong" into err and leaves *cfg untouched; on
+ * success overwrites *cfg (free what it held first, or pass a fresh one). */
 int config_load(const char *path, struct codeq_config *cfg, char *err,
     size_t errlen);
+/* Checks what config_load cannot know from the text alone and codeqd
+ * needs at start: handler .so files and exec programs exist, users exist,
+ * password and secret files are readable.  Same error format. */
+int config_check_environment(const struct codeq_config *cfg, char *err,
+    size_t errlen);
 void config_free(struct codeq_config *cfg);
+/* The pool called name, or NULL. */
+const struct pool_config *config_find_pool(const struct codeq_config *cfg,
+    const char *name);
 /* Non-zero when two pools differ in anything a restart would change. */
 int pool_config_differs(const struct pool_config *a,
     const struct pool_config *b);
@@ -114,5 +124,11 @@ int pool_config_differs(const struct pool_config *a,
 int parse_duration_ms(const char *s, int64_t *out);
 int parse_size(const char *s, size_t *out);
 int parse_bool(const char *s, int *out);
+/* RFC 3339 ("2026-11-23T18:00:00Z", offsets and fractions allowed) or
+ * epoch seconds ("1795000000"); out is epoch milliseconds. */
+int parse_time_ms(const char *s, int64_t *out);
+/* Inverses for messages: 90000 -> "1m30s"; 1048576 -> "1MiB". */
+void format_duration(int64_t ms, char *buf, size_t len);
+void format_size(size_t n, char *buf, size_t len);
 
 #endif

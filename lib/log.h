@@ -24,6 +24,17 @@ enum log_level log_get_level(void);
  *   log_kv(LOG_L_INFO, "task completed", "queue", q, "task", id, NULL); */
 void log_kv(enum log_level lvl, const char *msg, ...);
 
+/* The line log_kv would write, without its newline, into buf (always
+ * NUL-terminated; long lines are cut and end in "..."). */
+size_t log_vformat(char *buf, size_t cap, enum log_level lvl, const char *msg,
+    va_list ap);
+size_t log_format(char *buf, size_t cap, enum log_level lvl, const char *msg,
+    ...);
+/* Where lines go (default: 2, stderr) and whether they use the journal's
+ * "<N>" prefix instead of a timestamp (default: detected by log_init). */
+void log_set_fd(int fd);
+void log_set_journal(int on);
+
 #define log_debug(...)   log_kv(LOG_L_DEBUG, __VA_ARGS__, (char *)0)
 #define log_info(...)    log_kv(LOG_L_INFO, __VA_ARGS__, (char *)0)
 #define log_notice(...)  log_kv(LOG_L_NOTICE, __VA_ARGS__, (char *)0)
