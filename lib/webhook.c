@@ -1,0 +1,278 @@
+/*
+ * webhook.c - plumbing shared by the notifier and the callbacks process.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "http.h"
+#include "ipc.h"
+#include "log.h"
+#include "webhook.h"
+
+/* Counters reported to codeqd: absolute values since start. */
+#define WH_NCOUNTERS 8
+static struct {
+	char name[IPC_NAME_MAX];
+	uint64_t value;
+} counters[WH_NCOUNTERS];
+static size_t ncounters;
+
+static void
+count_add(const char *name, uint64_t by)
+{
+	size_t i;
+
+	for (i = 0; i < ncounters; i++)
+		if (strcmp(counters[i].name, name) == 0)
+			break;
+	if (i == ncounters) {
+		if (ncounters == WH_NCOUNTERS)
+			return;
+		snprintf(counters[i].name, sizeof(counters[i].name), "%s", name);
+		ncounters++;
+	}
+	counters[i].value += by;
+}
+
+void
+wh_count(const char *kind, int verdict, double seconds)
+{
+	static const char *const outcome[] = { "success", "retry", "permanent" };
+	char name[IPC_NAME_MAX];
+
+	(void)kind;	/* the dispatcher knows which process reports */
+	snprintf(name, sizeof(name), "webhook.%s",
+	    outcome[verdict >= 0 && verdict <= 2 ? verdict : 2]);
+	count_add(name, 1);
+	count_add("webhook_seconds.sum_us", (uint64_t)(seconds * 1e6));
+}
+
+static void
+send_counters(struct wh_proc *p)
+{
+	struct ipc_msg m;
+	size_t i;
+
+	if (p->ipc_fd < 0 || ncounters == 0)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_COUNTERS;
+	for (i = 0; i < ncounters; i++)
+		ipc_counters_add(&m, counters[i].name, counters[i].value);
+	/* Non-blocking: a busy dispatcher loses a report, never stalls us. */
+	(void)ipc_send(p->ipc_fd, &m, 1);
+}
+
+static void
+stop(struct wh_proc *p, const char *why)
+{
+	if (p->stopping)
+		return;
+	p->stopping = 1;
+	log_info("stopping", "reason", why);
+	send_counters(p);
+	wh_proc_fini(p);
+	if (p->on_stop)
+		p->on_stop(p);
+}
+
+static void
+on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct wh_proc *p = w->data;
+
+	if (w->signum == SIGHUP)
+		return;	/* codeqd restarts us on a configuration change */
+	stop(p, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void
+on_ipc(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct wh_proc *p = w->data;
+	struct ipc_msg m;
+	char err[128];
+	int rc;
+
+	rc = ipc_recv(p->ipc_fd, &m, err, sizeof(err));
+	if (rc == IPC_EAGAIN || rc == IPC_EMALFORMED) {
+		if (rc == IPC_EMALFORMED)
+			log_warning("malformed IPC frame ignored", "error", err);
+		return;
+	}
+	if (rc == IPC_EOF || rc == IPC_ESYS) {
+		stop(p, rc == IPC_EOF ? "dispatcher gone" : "IPC error");
+		return;
+	}
+	if (m.type == IPC_SHUTDOWN || m.type == IPC_ABORT)
+		stop(p, "shutdown requested");
+}
+
+static void
+on_counters(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	send_counters(w->data);
+}
+
+int
+wh_proc_init(struct wh_proc *p, const char *name, int ipc_fd)
+{
+	p->loop = EV_DEFAULT;
+	p->name = name;
+	p->ipc_fd = ipc_fd;
+	p->stopping = 0;
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&p->sigterm, on_signal, SIGTERM);
+	ev_signal_init(&p->sigint, on_signal, SIGINT);
+	ev_signal_init(&p->sighup, on_signal, SIGHUP);
+	p->sigterm.data = p->sigint.data = p->sighup.data = p;
+	ev_signal_start(p->loop, &p->sigterm);
+	ev_signal_start(p->loop, &p->sigint);
+	ev_signal_start(p->loop, &p->sighup);
+	ev_timer_init(&p->counters_t, on_counters, 1., 1.);
+	p->counters_t.data = p;
+	ev_timer_start(p->loop, &p->counters_t);
+	if (ipc_fd >= 0) {
+		ev_io_init(&p->ipc_w, on_ipc, ipc_fd, EV_READ);
+		p->ipc_w.data = p;
+		ev_io_start(p->loop, &p->ipc_w);
+	}
+	return 0;
+}
+
+void
+wh_proc_fini(struct wh_proc *p)
+{
+	ev_signal_stop(p->loop, &p->sigterm);
+	ev_signal_stop(p->loop, &p->sigint);
+	ev_signal_stop(p->loop, &p->sighup);
+	ev_timer_stop(p->loop, &p->counters_t);
+	if (p->ipc_fd >= 0)
+		ev_io_stop(p->loop, &p->ipc_w);
+}
+
+void
+wh_proc_ready(struct wh_proc *p)
+{
+	struct ipc_msg m;
+
+	if (p->ipc_fd < 0)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_READY;
+	m.u.ready.pid = (uint64_t)getpid();
+	(void)ipc_send(p->ipc_fd, &m, 1);
+}
+
+int
+wh_secret_load(const struct webhook_policy *w, struct sign_key *k, int *have,
+    char *err, size_t errlen)
+{
+	*have = 0;
+	if (w->secret_file && *w->secret_file) {
+		if (sign_key_from_file(w->secret_file, k, err, errlen) < 0)
+			return -1;
+		*have = 1;
+	} else if (w->secret_env && *w->secret_env) {
+		if (sign_key_from_env(w->secret_env, k, err, errlen) < 0)
+			return -1;
+		*have = 1;
+	}
+	return 0;
+}
+
+static int
+add(struct curl_slist **h, const char *fmt, const char *a, const char *b)
+{
+	char line[512];
+	struct curl_slist *t;
+
+	snprintf(line, sizeof(line), fmt, a, b);
+	if ((t = curl_slist_append(*h, line)) == NULL)
+		return -1;
+	*h = t;
+	return 0;
+}
+
+struct curl_slist *
+wh_headers(const struct sign_key *k, const char *msg_id, const char *body,
+    size_t len, const char *traceparent)
+{
+	struct curl_slist *h = NULL;
+	char ts[24], sig[SIGN_STD_MAX], hex[SIGN_HEX_MAX];
+	long long now = (long long)time(NULL);
+	int bad = 0;
+
+	snprintf(ts, sizeof(ts), "%lld", now);
+	bad |= add(&h, "webhook-id: %s%s", msg_id, "");
+	bad |= add(&h, "webhook-timestamp: %s%s", ts, "");
+	if (k) {
+		if (sign_standard(k, msg_id, now, body, len, sig) < 0 ||
+		    sign_codeq(k, now, body, len, hex) < 0)
+			bad = 1;
+		else {
+			bad |= add(&h, "webhook-signature: %s%s", sig, "");
+			bad |= add(&h, "X-CodeQ-Timestamp: %s%s", ts, "");
+			bad |= add(&h, "X-CodeQ-Signature: %s%s", hex, "");
+		}
+	}
+	/* Only a well-formed W3C value: the task's text must not be able
+	 * to inject header lines. */
+	if (traceparent && *traceparent && strlen(traceparent) < 128 &&
+	    strspn(traceparent, "0123456789abcdef-") == strlen(traceparent))
+		bad |= add(&h, "traceparent: %s%s", traceparent, "");
+	if (bad) {
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+wh_random_id(const char *prefix, char *out, size_t outlen)
+{
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char r[26];
+	char s[27];
+	size_t i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1) {
+		/* Uniqueness, not secrecy: time and pid suffice then. */
+		for (i = 0; i < sizeof(r); i++)
+			r[i] = (unsigned char)(rand() ^ getpid() ^ time(NULL));
+	}
+	for (i = 0; i < sizeof(r); i++)
+		s[i] = b32[r[i] & 31];
+	s[sizeof(r)] = '\0';
+	snprintf(out, outlen, "%s%s", prefix, s);
+}
+
+int64_t
+wh_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+wh_rfc3339(int64_t ms, char *out, size_t outlen)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}

@@ -1,0 +1,62 @@
+/*
+ * webhook.h - what the notifier and the callbacks process share besides
+ * the HTTP engine: the child-process plumbing (libev loop, SIGTERM, the
+ * IPC socket to codeqd, counters about once a second), the webhook
+ * secret, and the headers every request carries (docs/webhooks.md).
+ */
+#ifndef CODEQ_WEBHOOK_H
+#define CODEQ_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <ev.h>
+
+#include "conf.h"
+#include "sign.h"
+
+struct wh_proc {
+	struct ev_loop *loop;
+	const char *name;		/* "notifier" or "callbacks" */
+	int ipc_fd;			/* -1: none (tests) */
+	ev_io ipc_w;
+	ev_signal sigterm, sigint, sighup;
+	ev_timer counters_t;
+	int stopping;
+	/* Called once when the process is asked to stop (SIGTERM, SIGINT,
+	 * IPC_SHUTDOWN, EOF on the IPC socket): stop the watchers so that
+	 * ev_run returns. */
+	void (*on_stop)(struct wh_proc *p);
+	void *data;
+};
+
+/* Sets up the loop's watchers (SIGPIPE ignored).  0, or -1. */
+int wh_proc_init(struct wh_proc *p, const char *name, int ipc_fd);
+/* Stops the plumbing's own watchers. */
+void wh_proc_fini(struct wh_proc *p);
+/* Tells codeqd the process is up (IPC_READY). */
+void wh_proc_ready(struct wh_proc *p);
+
+/* Counts one request's outcome: kind "work_available" or "result",
+ * verdict from http_classify().  Also kept for the periodic IPC report. */
+void wh_count(const char *kind, int verdict, double seconds);
+
+/* The [webhooks] secret (secret_file, else secret_env).  *have is 0 when
+ * neither is configured.  Never logs the secret. */
+int wh_secret_load(const struct webhook_policy *w, struct sign_key *k,
+    int *have, char *err, size_t errlen);
+
+/* Headers of a delivery: webhook-id/-timestamp always, both signatures
+ * when k is not NULL, traceparent when given.  NULL when out of memory. */
+struct curl_slist *wh_headers(const struct sign_key *k, const char *msg_id,
+    const char *body, size_t len, const char *traceparent);
+
+/* "msg_" + 26 random base32 characters. */
+void wh_random_id(const char *prefix, char *out, size_t outlen);
+
+/* Epoch ms -> "2026-11-23T18:00:00.123Z". */
+void wh_rfc3339(int64_t ms, char *out, size_t outlen);
+int64_t wh_now_ms(void);
+
+#endif
