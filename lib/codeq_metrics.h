@@ -1,0 +1,117 @@
+/*
+ * codeq_metrics.h - codeq's metrics: the families (docs/metrics.md lists
+ * each one), and the calls the processes make when something happens.
+ *
+ * One process owns the registry: codeqd's dispatcher, which serves
+ * /metrics.  Its children (workers, notifier, callbacks) cannot update it
+ * directly; they keep a small table of absolute counters ("child mode")
+ * and send it in IPC_COUNTERS messages about once a second; the
+ * dispatcher folds each child's table into the registry with cqm_fold(),
+ * adding the difference from that child's previous report.  Counter names
+ * on the wire are short (IPC_NAME_MAX) and carry no queue or pool: the
+ * dispatcher knows which pool a child belongs to.
+ *
+ *   wire name			   becomes
+ *   handler_seconds.bN  .sum_us	   codeq_handler_duration_seconds{pool} bucket N, sum
+ *   claim_seconds.bN    .sum_us	   codeq_claim_duration_seconds{pool}
+ *   webhook_seconds.bN  .sum_us	   codeq_webhook_duration_seconds{kind}
+ *   webhook.OUTCOME		   codeq_webhook_requests_total{kind,outcome}
+ *   dead_lettered.I		   codeq_tasks_dead_lettered_total{queue=pool's I-th queue,pool}
+ *   store_errors, store_reconnects   codeq_store_{errors,reconnects}_total{proc}
+ *
+ * (bN is bucket N, not cumulative; N = number of bounds is +Inf; sum_us is
+ * the sum in microseconds.)
+ *
+ * A process calling fork() leaves registry mode in the child
+ * automatically (pthread_atfork), so the calls below do the right thing
+ * in every process without the caller knowing which one it is.
+ */
+#ifndef CODEQ_CODEQ_METRICS_H
+#define CODEQ_CODEQ_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "metrics.h"
+
+struct pool_config;
+
+struct codeq_metrics {
+	struct metrics *reg;
+	struct metric *build_info, *start_time;
+	struct metric *claimed, *completed, *failed, *retried, *dead_lettered;
+	struct metric *abandoned;
+	struct metric *handler_seconds, *claim_seconds;
+	struct metric *leases_held, *pool_up, *pool_workers, *worker_restarts;
+	struct metric *webhook_requests, *webhook_seconds;
+	struct metric *queue_depth, *queue_oldest_ready, *callback_outbox;
+	struct metric *callback_dlq, *queues;
+	struct metric *store_up, *store_errors, *store_reconnects;
+	struct metric *ipc_counters;
+};
+
+/* The process's metrics (cqm.reg is NULL in child mode). */
+extern struct codeq_metrics cqm;
+
+/* Registry mode: creates the registry and declares every family.
+ * Idempotent.  0, or -1 when out of memory. */
+int cqm_init(void);
+/* Frees the registry (at exit, for leak checkers). */
+void cqm_shutdown(void);
+/* Child mode: forget the registry, start an empty counter table.  Runs
+ * by itself in the child of a fork(); callable explicitly too. */
+void cqm_child_mode(void);
+int cqm_is_registry(void);
+
+/* ---- Events (any process) ----------------------------------------- */
+
+/* A claim round trip to the store took seconds (worker). */
+void cqm_claim_latency(const char *pool, double seconds);
+/* A handler ran for seconds (worker). */
+void cqm_handler_duration(const char *pool, double seconds);
+/* A nack or fail moved a task to the DLQ; queue_index is the queue's
+ * position in the pool's queue list (worker). */
+void cqm_dead_lettered(const char *pool, const char *queue,
+    size_t queue_index);
+/* One webhook request ended.  kind: "work_available" or "result";
+ * outcome: "success", "retry" or "permanent". */
+void cqm_webhook(const char *kind, const char *outcome, double seconds);
+void cqm_store_error(const char *proc);
+void cqm_store_reconnect(const char *proc);
+
+/* ---- Events seen by the dispatcher -------------------------------- */
+
+void cqm_task_claimed(const char *pool, const char *queue);
+/* outcome: ipc_outcome_name() of IPC_DONE ("completed", "retry",
+ * "failed", "stale", "released", "lost") or "worker_died" when the
+ * dispatcher gave back the task of a worker that died. */
+void cqm_task_done(const char *pool, const char *queue, const char *outcome);
+/* reason: "exit" (non-zero status), "signal", "clean" (exit 0 while not
+ * asked to stop), "reload" (configuration changed). */
+void cqm_worker_restart(const char *pool, const char *reason);
+void cqm_pool_status(const char *pool, int up, int workers);
+
+/* Folds one counter of a child's IPC_COUNTERS report.  proc: "worker",
+ * "notifier" or "callbacks"; pool: the worker's pool (NULL otherwise). */
+void cqm_fold(pid_t pid, const char *proc, const struct pool_config *pool,
+    const char *name, uint64_t value);
+/* Forgets a child's previous report (it exited). */
+void cqm_child_gone(pid_t pid);
+
+/* ---- Child mode: the table sent in IPC_COUNTERS ------------------- */
+
+size_t cqm_local_count(void);
+/* The i-th counter; 0, or -1 past the end. */
+int cqm_local_get(size_t i, const char **name, uint64_t *value);
+void cqm_local_add(const char *name, uint64_t by);
+
+/* Bucket bounds (seconds) of the histograms, shared by both modes. */
+extern const double cqm_handler_buckets[];
+extern const size_t cqm_handler_nbuckets;
+extern const double cqm_claim_buckets[];
+extern const size_t cqm_claim_nbuckets;
+extern const double cqm_webhook_buckets[];
+extern const size_t cqm_webhook_nbuckets;
+
+#endif
