@@ -160,10 +160,12 @@ typedef struct codeq_claim_opts {
 	size_t max_tasks;		/* claim up to this many; 0: 1 */
 } codeq_claim_opts;
 
-/* Claims from the queues in the order given (the first queue with work
- * wins), highest priority first, FIFO within a priority.  Due delayed
- * tasks are promoted first.  Each claimed task has a fresh lease_token and
- * its attempt counted.  *n is the number claimed; CODEQ_EEMPTY when 0. */
+/* Claims from the queues in the order given (a queue is emptied before
+ * the next one is tried), highest priority first, FIFO within a priority.
+ * Due delayed tasks are promoted first.  Each claimed task has a fresh
+ * lease_token and its attempt counted.  tasks: the caller's array of at
+ * least max_tasks pointers; each claimed task is allocated (free each with
+ * codeq_task_free).  *n is the number claimed; CODEQ_EEMPTY when 0. */
 int codeq_claim(codeq_t *c, const char *const *queues, size_t nqueues,
     const codeq_claim_opts *opt, codeq_task **tasks, size_t *n,
     codeq_error *err);
@@ -172,6 +174,29 @@ int codeq_heartbeat(codeq_t *c, const char *id, const char *token,
     int64_t lease_ms, int64_t *lease_until, codeq_error *err);
 int codeq_complete(codeq_t *c, const char *id, const char *token,
     const char *result_json, codeq_error *err);
+/* Pipelined batches, one round trip for n items.  status[i] receives the
+ * outcome of item i (CODEQ_OK, CODEQ_ESTALE, CODEQ_ENOTFOUND,
+ * CODEQ_ESTATE, CODEQ_EINVAL...); the call returns CODEQ_OK when the store
+ * answered for every item (else CODEQ_ESTORE, with the unanswered items'
+ * status CODEQ_ESTORE).  lease_until may be NULL. */
+typedef struct codeq_lease_ref {
+	const char *id;
+	const char *token;
+} codeq_lease_ref;
+
+int codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases,
+    size_t n, int64_t lease_ms, int *status, int64_t *lease_until,
+    codeq_error *err);
+
+typedef struct codeq_completion {
+	const char *id;
+	const char *token;
+	const char *result;		/* JSON; NULL: none */
+} codeq_completion;
+
+int codeq_complete_batch(codeq_t *c, const codeq_completion *items,
+    size_t n, int *status, codeq_error *err);
+
 /* permanent: straight to FAILED; otherwise like nack with backoff. */
 int codeq_fail(codeq_t *c, const char *id, const char *token,
     const char *error, int permanent, codeq_error *err);

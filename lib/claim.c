@@ -1,0 +1,208 @@
+/* claim.c: the worker's side of a lease: claim, heartbeat (one or many). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scripts.h"
+#include "store.h"
+#include "task.h"
+
+#define DEFAULT_LEASE_MS 30000
+#define PROMOTE_LIMIT "100"	/* due delayed tasks promoted per claim */
+#define MAX_CLAIM 1000
+
+static int
+claim_queue(codeq_t *c, const char *queue, const char *lease,
+    const char *worker, size_t want, codeq_task **tasks, size_t *n,
+    codeq_error *err)
+{
+	char key[TASK_KEY_MAX], wantbuf[24];
+	const char *argv[6];
+	redisReply *r;
+	size_t i;
+	int code;
+
+	snprintf(key, sizeof(key), "codeq:{%s}:leased", queue);
+	snprintf(wantbuf, sizeof(wantbuf), "%zu", want);
+	argv[0] = key;
+	argv[1] = queue;
+	argv[2] = lease;
+	argv[3] = worker;
+	argv[4] = wantbuf;
+	argv[5] = PROMOTE_LIMIT;
+	if ((r = script_run(c, "claim", 1, 6, argv, NULL, err)) == NULL)
+		return err->code;
+	if ((code = script_status(r, err)) != CODEQ_OK)
+		goto out;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements > want) {
+		code = cq_err(err, CODEQ_EPROTO,
+		    "store: unexpected reply to claim");
+		goto out;
+	}
+	for (i = 0; i < r->elements; i++) {
+		if ((code = task_from_reply(r->element[i], &tasks[*n],
+		    err)) != CODEQ_OK)
+			goto out;
+		(*n)++;
+	}
+out:
+	freeReplyObject(r);
+	return code;
+}
+
+int
+codeq_claim(codeq_t *c, const char *const *queues, size_t nqueues,
+    const codeq_claim_opts *opt, codeq_task **tasks, size_t *n,
+    codeq_error *err)
+{
+	char lease[24], worker[300], host[256];
+	size_t want = 1, q;
+	int code;
+	CQ_ERR_LOCAL(err);
+
+	*n = 0;
+	if (nqueues == 0)
+		return cq_err(err, CODEQ_EINVAL, "queues: none given");
+	for (q = 0; q < nqueues; q++)
+		if ((code = task_queue_check(queues[q], err)) != CODEQ_OK)
+			return code;
+	if (opt != NULL && opt->max_tasks > 0)
+		want = opt->max_tasks;
+	if (want > MAX_CLAIM)
+		return cq_err(err, CODEQ_EINVAL,
+		    "max_tasks: must be 1-%d, got %zu", MAX_CLAIM, want);
+	if (opt != NULL && opt->lease_ms < 0)
+		return cq_err(err, CODEQ_EINVAL, "lease: must be positive");
+	snprintf(lease, sizeof(lease), "%lld", (long long)(opt != NULL &&
+	    opt->lease_ms > 0 ? opt->lease_ms : DEFAULT_LEASE_MS));
+	if (opt != NULL && opt->worker != NULL)
+		snprintf(worker, sizeof(worker), "%s", opt->worker);
+	else {
+		if (gethostname(host, sizeof(host)) != 0)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(worker, sizeof(worker), "%s:%ld", host,
+		    (long)getpid());
+	}
+	for (q = 0; q < nqueues && *n < want; q++) {
+		if ((code = claim_queue(c, queues[q], lease, worker,
+		    want - *n, tasks, n, err)) != CODEQ_OK)
+			return *n > 0 ? CODEQ_OK : code;
+	}
+	if (*n == 0)
+		return cq_err(err, CODEQ_EEMPTY, "nothing to claim");
+	return CODEQ_OK;
+}
+
+/* Argument strings of one heartbeat.lua call. */
+struct hb_args {
+	char queue[CODEQ_ID_MAX];
+	char key[TASK_KEY_MAX];
+	const char *argv[5];
+};
+
+static int
+hb_build(const char *id, const char *token, const char *lease,
+    struct hb_args *a, codeq_error *err)
+{
+	int code;
+
+	if ((code = task_id_split(id, a->queue, sizeof(a->queue), a->key,
+	    sizeof(a->key), err)) != CODEQ_OK)
+		return code;
+	if (token == NULL || *token == '\0')
+		return cq_err(err, CODEQ_EINVAL, "token: missing");
+	a->argv[0] = a->key;
+	a->argv[1] = a->queue;
+	a->argv[2] = id;
+	a->argv[3] = token;
+	a->argv[4] = lease;
+	return CODEQ_OK;
+}
+
+static int
+hb_reply(const redisReply *r, int64_t *until, codeq_error *err)
+{
+	int code;
+
+	if ((code = script_status(r, err)) != CODEQ_OK)
+		return code;
+	if (r->type != REDIS_REPLY_INTEGER)
+		return cq_err(err, CODEQ_EPROTO,
+		    "store: unexpected reply to heartbeat");
+	if (until != NULL)
+		*until = r->integer;
+	return CODEQ_OK;
+}
+
+int
+codeq_heartbeat(codeq_t *c, const char *id, const char *token,
+    int64_t lease_ms, int64_t *lease_until, codeq_error *err)
+{
+	struct hb_args a;
+	char lease[24];
+	redisReply *r;
+	int code;
+	CQ_ERR_LOCAL(err);
+
+	snprintf(lease, sizeof(lease), "%lld",
+	    (long long)(lease_ms > 0 ? lease_ms : DEFAULT_LEASE_MS));
+	if ((code = hb_build(id, token, lease, &a, err)) != CODEQ_OK)
+		return code;
+	if ((r = script_run(c, "heartbeat", 1, 5, a.argv, NULL, err)) == NULL)
+		return err->code;
+	code = hb_reply(r, lease_until, err);
+	freeReplyObject(r);
+	return code;
+}
+
+int
+codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
+    int64_t lease_ms, int *status, int64_t *lease_until, codeq_error *err)
+{
+	struct hb_args *a = NULL;
+	const char *const **argvs = NULL;
+	redisReply **replies = NULL;
+	codeq_error e;
+	char lease[24];
+	size_t i;
+	int code;
+	CQ_ERR_LOCAL(err);
+
+	if (n == 0)
+		return CODEQ_OK;
+	a = calloc(n, sizeof(*a));
+	argvs = calloc(n, sizeof(*argvs));
+	replies = calloc(n, sizeof(*replies));
+	if (a == NULL || argvs == NULL || replies == NULL) {
+		code = cq_err(err, CODEQ_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(lease, sizeof(lease), "%lld",
+	    (long long)(lease_ms > 0 ? lease_ms : DEFAULT_LEASE_MS));
+	for (i = 0; i < n; i++) {
+		status[i] = hb_build(leases[i].id, leases[i].token, lease,
+		    &a[i], &e);
+		if (status[i] == CODEQ_OK)
+			argvs[i] = a[i].argv;
+	}
+	code = script_pipeline(c, "heartbeat", 1, 5, n,
+	    argvs, replies, err);
+	for (i = 0; i < n; i++) {
+		if (code != CODEQ_OK && argvs[i] != NULL)
+			status[i] = CODEQ_ESTORE;
+		if (replies[i] != NULL) {
+			status[i] = hb_reply(replies[i],
+			    lease_until ? &lease_until[i] : NULL, &e);
+			freeReplyObject(replies[i]);
+		}
+	}
+out:
+	free(a);
+	free(argvs);
+	free(replies);
+	return code;
+}

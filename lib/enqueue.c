@@ -1,0 +1,263 @@
+/* enqueue.c: validating task specs and enqueueing them (one, or many in
+ * pipelined rounds). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "scripts.h"
+#include "store.h"
+#include "task.h"
+
+#define ENQ_ROUND 1000		/* tasks per pipelined round */
+#define ENQ_NARGS 11		/* KEYS[1] + 10 ARGV */
+#define DEFAULT_MAX_ATTEMPTS 5
+#define DEFAULT_IDEM_TTL_MS (24LL * 3600 * 1000)
+
+/* The argument strings of one enqueue.lua call. */
+struct enq_args {
+	char key[TASK_KEY_MAX];
+	char prio[8], delay[24], at[24], maxatt[16], ttl[24];
+	const char *argv[ENQ_NARGS];
+};
+
+static int
+check_payload(codeq_t *c, const char *payload, codeq_error *err)
+{
+	json_error_t jerr;
+	json_t *j;
+	size_t n = strlen(payload);
+
+	if (n > c->max_payload)
+		return cq_err(err, CODEQ_ETOOBIG,
+		    "payload: %zu bytes, over the limit of %zu", n,
+		    c->max_payload);
+	j = json_loadb(payload, n, JSON_DECODE_ANY, &jerr);
+	if (j == NULL)
+		return cq_err(err, CODEQ_EINVAL,
+		    "payload: not valid JSON: %s (line %d, column %d)",
+		    jerr.text, jerr.line, jerr.column);
+	json_decref(j);
+	return CODEQ_OK;
+}
+
+static int
+check_spec(codeq_t *c, const codeq_task_spec *s, codeq_error *err)
+{
+	int code;
+
+	if ((code = task_queue_check(s->queue, err)) != CODEQ_OK)
+		return code;
+	if (s->priority < 0 || s->priority > 9)
+		return cq_err(err, CODEQ_EINVAL,
+		    "priority: must be 0-9, got %d", s->priority);
+	if (s->delay_ms < 0)
+		return cq_err(err, CODEQ_EINVAL,
+		    "delay: must not be negative, got %lld ms",
+		    (long long)s->delay_ms);
+	if (s->at_ms < 0)
+		return cq_err(err, CODEQ_EINVAL,
+		    "at: must be a time after 1970, got %lld",
+		    (long long)s->at_ms);
+	if (s->max_attempts < 0 || s->max_attempts > 1000)
+		return cq_err(err, CODEQ_EINVAL,
+		    "max_attempts: must be 1-1000, got %d", s->max_attempts);
+	if (s->idempotency_key != NULL && (s->idempotency_key[0] == '\0' ||
+	    strlen(s->idempotency_key) > 256))
+		return cq_err(err, CODEQ_EINVAL,
+		    "idempotency_key: must be 1-256 bytes");
+	if (s->idempotency_ttl_ms < 0)
+		return cq_err(err, CODEQ_EINVAL,
+		    "idempotency_ttl: must not be negative");
+	if (s->webhook != NULL && s->webhook[0] != '\0' &&
+	    (strlen(s->webhook) > 2048 ||
+	    (strncmp(s->webhook, "http://", 7) != 0 &&
+	    strncmp(s->webhook, "https://", 8) != 0)))
+		return cq_err(err, CODEQ_EINVAL, "webhook: must be an http:// "
+		    "or https:// URL of at most 2048 bytes, got '%.60s'",
+		    s->webhook);
+	if (s->traceparent != NULL && strlen(s->traceparent) > 256)
+		return cq_err(err, CODEQ_EINVAL,
+		    "traceparent: longer than 256 bytes");
+	return check_payload(c, s->payload ? s->payload : "{}", err);
+}
+
+static void
+build_args(const codeq_task_spec *s, struct enq_args *a)
+{
+	snprintf(a->key, sizeof(a->key), "codeq:{%s}:seq", s->queue);
+	snprintf(a->prio, sizeof(a->prio), "%d", s->priority);
+	snprintf(a->delay, sizeof(a->delay), "%lld", (long long)s->delay_ms);
+	snprintf(a->at, sizeof(a->at), "%lld", (long long)s->at_ms);
+	snprintf(a->maxatt, sizeof(a->maxatt), "%d",
+	    s->max_attempts > 0 ? s->max_attempts : DEFAULT_MAX_ATTEMPTS);
+	snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)
+	    (s->idempotency_ttl_ms > 0 ? s->idempotency_ttl_ms :
+	    DEFAULT_IDEM_TTL_MS));
+	a->argv[0] = a->key;
+	a->argv[1] = s->queue;
+	a->argv[2] = s->payload ? s->payload : "{}";
+	a->argv[3] = a->prio;
+	a->argv[4] = a->delay;
+	a->argv[5] = a->at;
+	a->argv[6] = a->maxatt;
+	a->argv[7] = s->idempotency_key ? s->idempotency_key : "";
+	a->argv[8] = a->ttl;
+	a->argv[9] = s->webhook ? s->webhook : "";
+	a->argv[10] = s->traceparent ? s->traceparent : "";
+}
+
+/* Reads the reply of enqueue.lua: {id, duplicate, status}. */
+static int
+parse_reply(const redisReply *r, char id[CODEQ_ID_MAX], int *dup,
+    codeq_error *err)
+{
+	int code;
+
+	if ((code = script_status(r, err)) != CODEQ_OK)
+		return code;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len >= CODEQ_ID_MAX ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER)
+		return cq_err(err, CODEQ_EPROTO,
+		    "store: unexpected reply to enqueue");
+	memcpy(id, r->element[0]->str, r->element[0]->len + 1);
+	if (dup != NULL)
+		*dup = r->element[1]->integer != 0;
+	return CODEQ_OK;
+}
+
+int
+codeq_enqueue(codeq_t *c, const codeq_task_spec *spec,
+    char id_out[CODEQ_ID_MAX], int *duplicate, codeq_error *err)
+{
+	struct enq_args a;
+	redisReply *r;
+	int code;
+	CQ_ERR_LOCAL(err);
+
+	if ((code = check_spec(c, spec, err)) != CODEQ_OK)
+		return code;
+	if ((code = store_register_queue(c, spec->queue, err)) != CODEQ_OK)
+		return code;
+	build_args(spec, &a);
+	r = script_run(c, "enqueue", 1, ENQ_NARGS, a.argv, NULL, err);
+	if (r == NULL)
+		return err->code;
+	code = parse_reply(r, id_out, duplicate, err);
+	freeReplyObject(r);
+	return code;
+}
+
+static void
+result_err(codeq_enqueue_result *res, const codeq_error *e)
+{
+	res->status = e->code;
+	/* Cut to the result's shorter message buffer. */
+	memcpy(res->msg, e->msg, sizeof(res->msg) - 1);
+	res->msg[sizeof(res->msg) - 1] = '\0';
+}
+
+/* One pipelined round: tasks [from, to).  Nothing may be sent between
+ * the appends and the reads (a blocking command would read a pipelined
+ * reply), so queues are registered before and NOSCRIPT retries happen
+ * after. */
+static int
+enqueue_round(codeq_t *c, const codeq_task_spec *specs, size_t from,
+    size_t to, codeq_enqueue_result *res, codeq_error *err)
+{
+	enum { SKIP = 0, SENT, RETRY };
+	struct enq_args a;
+	codeq_error e;
+	redisReply *r;
+	size_t i;
+	char *st;
+
+	if ((st = calloc(to - from, 1)) == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	for (i = from; i < to; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		if (check_spec(c, &specs[i], &e) != CODEQ_OK ||
+		    store_register_queue(c, specs[i].queue, &e) != CODEQ_OK) {
+			result_err(&res[i], &e);
+			if (e.code == CODEQ_ESTORE)
+				goto lost;
+			continue;
+		}
+		st[i - from] = SENT;
+	}
+	for (i = from; i < to; i++) {
+		if (st[i - from] != SENT)
+			continue;
+		build_args(&specs[i], &a);
+		if (script_append(c, "enqueue", 1, ENQ_NARGS, a.argv, NULL,
+		    err) != CODEQ_OK)
+			goto lost;
+	}
+	for (i = from; i < to; i++) {
+		if (st[i - from] != SENT)
+			continue;
+		if ((r = store_get_reply(c, err)) == NULL)
+			goto lost;
+		if (script_is_noscript(r))
+			st[i - from] = RETRY;
+		else if (parse_reply(r, res[i].id, &res[i].duplicate, &e) !=
+		    CODEQ_OK)
+			result_err(&res[i], &e);
+		freeReplyObject(r);
+	}
+	for (i = from; i < to; i++) {
+		if (st[i - from] != RETRY)
+			continue;
+		build_args(&specs[i], &a);
+		r = script_run(c, "enqueue", 1, ENQ_NARGS, a.argv, NULL, err);
+		if (r == NULL)
+			goto lost;
+		if (parse_reply(r, res[i].id, &res[i].duplicate, &e) != CODEQ_OK)
+			result_err(&res[i], &e);
+		freeReplyObject(r);
+	}
+	free(st);
+	return CODEQ_OK;
+lost:
+	/* The replies of this round are lost: their outcome is unknown. */
+	for (i = from; i < to; i++)
+		if (res[i].status == CODEQ_OK && res[i].id[0] == '\0') {
+			res[i].status = CODEQ_ESTORE;
+			snprintf(res[i].msg, sizeof(res[i].msg),
+			    "store: connection lost, outcome unknown");
+		}
+	free(st);
+	if (c->rc != NULL)
+		store_lost(c, &e);
+	return cq_err(err, CODEQ_ESTORE, "store: connection lost during a "
+	    "batch (tasks %zu-%zu)", from, to - 1);
+}
+
+int
+codeq_enqueue_batch(codeq_t *c, const codeq_task_spec *specs, size_t n,
+    codeq_enqueue_result *results, codeq_error *err)
+{
+	size_t from, to;
+	int code;
+	CQ_ERR_LOCAL(err);
+
+	for (from = 0; from < n; from = to) {
+		to = from + ENQ_ROUND < n ? from + ENQ_ROUND : n;
+		if ((code = enqueue_round(c, specs, from, to, results,
+		    err)) != CODEQ_OK) {
+			for (size_t i = to; i < n; i++) {
+				memset(&results[i], 0, sizeof(results[i]));
+				results[i].status = CODEQ_ESTORE;
+				snprintf(results[i].msg, sizeof(results[i].msg),
+				    "not sent: store connection lost");
+			}
+			return code;
+		}
+	}
+	return CODEQ_OK;
+}

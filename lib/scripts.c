@@ -1,0 +1,230 @@
+/*
+ * scripts.c: calling the storage protocol's Lua scripts by name with
+ * EVALSHA, loading them with SCRIPT LOAD on first use and again when the
+ * store answers NOSCRIPT (see scripts.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scripts.h"
+#include "store.h"
+
+int
+script_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < script_ndefs; i++)
+		if (strcmp(script_defs[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+script_source(const char *name)
+{
+	int i = script_index(name);
+
+	return i < 0 ? NULL : script_defs[i].source;
+}
+
+static int
+script_load(codeq_t *c, int i, codeq_error *err)
+{
+	redisReply *r;
+	int code = CODEQ_OK;
+
+	if (c->sha[i][0] != '\0')
+		return CODEQ_OK;
+	r = store_command(c, err, "SCRIPT LOAD %s", script_defs[i].source);
+	if (r == NULL)
+		return err->code;
+	if (r->type == REDIS_REPLY_STRING && r->len == 40)
+		memcpy(c->sha[i], r->str, 41);
+	else if (r->type == REDIS_REPLY_ERROR)
+		code = cq_err(err, CODEQ_EPROTO, "store: SCRIPT LOAD %s: %s",
+		    script_defs[i].name, r->str);
+	else
+		code = cq_err(err, CODEQ_EPROTO,
+		    "store: SCRIPT LOAD %s: unexpected reply",
+		    script_defs[i].name);
+	freeReplyObject(r);
+	return code;
+}
+
+/* Builds EVALSHA sha nkeys args... into freshly allocated arrays. */
+static int
+build_argv(codeq_t *c, int i, int nkeys, int nargs, const char *const *args,
+    const size_t *lens, char *nkeys_buf, const char ***av, size_t **al)
+{
+	int k;
+
+	*av = malloc((nargs + 3) * sizeof(**av));
+	*al = malloc((nargs + 3) * sizeof(**al));
+	if (*av == NULL || *al == NULL) {
+		free(*av);
+		free(*al);
+		return CODEQ_ENOMEM;
+	}
+	snprintf(nkeys_buf, 16, "%d", nkeys);
+	(*av)[0] = "EVALSHA";
+	(*av)[1] = c->sha[i];
+	(*av)[2] = nkeys_buf;
+	for (k = 0; k < 3; k++)
+		(*al)[k] = strlen((*av)[k]);
+	for (k = 0; k < nargs; k++) {
+		(*av)[k + 3] = args[k] ? args[k] : "";
+		(*al)[k + 3] = lens ? lens[k] : strlen((*av)[k + 3]);
+	}
+	return CODEQ_OK;
+}
+
+static int
+lookup(const char *name, codeq_error *err)
+{
+	int i = script_index(name);
+
+	if (i < 0)
+		cq_err(err, CODEQ_EINVAL, "no script named '%s'", name);
+	return i;
+}
+
+redisReply *
+script_run(codeq_t *c, const char *name, int nkeys, int nargs,
+    const char *const *args, const size_t *lens, codeq_error *err)
+{
+	redisReply *r = NULL;
+	const char **av;
+	size_t *al;
+	char nk[16];
+	int i, tries;
+
+	if ((i = lookup(name, err)) < 0)
+		return NULL;
+	for (tries = 0; tries < 2; tries++) {
+		if (script_load(c, i, err) != CODEQ_OK)
+			return NULL;
+		if (build_argv(c, i, nkeys, nargs, args, lens, nk, &av, &al)) {
+			cq_err(err, CODEQ_ENOMEM, "out of memory");
+			return NULL;
+		}
+		r = store_argv(c, nargs + 3, av, al, err);
+		free(av);
+		free(al);
+		if (r == NULL || !script_is_noscript(r))
+			return r;
+		/* The store forgot the script (restart, SCRIPT FLUSH). */
+		freeReplyObject(r);
+		r = NULL;
+		c->sha[i][0] = '\0';
+	}
+	cq_err(err, CODEQ_EPROTO, "store: script %s: NOSCRIPT after reload",
+	    name);
+	return NULL;
+}
+
+int
+script_append(codeq_t *c, const char *name, int nkeys, int nargs,
+    const char *const *args, const size_t *lens, codeq_error *err)
+{
+	const char **av;
+	size_t *al;
+	char nk[16];
+	int i, code;
+
+	if ((i = lookup(name, err)) < 0)
+		return err->code;
+	if ((code = script_load(c, i, err)) != CODEQ_OK)
+		return code;
+	if (build_argv(c, i, nkeys, nargs, args, lens, nk, &av, &al))
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	code = store_append_argv(c, nargs + 3, av, al, err);
+	free(av);
+	free(al);
+	return code;
+}
+
+int
+script_is_noscript(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+int
+script_status(const redisReply *r, codeq_error *err)
+{
+	static const struct {
+		const char *word;
+		int code;
+	} map[] = {
+		{ "NOTFOUND ", CODEQ_ENOTFOUND },
+		{ "STALE ", CODEQ_ESTALE },
+		{ "STATE ", CODEQ_ESTATE },
+		{ "INVAL ", CODEQ_EINVAL },
+	};
+	const char *s;
+	size_t i;
+
+	if (r->type != REDIS_REPLY_ERROR)
+		return CODEQ_OK;
+	s = r->str;
+	/* Some stores prefix script errors with "ERR ". */
+	if (strncmp(s, "ERR ", 4) == 0)
+		s += 4;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		size_t n = strlen(map[i].word);
+		if (strncmp(s, map[i].word, n) == 0)
+			return cq_err(err, map[i].code, "%s", s + n);
+	}
+	return cq_err(err, CODEQ_EPROTO, "store: %s", r->str);
+}
+
+int
+script_pipeline(codeq_t *c, const char *name, int nkeys, int nargs,
+    size_t n, const char *const **argvs, redisReply **replies,
+    codeq_error *err)
+{
+	size_t i;
+	int code;
+
+	for (i = 0; i < n; i++)
+		replies[i] = NULL;
+	for (i = 0; i < n; i++) {
+		if (argvs[i] == NULL)
+			continue;
+		if ((code = script_append(c, name, nkeys, nargs, argvs[i],
+		    NULL, err)) != CODEQ_OK)
+			goto lost;
+	}
+	for (i = 0; i < n; i++) {
+		if (argvs[i] == NULL)
+			continue;
+		if ((replies[i] = store_get_reply(c, err)) == NULL)
+			goto lost;
+	}
+	/* NOSCRIPT (the store lost its scripts mid-way): one by one. */
+	for (i = 0; i < n; i++) {
+		if (replies[i] == NULL || !script_is_noscript(replies[i]))
+			continue;
+		freeReplyObject(replies[i]);
+		replies[i] = script_run(c, name, nkeys, nargs, argvs[i], NULL,
+		    err);
+		if (replies[i] == NULL)
+			goto lost;
+	}
+	return CODEQ_OK;
+lost:
+	for (i = 0; i < n; i++) {
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+	if (c->rc != NULL)
+		store_lost(c, err);
+	return cq_err(err, CODEQ_ESTORE, "store: connection lost during a "
+	    "pipelined %s", name);
+}

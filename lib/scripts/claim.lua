@@ -1,0 +1,65 @@
+-- claim.lua: lease up to N ready tasks of queue Q.
+--
+-- KEYS[1]  codeq:{Q}:leased
+-- ARGV     1 Q  2 lease_ms  3 worker name  4 N (max tasks)  5 promote limit
+-- Pre:     none (an empty queue returns an empty array).
+-- Post:    due delayed tasks (up to the promote limit) moved to their ready
+--          lists first; then, highest priority first and FIFO within a
+--          priority, up to N ids popped from ready:P and added to leased
+--          (score = lease expiry); each task gets a fresh lease token
+--          (INCR codeq:{Q}:fence), attempts + 1, status leased;
+--          stats.claimed + n.  Ids whose hash is missing or whose status is
+--          not "ready" are dropped from the list (fsck reports such damage).
+-- Returns  array of tasks, each the task hash as a flat field/value array.
+local Q = ARGV[1]
+local P = 'codeq:{' .. Q .. '}:'
+local function int(n) return string.format('%d', n) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[2])
+local want = tonumber(ARGV[4])
+
+-- Promote due delayed tasks so that they compete by priority.
+local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', int(now),
+	'LIMIT', 0, tonumber(ARGV[5]))
+local promoted = 0
+for _, id in ipairs(due) do
+	redis.call('ZREM', P .. 'delayed', id)
+	local tkey = P .. 't:' .. string.match(id, '[^:]*$')
+	local f = redis.call('HMGET', tkey, 'status', 'priority')
+	if f[1] == 'delayed' then
+		redis.call('HSET', tkey, 'status', 'ready', 'ready_at', int(now),
+			'updated_at', int(now))
+		redis.call('HDEL', tkey, 'due_at')
+		redis.call('RPUSH', P .. 'ready:' .. f[2], id)
+		promoted = promoted + 1
+	end
+end
+
+local out = {}
+local until_ms = int(now + lease)
+for prio = 9, 0, -1 do
+	local list = P .. 'ready:' .. prio
+	while #out < want do
+		local id = redis.call('LPOP', list)
+		if not id then break end
+		local tkey = P .. 't:' .. string.match(id, '[^:]*$')
+		if redis.call('HGET', tkey, 'status') == 'ready' then
+			local token = redis.call('INCR', P .. 'fence')
+			redis.call('HINCRBY', tkey, 'attempts', 1)
+			redis.call('HSET', tkey, 'status', 'leased',
+				'lease_token', int(token), 'lease_until', until_ms,
+				'worker', ARGV[3], 'updated_at', int(now))
+			redis.call('ZADD', KEYS[1], until_ms, id)
+			out[#out + 1] = redis.call('HGETALL', tkey)
+		end
+	end
+	if #out >= want then break end
+end
+if #out > 0 then
+	redis.call('HINCRBY', P .. 'stats', 'claimed', #out)
+end
+if promoted > #out then
+	redis.call('PUBLISH', 'codeq:ready', Q .. ' ' .. int(promoted - #out))
+end
+return out

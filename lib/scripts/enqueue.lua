@@ -1,0 +1,63 @@
+-- enqueue.lua: add one task to queue Q (or return the task an idempotency
+-- key already names).
+--
+-- KEYS[1]  codeq:{Q}:seq        (every other key is built here with the
+--                                same {Q} hash tag: one slot per queue)
+-- ARGV     1 Q  2 payload (JSON)  3 priority 0-9  4 delay_ms  5 at_ms (0: unset)
+--          6 max_attempts  7 idempotency key ('' none)  8 idempotency TTL ms
+--          9 webhook URL ('' none)  10 traceparent ('' none)
+-- Pre:     Q valid, payload valid JSON within the size limit (checked by the
+--          client).
+-- Post:    new hash codeq:{Q}:t:SEQ; id in ready:P (due now) or delayed
+--          (due later); stats.enqueued + 1; PUBLISH codeq:ready "Q 1" when
+--          ready; idempotency key set with its TTL.
+-- Returns  {id, duplicate 0|1, status}
+local Q = ARGV[1]
+local P = 'codeq:{' .. Q .. '}:'
+local function int(n) return string.format('%d', n) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local prio = tonumber(ARGV[3])
+if prio == nil or prio < 0 or prio > 9 or prio % 1 ~= 0 then
+	return redis.error_reply('INVAL priority: must be 0-9, got ' .. ARGV[3])
+end
+
+local idem = ARGV[7]
+if idem ~= '' then
+	local prev = redis.call('GET', P .. 'idem:' .. idem)
+	if prev then
+		local seq = string.match(prev, '[^:]*$')
+		local st = redis.call('HGET', P .. 't:' .. seq, 'status') or 'expired'
+		return {prev, 1, st}
+	end
+end
+
+local seq = redis.call('INCR', KEYS[1])
+local id = Q .. ':' .. int(seq)
+local tkey = P .. 't:' .. int(seq)
+local due = now + tonumber(ARGV[4])
+if tonumber(ARGV[5]) > 0 then due = tonumber(ARGV[5]) end
+local status = 'ready'
+if due > now then status = 'delayed' end
+
+redis.call('HSET', tkey, 'id', id, 'queue', Q, 'payload', ARGV[2],
+	'priority', int(prio), 'status', status, 'attempts', '0',
+	'max_attempts', ARGV[6], 'created_at', int(now), 'updated_at', int(now))
+if ARGV[9] ~= '' then redis.call('HSET', tkey, 'webhook', ARGV[9]) end
+if ARGV[10] ~= '' then redis.call('HSET', tkey, 'traceparent', ARGV[10]) end
+if idem ~= '' then
+	redis.call('HSET', tkey, 'idem_key', idem)
+	redis.call('SET', P .. 'idem:' .. idem, id, 'PX', ARGV[8])
+end
+
+if status == 'delayed' then
+	redis.call('HSET', tkey, 'due_at', int(due))
+	redis.call('ZADD', P .. 'delayed', int(due), id)
+else
+	redis.call('HSET', tkey, 'ready_at', int(now))
+	redis.call('RPUSH', P .. 'ready:' .. int(prio), id)
+	redis.call('PUBLISH', 'codeq:ready', Q .. ' 1')
+end
+redis.call('HINCRBY', P .. 'stats', 'enqueued', 1)
+return {id, 0, status}
