@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include <check.h>
 
 #include "http.h"
+#include "notifier/route.h"
 #include "sign.h"
 #include "urlpolicy.h"
 
@@ -207,6 +210,153 @@ START_TEST(http_verdicts)
 }
 END_TEST
 
+static struct nsub *
+mksub(const char *id, enum sub_mode mode, const char *group,
+    int64_t min_interval, const char *q1, const char *q2)
+{
+	struct nsub *s = calloc(1, sizeof(*s));
+
+	s->id = strdup(id);
+	s->url = strdup("http://example.com/");
+	s->mode = mode;
+	s->group = strdup(group);
+	s->min_interval_ms = min_interval;
+	s->queues = calloc(2, sizeof(char *));
+	s->queues[s->nqueues++] = strdup(q1);
+	if (q2)
+		s->queues[s->nqueues++] = strdup(q2);
+	return s;
+}
+
+static struct nsub *
+find(struct route *r, const char *id)
+{
+	for (size_t i = 0; i < route_count(r); i++)
+		if (strcmp(route_get(r, i)->id, id) == 0)
+			return route_get(r, i);
+	return NULL;
+}
+
+START_TEST(route_fanout_batches)
+{
+	struct route *r = route_new();
+	struct nsub **v = calloc(3, sizeof(*v));
+
+	v[0] = mksub("a", SUB_FANOUT, "", 0, "q1", "q2");
+	v[1] = mksub("b", SUB_FANOUT, "", 0, "q1", NULL);
+	v[2] = mksub("c", SUB_FANOUT, "", 0, "q3", NULL);
+	route_replace(r, v, 3);
+	ck_assert_int_eq(route_assign(r, "q1", 3, 1000), 2);
+	ck_assert_int_eq(route_assign(r, "q2", 1, 1000), 1);
+	ck_assert_int_eq(route_assign(r, "q9", 1, 1000), 0);
+	/* One batch per subscriber, carrying every queue with work for it. */
+	ck_assert_int_eq(find(r, "a")->npending, 2);
+	ck_assert_int_eq(find(r, "b")->npending, 1);
+	ck_assert_int_eq(find(r, "c")->npending, 0);
+	ck_assert_int_eq(find(r, "a")->pending[0].ready, 3);
+	/* A reload keeps the batches of surviving subscriptions. */
+	v = calloc(1, sizeof(*v));
+	v[0] = mksub("a", SUB_FANOUT, "", 0, "q1", "q2");
+	route_replace(r, v, 1);
+	ck_assert_int_eq(find(r, "a")->npending, 2);
+	ck_assert_int_eq(route_wants(r, "q1"), 1);
+	ck_assert_int_eq(route_wants(r, "q3"), 0);
+	route_free(r);
+}
+END_TEST
+
+START_TEST(route_group_round_robin)
+{
+	struct route *r = route_new();
+	struct nsub **v = calloc(4, sizeof(*v));
+	int got[3] = { 0, 0, 0 };
+
+	v[0] = mksub("g1", SUB_GROUP, "g", 0, "q", NULL);
+	v[1] = mksub("g2", SUB_GROUP, "g", 0, "q", NULL);
+	v[2] = mksub("g3", SUB_GROUP, "g", 0, "q", NULL);
+	v[3] = mksub("f", SUB_FANOUT, "", 0, "q", NULL);
+	route_replace(r, v, 4);
+	for (int round = 0; round < 6; round++) {
+		ck_assert_int_eq(route_assign(r, "q", 1, 1000 + round), 2);
+		for (int i = 0; i < 3; i++) {
+			char id[4] = { 'g', (char)('1' + i), 0 };
+			struct nsub *s = find(r, id);
+
+			if (s->npending) {
+				got[i]++;
+				route_sent(s, 1000 + round);
+			}
+		}
+		route_sent(find(r, "f"), 1000 + round);
+	}
+	ck_assert_int_eq(got[0], 2);
+	ck_assert_int_eq(got[1], 2);
+	ck_assert_int_eq(got[2], 2);
+	route_free(r);
+}
+END_TEST
+
+START_TEST(route_hash_deterministic)
+{
+	struct route *r = route_new();
+	struct nsub **v = calloc(3, sizeof(*v));
+	const char *first = NULL;
+	int spread[3] = { 0, 0, 0 };
+	char q[16];
+
+	v[0] = mksub("h1", SUB_HASH, "", 0, "*", NULL);
+	v[1] = mksub("h2", SUB_HASH, "", 0, "*", NULL);
+	v[2] = mksub("h3", SUB_HASH, "", 0, "*", NULL);
+	route_replace(r, v, 3);
+	for (int k = 0; k < 5; k++) {
+		ck_assert_int_eq(route_assign(r, "orders", 1, 1), 1);
+		for (size_t i = 0; i < 3; i++) {
+			struct nsub *s = route_get(r, i);
+
+			if (s->npending) {
+				if (first == NULL)
+					first = s->id;
+				ck_assert_str_eq(first, s->id);
+				route_sent(s, 1);
+			}
+		}
+	}
+	for (int k = 0; k < 60; k++) {
+		snprintf(q, sizeof(q), "queue%d", k);
+		route_assign(r, q, 1, 1);
+	}
+	for (size_t i = 0; i < 3; i++)
+		spread[i] = (int)route_get(r, i)->npending;
+	ck_assert_int_eq(spread[0] + spread[1] + spread[2], 60);
+	ck_assert_int_gt(spread[0], 5);
+	ck_assert_int_gt(spread[1], 5);
+	ck_assert_int_gt(spread[2], 5);
+	route_free(r);
+}
+END_TEST
+
+START_TEST(route_min_interval)
+{
+	struct route *r = route_new();
+	struct nsub **v = calloc(1, sizeof(*v));
+	struct nsub *s;
+
+	v[0] = mksub("m", SUB_FANOUT, "", 5000, "q", NULL);
+	route_replace(r, v, 1);
+	s = route_get(r, 0);
+	ck_assert(route_next_send(s, 1000) == INT64_MAX);	/* nothing */
+	route_assign(r, "q", 1, 1000);
+	ck_assert(route_next_send(s, 1000) == 0);		/* first: now */
+	route_sent(s, 1000);
+	route_assign(r, "q", 2, 2000);
+	ck_assert(route_next_send(s, 2000) == 6000);
+	ck_assert(route_next_send(s, 6000) == 0);
+	s->inflight = 1;
+	ck_assert(route_next_send(s, 7000) == INT64_MAX);
+	route_free(r);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -221,6 +371,10 @@ suite(void)
 	tcase_add_test(tc, address_classes);
 	tcase_add_test(tc, address_policy);
 	tcase_add_test(tc, http_verdicts);
+	tcase_add_test(tc, route_fanout_batches);
+	tcase_add_test(tc, route_group_round_robin);
+	tcase_add_test(tc, route_hash_deterministic);
+	tcase_add_test(tc, route_min_interval);
 	suite_add_tcase(s, tc);
 	return s;
 }
