@@ -303,6 +303,94 @@ typedef struct codeq_handler {
 	void (*fini)(void *state);	/* optional */
 } codeq_handler;
 
+/* ---- Subscriptions and result callbacks (webhooks) ------------------ */
+
+/*
+ * A subscription asks the notifier to POST WORK_AVAILABLE to url when its
+ * queues get ready tasks (docs/webhooks.md).  It expires ttl_ms after it
+ * was made or last renewed.  Ids are "sub_" + 26 characters.
+ */
+typedef enum codeq_sub_mode {
+	CODEQ_SUB_FANOUT = 0,	/* every subscriber */
+	CODEQ_SUB_GROUP,	/* one subscriber per group, round-robin */
+	CODEQ_SUB_HASH,		/* one subscriber per group, by queue hash */
+} codeq_sub_mode;
+
+#define CODEQ_SUB_DEFAULT_TTL_MS 300000
+
+typedef struct codeq_subscription_spec {
+	const char *const *queues;	/* queue names, or "*" for every queue */
+	size_t nqueues;
+	const char *url;		/* http(s)://host... */
+	int64_t ttl_ms;			/* 0: default 300 s */
+	codeq_sub_mode mode;
+	const char *group;		/* group and hash modes; NULL: "" */
+	int64_t min_interval_ms;	/* at most one POST per interval; 0: none */
+	const char *secret;		/* signing secret (whsec_...); NULL: the
+					 * daemon's [webhooks] secret.  Never logged. */
+} codeq_subscription_spec;
+
+typedef struct codeq_subscription {
+	char *id;
+	char **queues;
+	size_t nqueues;
+	char *url;
+	codeq_sub_mode mode;
+	char *group;
+	int64_t min_interval_ms;
+	int64_t ttl_ms;
+	int64_t created_at;
+	int64_t expires_at;
+	int has_secret;			/* the secret itself is not returned */
+} codeq_subscription;
+
+const char *codeq_sub_mode_name(codeq_sub_mode m);
+/* "fanout", "group", "hash" -> mode; CODEQ_EINVAL otherwise. */
+int codeq_sub_mode_parse(const char *s, codeq_sub_mode *out);
+
+/* Checks a webhook target: scheme http or https, a host, at most 2048
+ * characters.  The address policy applies when sending. */
+int codeq_webhook_url_valid(const char *url, codeq_error *err);
+
+int codeq_subscribe(codeq_t *c, const codeq_subscription_spec *spec,
+    char id_out[CODEQ_ID_MAX], codeq_error *err);
+/* ttl_ms 0: the subscription's own TTL.  CODEQ_ENOTFOUND once expired. */
+int codeq_subscription_renew(codeq_t *c, const char *id, int64_t ttl_ms,
+    int64_t *expires_at, codeq_error *err);
+/* Live subscriptions, sorted by id. */
+int codeq_subscription_list(codeq_t *c, codeq_subscription ***subs,
+    size_t *n, codeq_error *err);
+int codeq_subscription_get(codeq_t *c, const char *id,
+    codeq_subscription **out, codeq_error *err);
+int codeq_subscription_remove(codeq_t *c, const char *id, codeq_error *err);
+void codeq_subscription_free(codeq_subscription *s);
+void codeq_subscriptions_free(codeq_subscription **subs, size_t n);
+
+/* A result callback that exhausted its delivery attempts (or failed
+ * permanently): an item of the queue's callbacks dead-letter queue. */
+typedef struct codeq_callback {
+	int64_t item;			/* number within the queue's outbox */
+	char *task_id;
+	char *url;
+	char *status;			/* completed, failed, dead */
+	int deliveries;
+	int64_t last_status;		/* HTTP status; 0: none (connect error...) */
+	char *last_error;
+	int64_t created_at;
+	int64_t dead_at;
+} codeq_callback;
+
+int codeq_callbacks_dlq_list(codeq_t *c, const char *queue, size_t offset,
+    size_t limit, codeq_callback **items, size_t *n, codeq_error *err);
+void codeq_callbacks_free(codeq_callback *items, size_t n);
+/* item > 0: that one; else up to limit of the oldest.  Replayed items
+ * get a fresh round of delivery attempts, due now. */
+int codeq_callbacks_dlq_replay(codeq_t *c, const char *queue, int64_t item,
+    size_t limit, size_t *replayed, codeq_error *err);
+/* item > 0: that one; else every item. */
+int codeq_callbacks_dlq_purge(codeq_t *c, const char *queue, int64_t item,
+    size_t *purged, codeq_error *err);
+
 #ifdef __cplusplus
 }
 #endif
