@@ -1,0 +1,7 @@
+#!/bin/sh
+# storage.sh: runs the storage protocol's integration tests
+# (tests/storage_test, Check) against a private redis-server.
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+start_redis
+CODEQ_TEST_URL=$REDIS_URL "$top_builddir/tests/storage_test" || fail "storage_test"
+ok "storage protocol"

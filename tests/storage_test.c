@@ -1,0 +1,964 @@
+/*
+ * storage_test.c - integration tests of the storage protocol through
+ * libcodeq, against a real redis-server (started by tests/storage.sh, which
+ * passes its URL in CODEQ_TEST_URL).  Raw commands (hiredis) break things
+ * on purpose and look behind the library's back.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <hiredis/hiredis.h>
+
+#include "codeq.h"
+
+static const char *url;
+static int port;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static codeq_t *
+conn(const codeq_options *o)
+{
+	codeq_error e;
+	codeq_t *c;
+
+	ck_assert_msg(codeq_connect(url, o, &c, &e) == CODEQ_OK, "connect: %s",
+	    e.msg);
+	return c;
+}
+
+/* A raw connection for looking behind the library's back. */
+static redisContext *
+raw(void)
+{
+	redisContext *r = redisConnect("127.0.0.1", port);
+
+	ck_assert(r != NULL && r->err == 0);
+	return r;
+}
+
+static long long
+raw_int(redisContext *r, const char *fmt, ...)
+{
+	redisReply *rep;
+	va_list ap;
+	long long v;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(r, fmt, ap);
+	va_end(ap);
+	ck_assert(rep != NULL);
+	ck_assert_msg(rep->type == REDIS_REPLY_INTEGER, "not an integer: %s",
+	    rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
+	v = rep->integer;
+	freeReplyObject(rep);
+	return v;
+}
+
+/* Returns a malloc()ed string reply or NULL for nil. */
+static char *
+raw_str(redisContext *r, const char *fmt, ...)
+{
+	redisReply *rep;
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(r, fmt, ap);
+	va_end(ap);
+	ck_assert(rep != NULL);
+	if (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS)
+		s = strdup(rep->str);
+	else
+		ck_assert_msg(rep->type == REDIS_REPLY_NIL, "unexpected reply");
+	freeReplyObject(rep);
+	return s;
+}
+
+static void
+raw_do(redisContext *r, const char *fmt, ...)
+{
+	redisReply *rep;
+	va_list ap;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(r, fmt, ap);
+	va_end(ap);
+	ck_assert(rep != NULL && rep->type != REDIS_REPLY_ERROR);
+	freeReplyObject(rep);
+}
+
+static void
+enq(codeq_t *c, const char *q, int prio, const char *payload, char *id)
+{
+	codeq_task_spec s = { .queue = q, .payload = payload, .priority = prio };
+	codeq_error e;
+	char buf[CODEQ_ID_MAX];
+
+	ck_assert_msg(codeq_enqueue(c, &s, id ? id : buf, NULL, &e) == CODEQ_OK,
+	    "enqueue: %s", e.msg);
+}
+
+static codeq_task *
+claim1(codeq_t *c, const char *q, int64_t lease_ms)
+{
+	codeq_claim_opts o = { .lease_ms = lease_ms, .worker = "test" };
+	codeq_task *t[1] = { NULL };
+	codeq_error e;
+	size_t n;
+	int rc;
+
+	rc = codeq_claim(c, &q, 1, &o, t, &n, &e);
+	if (rc == CODEQ_EEMPTY)
+		return NULL;
+	ck_assert_msg(rc == CODEQ_OK && n == 1, "claim: %s", e.msg);
+	return t[0];
+}
+
+/* Polls claim until a task comes (delays, backoff); NULL after 10 s. */
+static codeq_task *
+claim_wait(codeq_t *c, const char *q, int64_t lease_ms)
+{
+	int64_t end = now_ms() + 10000;
+	codeq_task *t;
+
+	while ((t = claim1(c, q, lease_ms)) == NULL && now_ms() < end)
+		sleep_ms(20);
+	return t;
+}
+
+START_TEST(priority_and_fifo)
+{
+	codeq_t *c = conn(NULL);
+	const char *order[] = { "{\"n\":4}", "{\"n\":2}", "{\"n\":3}",
+	    "{\"n\":1}", "{\"n\":5}" };
+	codeq_task *t;
+	codeq_stats st;
+	codeq_error e;
+	int i;
+
+	enq(c, "prio", 0, "{\"n\":5}", NULL);
+	enq(c, "prio", 5, "{\"n\":2}", NULL);
+	enq(c, "prio", 5, "{\"n\":3}", NULL);
+	enq(c, "prio", 9, "{\"n\":1}", NULL);
+	enq(c, "prio", 3, "{\"n\":4}", NULL);
+	ck_assert_int_eq(codeq_stats_get(c, "prio", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.ready_total, 5);
+	ck_assert_int_eq(st.ready[5], 2);
+	/* 9, then 5 (FIFO: 2 before 3), then 3, then 0. */
+	const char *want[] = { order[3], order[1], order[2], order[0], order[4] };
+	for (i = 0; i < 5; i++) {
+		t = claim1(c, "prio", 30000);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_str_eq(t->payload, want[i]);
+		ck_assert_int_eq(t->status, CODEQ_LEASED);
+		ck_assert_int_eq(t->attempts, 1);
+		ck_assert_ptr_nonnull(t->lease_token);
+		codeq_task_free(t);
+	}
+	ck_assert_ptr_null(claim1(c, "prio", 30000));
+	ck_assert_int_eq(codeq_stats_get(c, "prio", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.leased, 5);
+	ck_assert_int_eq(st.enqueued, 5);
+	ck_assert_int_eq(st.claimed, 5);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(claim_many_and_queues_in_order)
+{
+	codeq_t *c = conn(NULL);
+	const char *qs[] = { "multi-a", "multi-b" };
+	codeq_claim_opts o = { .lease_ms = 30000, .max_tasks = 5 };
+	codeq_task *t[5];
+	codeq_error e;
+	size_t n, i;
+
+	for (i = 0; i < 2; i++)
+		enq(c, "multi-a", 0, "1", NULL);
+	for (i = 0; i < 5; i++)
+		enq(c, "multi-b", 0, "2", NULL);
+	ck_assert_int_eq(codeq_claim(c, qs, 2, &o, t, &n, &e), CODEQ_OK);
+	ck_assert_int_eq(n, 5);
+	ck_assert_str_eq(t[0]->queue, "multi-a");
+	ck_assert_str_eq(t[1]->queue, "multi-a");
+	ck_assert_str_eq(t[2]->queue, "multi-b");
+	ck_assert_str_ne(t[0]->lease_token, t[1]->lease_token);
+	for (i = 0; i < n; i++)
+		codeq_task_free(t[i]);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(delay_and_promote)
+{
+	codeq_t *c = conn(NULL);
+	codeq_task_spec s = { .queue = "delay", .payload = "{}",
+	    .delay_ms = 300 };
+	char id[CODEQ_ID_MAX];
+	codeq_task *t;
+	codeq_stats st;
+	codeq_error e;
+	size_t moved = 0;
+	int64_t end;
+
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_DELAYED);
+	ck_assert(t->due_at > t->created_at);
+	codeq_task_free(t);
+	ck_assert_ptr_null(claim1(c, "delay", 1000));
+	ck_assert_int_eq(codeq_stats_get(c, "delay", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.delayed, 1);
+	/* promote moves it once due. */
+	end = now_ms() + 10000;
+	while (moved == 0 && now_ms() < end) {
+		ck_assert_int_eq(codeq_promote(c, "delay", 0, &moved, &e),
+		    CODEQ_OK);
+		if (moved == 0)
+			sleep_ms(20);
+	}
+	ck_assert_int_eq(moved, 1);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_READY);
+	codeq_task_free(t);
+	/* claim promotes due tasks itself. */
+	s.delay_ms = 200;
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	t = claim1(c, "delay", 1000);	/* the promoted one */
+	ck_assert_ptr_nonnull(t);
+	codeq_task_free(t);
+	t = claim_wait(c, "delay", 1000);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->id, id);
+	codeq_task_free(t);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(idempotency)
+{
+	codeq_t *c = conn(NULL);
+	codeq_task_spec s = { .queue = "idem", .payload = "{\"a\":1}",
+	    .idempotency_key = "order-17", .idempotency_ttl_ms = 60000 };
+	char id1[CODEQ_ID_MAX], id2[CODEQ_ID_MAX];
+	redisContext *r = raw();
+	codeq_stats st;
+	codeq_error e;
+	int dup = -1;
+	long long ttl;
+
+	ck_assert_int_eq(codeq_enqueue(c, &s, id1, &dup, &e), CODEQ_OK);
+	ck_assert_int_eq(dup, 0);
+	ck_assert_int_eq(codeq_enqueue(c, &s, id2, &dup, &e), CODEQ_OK);
+	ck_assert_int_eq(dup, 1);
+	ck_assert_str_eq(id1, id2);
+	ck_assert_int_eq(codeq_stats_get(c, "idem", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.enqueued, 1);
+	ck_assert_int_eq(st.ready_total, 1);
+	ttl = raw_int(r, "PTTL codeq:{idem}:idem:order-17");
+	ck_assert(ttl > 0 && ttl <= 60000);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(fencing)
+{
+	codeq_t *c = conn(NULL);
+	char id[CODEQ_ID_MAX], *old;
+	codeq_task *t1, *t2;
+	codeq_error e;
+	size_t reaped = 0;
+	int64_t end, until;
+
+	enq(c, "fence", 0, "{}", id);
+	t1 = claim1(c, "fence", 100);
+	ck_assert_ptr_nonnull(t1);
+	old = strdup(t1->lease_token);
+	end = now_ms() + 10000;
+	while (reaped == 0 && now_ms() < end) {
+		ck_assert_int_eq(codeq_reap(c, "fence", 0, &reaped, &e), CODEQ_OK);
+		if (reaped == 0)
+			sleep_ms(20);
+	}
+	ck_assert_int_eq(reaped, 1);
+	/* Requeued with backoff (1 s default): claim it again. */
+	t2 = claim_wait(c, "fence", 30000);
+	ck_assert_ptr_nonnull(t2);
+	ck_assert_str_eq(t2->id, id);
+	ck_assert_int_eq(t2->attempts, 2);
+	ck_assert_str_eq(t2->error, "lease expired");
+	ck_assert_str_ne(t2->lease_token, old);
+	/* The first worker's token is refused everywhere. */
+	ck_assert_int_eq(codeq_complete(c, id, old, "{}", &e), CODEQ_ESTALE);
+	ck_assert_msg(strstr(e.msg, "not the current") != NULL, "%s", e.msg);
+	ck_assert_int_eq(codeq_heartbeat(c, id, old, 1000, &until, &e),
+	    CODEQ_ESTALE);
+	ck_assert_int_eq(codeq_nack(c, id, old, 0, "x", &e), CODEQ_ESTALE);
+	ck_assert_int_eq(codeq_fail(c, id, old, "x", 1, &e), CODEQ_ESTALE);
+	/* The current holder wins; a second completion is a state error. */
+	ck_assert_int_eq(codeq_complete(c, id, t2->lease_token, "{\"ok\":1}",
+	    &e), CODEQ_OK);
+	ck_assert_int_eq(codeq_complete(c, id, t2->lease_token, "{}", &e),
+	    CODEQ_ESTATE);
+	codeq_task_free(t1);
+	ck_assert_int_eq(codeq_result(c, id, 0, &t1, &e), CODEQ_OK);
+	ck_assert_int_eq(t1->status, CODEQ_COMPLETED);
+	ck_assert_str_eq(t1->result, "{\"ok\":1}");
+	codeq_task_free(t1);
+	codeq_task_free(t2);
+	free(old);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(heartbeat_extends)
+{
+	codeq_t *c = conn(NULL);
+	redisContext *r = raw();
+	codeq_task *t;
+	codeq_error e;
+	int64_t until = 0;
+	char *score;
+
+	enq(c, "hb", 0, "{}", NULL);
+	t = claim1(c, "hb", 1000);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(codeq_heartbeat(c, t->id, t->lease_token, 600000,
+	    &until, &e), CODEQ_OK);
+	ck_assert(until >= t->lease_until + 500000);
+	score = raw_str(r, "ZSCORE codeq:{hb}:leased %s", t->id);
+	ck_assert_int_eq(strtoll(score, NULL, 10), until);
+	free(score);
+	ck_assert_int_eq(codeq_heartbeat(c, "hb:999999", "1", 1000, NULL, &e),
+	    CODEQ_ENOTFOUND);
+	codeq_task_free(t);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(batch_heartbeat_and_complete)
+{
+	codeq_t *c = conn(NULL);
+	codeq_claim_opts o = { .lease_ms = 5000, .max_tasks = 3 };
+	const char *q = "batch";
+	codeq_task *t[3];
+	codeq_lease_ref l[4];
+	codeq_completion cm[3];
+	int st[4];
+	int64_t until[4];
+	codeq_stats s;
+	codeq_error e;
+	size_t n, i;
+
+	for (i = 0; i < 3; i++)
+		enq(c, q, 0, "{}", NULL);
+	ck_assert_int_eq(codeq_claim(c, &q, 1, &o, t, &n, &e), CODEQ_OK);
+	ck_assert_int_eq(n, 3);
+	for (i = 0; i < 3; i++) {
+		l[i].id = t[i]->id;
+		l[i].token = t[i]->lease_token;
+	}
+	l[3].id = t[0]->id;
+	l[3].token = "12345678";
+	ck_assert_int_eq(codeq_heartbeat_batch(c, l, 4, 60000, st, until, &e),
+	    CODEQ_OK);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(st[i], CODEQ_OK);
+		ck_assert(until[i] > t[i]->lease_until);
+	}
+	ck_assert_int_eq(st[3], CODEQ_ESTALE);
+	for (i = 0; i < 3; i++) {
+		cm[i].id = t[i]->id;
+		cm[i].token = t[i]->lease_token;
+		cm[i].result = i == 2 ? "not json" : "{\"i\":1}";
+	}
+	ck_assert_int_eq(codeq_complete_batch(c, cm, 3, st, &e), CODEQ_OK);
+	ck_assert_int_eq(st[0], CODEQ_OK);
+	ck_assert_int_eq(st[1], CODEQ_OK);
+	ck_assert_int_eq(st[2], CODEQ_EINVAL);
+	ck_assert_int_eq(codeq_stats_get(c, q, &s, &e), CODEQ_OK);
+	ck_assert_int_eq(s.completed, 2);
+	ck_assert_int_eq(s.leased, 1);
+	for (i = 0; i < 3; i++)
+		codeq_task_free(t[i]);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(backoff_and_dlq)
+{
+	codeq_t *c = conn(NULL);
+	codeq_task_spec s = { .queue = "retry", .payload = "{}",
+	    .max_attempts = 3 };
+	codeq_backoff b = { .base_ms = 100, .max_ms = 150, .jitter_pct = 0 };
+	char id[CODEQ_ID_MAX];
+	codeq_task *t, **list;
+	codeq_stats st;
+	codeq_error e;
+	size_t n, moved, purged;
+	int64_t due0;
+
+	ck_assert_int_eq(codeq_queue_set_backoff(c, "retry", &b, &e), CODEQ_OK);
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	/* Attempt 1 -> 100 ms, attempt 2 -> 200 capped to 150 ms. */
+	t = claim1(c, "retry", 5000);
+	ck_assert_int_eq(codeq_nack(c, id, t->lease_token, -1, "boom 1", &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_DELAYED);
+	ck_assert_str_eq(t->error, "boom 1");
+	due0 = t->due_at;
+	codeq_task_free(t);
+	t = claim_wait(c, "retry", 5000);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(codeq_fail(c, id, t->lease_token, "boom 2", 0, &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_DELAYED);
+	ck_assert(t->due_at > due0);
+	codeq_task_free(t);
+	/* Explicit delay 0 -> ready at once, but this is the last attempt. */
+	t = claim_wait(c, "retry", 5000);
+	ck_assert_int_eq(t->attempts, 3);
+	ck_assert_int_eq(codeq_nack(c, id, t->lease_token, 0, "boom 3", &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_DEAD);
+	codeq_task_free(t);
+	ck_assert_int_eq(codeq_stats_get(c, "retry", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.dlq, 1);
+	ck_assert_int_eq(st.retried, 2);
+	ck_assert_int_eq(st.dead_lettered, 1);
+	/* dlq list / requeue by id / purge. */
+	ck_assert_int_eq(codeq_dlq_list(c, "retry", 0, 10, &list, &n, &e),
+	    CODEQ_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(list[0]->id, id);
+	ck_assert_str_eq(list[0]->error, "boom 3");
+	codeq_tasks_free(list, n);
+	ck_assert_int_eq(codeq_dlq_requeue(c, "retry", id, 0, &moved, &e),
+	    CODEQ_OK);
+	ck_assert_int_eq(moved, 1);
+	ck_assert_int_eq(codeq_dlq_requeue(c, "retry", id, 0, &moved, &e),
+	    CODEQ_ENOTFOUND);
+	t = claim1(c, "retry", 5000);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->attempts, 1);
+	/* Permanent failure: FAILED at once, no DLQ. */
+	ck_assert_int_eq(codeq_fail(c, id, t->lease_token, "bad input", 1, &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	ck_assert_int_eq(codeq_result(c, id, 0, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_FAILED);
+	codeq_task_free(t);
+	/* Purge: two more dead tasks, by max_attempts 1. */
+	s.max_attempts = 1;
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+		t = claim1(c, "retry", 5000);
+		ck_assert_int_eq(codeq_nack(c, t->id, t->lease_token, -1, "x",
+		    &e), CODEQ_OK);
+		codeq_task_free(t);
+	}
+	ck_assert_int_eq(codeq_dlq_purge(c, "retry", &purged, &e), CODEQ_OK);
+	ck_assert_int_eq(purged, 2);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_ENOTFOUND);
+	ck_assert_int_eq(codeq_stats_get(c, "retry", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.dlq, 0);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(reap_to_dlq_and_requeue_all)
+{
+	codeq_t *c = conn(NULL);
+	codeq_task_spec s = { .queue = "reapdlq", .payload = "{}",
+	    .max_attempts = 1 };
+	char id[CODEQ_ID_MAX];
+	codeq_task *t;
+	codeq_stats st;
+	codeq_error e;
+	size_t reaped = 0, moved;
+	int64_t end;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+		codeq_task_free(claim1(c, "reapdlq", 50));
+	}
+	end = now_ms() + 10000;
+	while (reaped < 3 && now_ms() < end) {
+		size_t k = 0;
+		ck_assert_int_eq(codeq_reap(c, "reapdlq", 0, &k, &e), CODEQ_OK);
+		reaped += k;
+		if (reaped < 3)
+			sleep_ms(20);
+	}
+	ck_assert_int_eq(reaped, 3);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_DEAD);
+	ck_assert_str_eq(t->error, "lease expired");
+	codeq_task_free(t);
+	ck_assert_int_eq(codeq_dlq_requeue(c, "reapdlq", NULL, 2, &moved, &e),
+	    CODEQ_OK);
+	ck_assert_int_eq(moved, 2);
+	ck_assert_int_eq(codeq_stats_get(c, "reapdlq", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.dlq, 1);
+	ck_assert_int_eq(st.ready_total, 2);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(retention)
+{
+	codeq_options o = { .retention_ms = 300 };
+	codeq_t *c = conn(&o);
+	redisContext *r = raw();
+	codeq_task *t;
+	codeq_error e;
+	char id[CODEQ_ID_MAX], key[200];
+	long long ttl;
+	int64_t end;
+	int rc;
+
+	enq(c, "keep", 0, "{}", id);
+	t = claim1(c, "keep", 5000);
+	snprintf(key, sizeof(key), "codeq:{keep}:t:%s", strchr(id, ':') + 1);
+	ck_assert_int_eq(raw_int(r, "PTTL %s", key), -1);
+	ck_assert_int_eq(codeq_complete(c, id, t->lease_token, NULL, &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	ttl = raw_int(r, "PTTL %s", key);
+	ck_assert(ttl > 0 && ttl <= 300);
+	end = now_ms() + 10000;
+	while ((rc = codeq_get(c, id, &t, &e)) == CODEQ_OK && now_ms() < end) {
+		codeq_task_free(t);
+		sleep_ms(50);
+	}
+	ck_assert_int_eq(rc, CODEQ_ENOTFOUND);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+/* Checks the outbox item n of queue q. */
+static void
+check_cb(redisContext *r, const char *q, int n, const char *task,
+    const char *status, const char *error)
+{
+	char *v;
+
+	v = raw_str(r, "ZSCORE codeq:{%s}:outbox %d", q, n);
+	ck_assert_msg(v != NULL, "item %d not in the outbox", n);
+	free(v);
+	v = raw_str(r, "HGET codeq:{%s}:cb:%d task_id", q, n);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, task);
+	free(v);
+	v = raw_str(r, "HGET codeq:{%s}:cb:%d status", q, n);
+	ck_assert_str_eq(v, status);
+	free(v);
+	v = raw_str(r, "HGET codeq:{%s}:cb:%d url", q, n);
+	ck_assert_str_eq(v, "http://127.0.0.1:9/hook");
+	free(v);
+	v = raw_str(r, "HGET codeq:{%s}:cb:%d error", q, n);
+	ck_assert_str_eq(v, error);
+	free(v);
+	v = raw_str(r, "HGET codeq:{%s}:cb:%d traceparent", q, n);
+	ck_assert_str_eq(v, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	free(v);
+}
+
+START_TEST(outbox_on_every_terminal_state)
+{
+	codeq_t *c = conn(NULL);
+	redisContext *r = raw();
+	codeq_task_spec s = { .queue = "cb", .payload = "{}",
+	    .webhook = "http://127.0.0.1:9/hook", .max_attempts = 1,
+	    .traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
+	char id[4][CODEQ_ID_MAX];
+	codeq_task *t;
+	codeq_stats st;
+	codeq_error e;
+	size_t reaped = 0;
+	int64_t end;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(codeq_enqueue(c, &s, id[i], NULL, &e), CODEQ_OK);
+	t = claim1(c, "cb", 5000);
+	ck_assert_int_eq(codeq_complete(c, t->id, t->lease_token,
+	    "{\"r\":42}", &e), CODEQ_OK);
+	codeq_task_free(t);
+	t = claim1(c, "cb", 5000);
+	ck_assert_int_eq(codeq_fail(c, t->id, t->lease_token, "nope", 1, &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	t = claim1(c, "cb", 5000);
+	ck_assert_int_eq(codeq_nack(c, t->id, t->lease_token, -1, "again", &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	t = claim1(c, "cb", 50);
+	codeq_task_free(t);
+	end = now_ms() + 10000;
+	while (reaped == 0 && now_ms() < end) {
+		ck_assert_int_eq(codeq_reap(c, "cb", 0, &reaped, &e), CODEQ_OK);
+		if (reaped == 0)
+			sleep_ms(20);
+	}
+	ck_assert_int_eq(raw_int(r, "ZCARD codeq:{cb}:outbox"), 4);
+	check_cb(r, "cb", 1, id[0], "completed", "");
+	check_cb(r, "cb", 2, id[1], "failed", "nope");
+	check_cb(r, "cb", 3, id[2], "dead", "again");
+	check_cb(r, "cb", 4, id[3], "dead", "lease expired");
+	t = NULL;
+	{
+		char *v = raw_str(r, "HGET codeq:{cb}:cb:1 result");
+		ck_assert_str_eq(v, "{\"r\":42}");
+		free(v);
+	}
+	ck_assert_int_eq(codeq_stats_get(c, "cb", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.outbox, 4);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(bad_input)
+{
+	codeq_options o = { .max_payload = 100 };
+	codeq_t *c = conn(&o);
+	codeq_task_spec s = { .queue = "bad", .payload = "{}", .priority = 12 };
+	char id[CODEQ_ID_MAX], big[200];
+	codeq_task *t;
+	codeq_error e;
+
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
+	ck_assert_str_eq(e.msg, "priority: must be 0-9, got 12");
+	s.priority = -1;
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
+	s.priority = 0;
+	s.payload = "{\"a\":";
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
+	ck_assert_msg(strncmp(e.msg, "payload: not valid JSON", 23) == 0, "%s",
+	    e.msg);
+	memset(big, 'x', sizeof(big));
+	big[0] = '"';
+	big[sizeof(big) - 2] = '"';
+	big[sizeof(big) - 1] = '\0';
+	s.payload = big;
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_ETOOBIG);
+	ck_assert_msg(strstr(e.msg, "payload: 199 bytes") != NULL, "%s", e.msg);
+	s.payload = "{}";
+	s.queue = "bad queue";
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
+	ck_assert_msg(strncmp(e.msg, "queue:", 6) == 0, "%s", e.msg);
+	s.queue = "bad";
+	s.webhook = "ftp://x";
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
+	ck_assert_msg(strncmp(e.msg, "webhook:", 8) == 0, "%s", e.msg);
+	ck_assert_int_eq(codeq_get(c, "bad:424242", &t, &e), CODEQ_ENOTFOUND);
+	ck_assert_msg(strstr(e.msg, "bad:424242") != NULL, "%s", e.msg);
+	ck_assert_int_eq(codeq_get(c, "no-colon", &t, &e), CODEQ_EINVAL);
+	ck_assert_int_eq(codeq_complete(c, "bad:424242", "1", NULL, &e),
+	    CODEQ_ENOTFOUND);
+	ck_assert_int_eq(codeq_result(c, "bad:424242", 0, &t, &e),
+	    CODEQ_ENOTFOUND);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(result_wait)
+{
+	codeq_t *c = conn(NULL);
+	char id[CODEQ_ID_MAX];
+	codeq_task *t;
+	codeq_error e;
+
+	enq(c, "wait", 0, "{}", id);
+	ck_assert_int_eq(codeq_result(c, id, 0, &t, &e), CODEQ_ETIMEDOUT);
+	ck_assert_int_eq(codeq_result(c, id, 100, &t, &e), CODEQ_ETIMEDOUT);
+	ck_assert_msg(strstr(e.msg, "ready") != NULL, "%s", e.msg);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(bad_urls)
+{
+	const char *bad[] = {
+		"http://127.0.0.1:6379", "redis://", "redis://host:0",
+		"redis://host:65536", "redis://host:12ab", "redis://host/x",
+		"redis://user:pw@host", "redis://[::1", "redis://ho st:1",
+		"redis://:p%zz@host", "redis://host:1?x=1", "", NULL,
+	};
+	codeq_error e;
+	codeq_t *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e.msg[0] = '\0';
+		ck_assert_msg(codeq_connect(bad[i], NULL, &c, &e) ==
+		    CODEQ_EINVAL, "accepted '%s'", bad[i] ? bad[i] : "NULL");
+		ck_assert_msg(strncmp(e.msg, "store URL:", 10) == 0, "%s",
+		    e.msg);
+		ck_assert_ptr_null(c);
+	}
+}
+END_TEST
+
+START_TEST(unreachable_store)
+{
+	codeq_options o = { .connect_timeout_ms = 300, .command_timeout_ms = 300 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char u[64];
+	codeq_error e;
+	codeq_t *c;
+	int64_t t0;
+	int fd;
+
+	/* A listener that never answers: the TCP connect succeeds (backlog)
+	 * but the handshake must time out. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	snprintf(u, sizeof(u), "redis://127.0.0.1:%d", ntohs(sa.sin_port));
+	t0 = now_ms();
+	ck_assert_int_eq(codeq_connect(u, &o, &c, &e), CODEQ_ESTORE);
+	/* Generous bound: "no hang", not a benchmark. */
+	ck_assert_msg(now_ms() - t0 < 10000, "took %lld ms",
+	    (long long)(now_ms() - t0));
+	ck_assert_msg(strstr(e.msg, "127.0.0.1") != NULL, "%s", e.msg);
+	close(fd);
+	/* Nothing listening at all. */
+	ck_assert_int_eq(codeq_connect(u, &o, &c, &e), CODEQ_ESTORE);
+}
+END_TEST
+
+START_TEST(reconnect_and_noscript)
+{
+	codeq_t *c = conn(NULL);
+	redisContext *r = raw();
+	char id[CODEQ_ID_MAX];
+	codeq_task *t;
+	codeq_error e;
+	int rc, fails = 0, i;
+
+	enq(c, "recon", 0, "{}", id);
+	/* The store forgets its scripts: enqueue reloads transparently. */
+	raw_do(r, "SCRIPT FLUSH");
+	enq(c, "recon", 0, "{}", NULL);
+	/* The store drops our connection: at most one call fails. */
+	raw_do(r, "CLIENT KILL TYPE normal SKIPME yes");
+	for (i = 0; i < 3; i++) {
+		rc = codeq_get(c, id, &t, &e);
+		if (rc == CODEQ_OK) {
+			codeq_task_free(t);
+			break;
+		}
+		ck_assert_int_eq(rc, CODEQ_ESTORE);
+		fails++;
+	}
+	ck_assert_int_eq(rc, CODEQ_OK);
+	ck_assert_int_le(fails, 1);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(bulk_100k)
+{
+	enum { N = 100000 };
+	codeq_t *c = conn(NULL);
+	codeq_task_spec *s = calloc(N, sizeof(*s));
+	codeq_enqueue_result *res = calloc(N, sizeof(*res));
+	codeq_stats st;
+	codeq_error e;
+	int64_t t0, ms;
+	size_t i, ok = 0;
+
+	for (i = 0; i < N; i++) {
+		s[i].queue = "bulk";
+		s[i].payload = "{\"n\":1}";
+		s[i].priority = i % 10;
+	}
+	s[500].priority = 42;		/* one bad task among the good ones */
+	t0 = now_ms();
+	ck_assert_int_eq(codeq_enqueue_batch(c, s, N, res, &e), CODEQ_OK);
+	ms = now_ms() - t0;
+	for (i = 0; i < N; i++)
+		ok += res[i].status == CODEQ_OK;
+	ck_assert_int_eq(ok, N - 1);
+	ck_assert_int_eq(res[500].status, CODEQ_EINVAL);
+	ck_assert_int_eq(codeq_stats_get(c, "bulk", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.enqueued, N - 1);
+	ck_assert_int_eq(st.ready_total, N - 1);
+	ck_assert_int_eq(st.ready[9], N / 10);
+	printf("bulk: %d tasks enqueued in %lld ms (%.0f/s)\n", N - 1,
+	    (long long)ms, (N - 1) * 1000.0 / (ms ? ms : 1));
+	free(s);
+	free(res);
+	codeq_close(c);
+}
+END_TEST
+
+struct fsck_log {
+	int n;
+	char text[4096];
+};
+
+static void
+fsck_cb(void *arg, const char *queue, const char *id, const char *problem,
+    int repaired)
+{
+	struct fsck_log *l = arg;
+	size_t len = strlen(l->text);
+
+	l->n++;
+	snprintf(l->text + len, sizeof(l->text) - len, "%s %s: %s%s\n", queue,
+	    id ? id : "-", problem, repaired ? " (repaired)" : "");
+}
+
+START_TEST(fsck_detect_and_repair)
+{
+	codeq_t *c = conn(NULL);
+	redisContext *r = raw();
+	char a[CODEQ_ID_MAX], b[CODEQ_ID_MAX], cc[CODEQ_ID_MAX], d[CODEQ_ID_MAX];
+	char e5[CODEQ_ID_MAX];
+	struct fsck_log log = { 0 };
+	codeq_task *t;
+	codeq_error e;
+	size_t problems = 99;
+
+	enq(c, "fsck", 0, "{}", a);
+	enq(c, "fsck", 0, "{}", b);
+	enq(c, "fsck", 0, "{}", cc);
+	enq(c, "fsck", 0, "{}", d);
+	enq(c, "fsck", 0, "{}", e5);
+	ck_assert_int_eq(codeq_fsck(c, "fsck", 0, fsck_cb, &log, &problems, &e),
+	    CODEQ_OK);
+	ck_assert_msg(problems == 0, "%s", log.text);
+	raw_do(r, "LREM codeq:{fsck}:ready:0 0 %s", a);		/* lost */
+	raw_do(r, "RPUSH codeq:{fsck}:ready:0 fsck:9999");	/* dangling */
+	raw_do(r, "ZADD codeq:{fsck}:leased 1 %s", b);		/* two places */
+	raw_do(r, "HSET codeq:{fsck}:t:%s status completed",	/* terminal */
+	    strchr(cc, ':') + 1);
+	raw_do(r, "HSET codeq:{fsck}:t:%s priority 7",		/* wrong list */
+	    strchr(d, ':') + 1);
+	ck_assert_int_eq(codeq_fsck(c, "fsck", 0, fsck_cb, &log, &problems, &e),
+	    CODEQ_OK);
+	ck_assert_msg(problems == 5, "%zu problems:\n%s", problems, log.text);
+	ck_assert_msg(strstr(log.text, "fsck:9999") != NULL, "%s", log.text);
+	log.n = 0;
+	log.text[0] = '\0';
+	ck_assert_int_eq(codeq_fsck(c, "fsck", 1, fsck_cb, &log, &problems, &e),
+	    CODEQ_OK);
+	ck_assert_int_eq(problems, 5);
+	ck_assert_msg(strstr(log.text, "(repaired)") != NULL, "%s", log.text);
+	log.text[0] = '\0';
+	ck_assert_int_eq(codeq_fsck(c, "fsck", 0, fsck_cb, &log, &problems, &e),
+	    CODEQ_OK);
+	ck_assert_msg(problems == 0, "after repair:\n%s", log.text);
+	/* The registry of queues is rebuilt from the queues' keys. */
+	raw_do(r, "SREM codeq:queues fsck");
+	log.text[0] = '\0';
+	ck_assert_int_eq(codeq_fsck(c, NULL, 1, fsck_cb, &log, &problems, &e),
+	    CODEQ_OK);
+	ck_assert_msg(strstr(log.text, "codeq:queues") != NULL, "%s", log.text);
+	/* Each task is where its status says. */
+	ck_assert_int_eq(raw_int(r, "LPOS codeq:{fsck}:ready:0 %s", a) >= 0, 1);
+	ck_assert_int_eq(raw_int(r, "EXISTS codeq:{fsck}:leased"), 0);
+	ck_assert_int_eq(raw_int(r, "LLEN codeq:{fsck}:ready:7"), 1);
+	ck_assert_int_eq(raw_int(r, "LLEN codeq:{fsck}:ready:0"), 3);
+	ck_assert(raw_int(r, "PTTL codeq:{fsck}:t:%s", strchr(cc, ':') + 1) > 0);
+	ck_assert_int_eq(raw_int(r, "SISMEMBER codeq:queues fsck"), 1);
+	ck_assert_int_eq(codeq_get(c, b, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_READY);
+	codeq_task_free(t);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+static Suite *
+storage_suite(void)
+{
+	Suite *s = suite_create("storage");
+	TCase *tc = tcase_create("scripts");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, priority_and_fifo);
+	tcase_add_test(tc, claim_many_and_queues_in_order);
+	tcase_add_test(tc, delay_and_promote);
+	tcase_add_test(tc, idempotency);
+	tcase_add_test(tc, fencing);
+	tcase_add_test(tc, heartbeat_extends);
+	tcase_add_test(tc, batch_heartbeat_and_complete);
+	tcase_add_test(tc, backoff_and_dlq);
+	tcase_add_test(tc, reap_to_dlq_and_requeue_all);
+	tcase_add_test(tc, retention);
+	tcase_add_test(tc, outbox_on_every_terminal_state);
+	tcase_add_test(tc, fsck_detect_and_repair);
+	tcase_add_test(tc, bad_input);
+	tcase_add_test(tc, result_wait);
+	tcase_add_test(tc, bad_urls);
+	tcase_add_test(tc, unreachable_store);
+	tcase_add_test(tc, reconnect_and_noscript);
+	tcase_add_test(tc, bulk_100k);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	const char *p;
+	int failed;
+
+	url = getenv("CODEQ_TEST_URL");
+	p = getenv("REDIS_PORT");
+	if (url == NULL || p == NULL) {
+		fprintf(stderr, "storage_test: run me from tests/storage.sh "
+		    "(CODEQ_TEST_URL and REDIS_PORT unset)\n");
+		return 77;
+	}
+	port = atoi(p);
+	sr = srunner_create(storage_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
