@@ -1,30 +1,650 @@
 /*
  * callbacks.c - the callbacks process (see callbacks.h).
+ *
+ * Every batch window (default 50 ms) one pipelined round trip runs
+ * cb_take on each queue's outbox, leasing the due items to this process
+ * (token `lease`).  Items are grouped by URL; each endpoint has at most
+ * [webhooks] max_per_host POSTs in flight, each carrying up to
+ * [callbacks] batch_max items.  When a POST ends, each of its items is
+ * acked (2xx), rescheduled with backoff (retryable failure) or moved to
+ * the callbacks DLQ (permanent failure or last attempt), again in one
+ * pipelined round trip.
+ *
+ * Nothing is lost when this process dies: an item it held becomes due
+ * again when its lease (visibility) runs out.  Items waiting here longer
+ * than most of their lease are given up locally before it runs out, so
+ * this process never holds the same item twice.
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
 #include "callbacks.h"
+#include "codeq.h"
 #include "conf.h"
+#include "http.h"
 #include "log.h"
+#include "scripts.h"
+#include "store.h"
 #include "webhook.h"
 
+#define BODY_SOFT_MAX (1024 * 1024)	/* a batch stops growing past this */
+#define QUEUES_REFRESH_MS 1000
+#define STORE_RETRY_MS 500
+
+struct endpoint {
+	char *url;
+	struct cb_item *head, *tail;	/* waiting to be sent */
+	int inflight;
+	struct endpoint *next;
+};
+
+struct cbp {
+	struct wh_proc proc;
+	const struct codeq_config *cfg;
+	codeq_t *store;
+	int64_t store_wait_until;	/* no store calls before (after errors) */
+	int store_down;
+	struct http *http;
+	struct sign_key key;
+	int have_key;
+	char token[40];
+	ev_timer tick, drain;
+	char **queues;
+	size_t nqueues;
+	int64_t queues_at;
+	struct endpoint *eps;
+	size_t held;			/* items waiting or in flight */
+	size_t hold_max;
+	int64_t visibility_ms;
+};
+
+struct delivery {
+	struct cbp *p;
+	struct endpoint *ep;
+	struct cb_item **items;
+	size_t n;
+	char id[64];
+};
+
+static void dispatch(struct cbp *p, struct endpoint *ep);
+
 static void
-on_stop(struct wh_proc *p)
+store_failed(struct cbp *p, const codeq_error *e)
 {
-	ev_break(p->loop, EVBREAK_ALL);
+	if (!p->store_down)
+		log_warning("store unavailable", "error", e->msg);
+	p->store_down = 1;
+	p->store_wait_until = wh_now_ms() + STORE_RETRY_MS;
+}
+
+static void
+store_ok(struct cbp *p)
+{
+	if (p->store_down)
+		log_info("store available again");
+	p->store_down = 0;
+}
+
+/* Connects when needed; 0 when there is a store to talk to now. */
+static int
+store_ready(struct cbp *p)
+{
+	char err[256];
+	codeq_error e;
+
+	if (wh_now_ms() < p->store_wait_until)
+		return -1;
+	if (p->store == NULL) {
+		if (wh_store_connect(p->cfg, &p->store, err, sizeof(err)) < 0) {
+			snprintf(e.msg, sizeof(e.msg), "%s", err);
+			store_failed(p, &e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct endpoint *
+endpoint_get(struct cbp *p, const char *url)
+{
+	struct endpoint *ep;
+
+	for (ep = p->eps; ep; ep = ep->next)
+		if (strcmp(ep->url, url) == 0)
+			return ep;
+	if ((ep = calloc(1, sizeof(*ep))) == NULL)
+		return NULL;
+	if ((ep->url = strdup(url)) == NULL) {
+		free(ep);
+		return NULL;
+	}
+	ep->next = p->eps;
+	p->eps = ep;
+	return ep;
+}
+
+static void
+endpoint_gc(struct cbp *p)
+{
+	struct endpoint **pp = &p->eps, *ep;
+
+	while ((ep = *pp) != NULL) {
+		if (ep->head == NULL && ep->inflight == 0) {
+			*pp = ep->next;
+			free(ep->url);
+			free(ep);
+		} else
+			pp = &ep->next;
+	}
+}
+
+/* ---- store calls ------------------------------------------------- */
+
+enum settle { SETTLE_ACK, SETTLE_RETRY, SETTLE_DEAD, SETTLE_RELEASE };
+
+/* One pipelined round trip settling n items the same way. */
+static void
+settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
+    long status, const char *error, int64_t retry_after_ms)
+{
+	static const char *const script[] = { "cb_ack", "cb_retry", "cb_dead",
+	    "cb_retry" };
+	struct sargs {
+		char key[160], num[24], delay[24];
+		const char *v[8];
+	} *a = NULL;
+	const char *const **argvs = NULL;
+	redisReply **replies = NULL;
+	char st[24];
+	codeq_error e;
+	size_t i;
+	int nargs = how == SETTLE_ACK ? 3 : how == SETTLE_DEAD ? 6 : 8;
+
+	if (n == 0)
+		return;
+	a = calloc(n, sizeof(*a));
+	argvs = calloc(n, sizeof(*argvs));
+	replies = calloc(n, sizeof(*replies));
+	if (a == NULL || argvs == NULL || replies == NULL)
+		goto lost;
+	snprintf(st, sizeof(st), "%ld", status);
+	for (i = 0; i < n; i++) {
+		struct cb_item *it = items[i];
+		struct sargs *x = &a[i];
+
+		snprintf(x->key, sizeof(x->key), "codeq:{%s}:outbox", it->queue);
+		snprintf(x->num, sizeof(x->num), "%" PRId64, it->n);
+		x->v[0] = x->key;
+		x->v[1] = it->queue;
+		x->v[2] = x->num;
+		x->v[3] = p->token;
+		if (how == SETTLE_RETRY || how == SETTLE_RELEASE) {
+			int64_t d = how == SETTLE_RELEASE ? 0 :
+			    cb_backoff(it->deliveries,
+			    p->cfg->callbacks.backoff_base_ms,
+			    p->cfg->callbacks.backoff_max_ms, retry_after_ms,
+			    (double)rand() / ((double)RAND_MAX + 1));
+
+			snprintf(x->delay, sizeof(x->delay), "%" PRId64, d);
+			x->v[4] = x->delay;
+			x->v[5] = st;
+			x->v[6] = error;
+			x->v[7] = how == SETTLE_RELEASE ? "1" : "0";
+		} else if (how == SETTLE_DEAD) {
+			x->v[4] = st;
+			x->v[5] = error;
+		}
+		argvs[i] = x->v;
+	}
+	if (store_ready(p) < 0)
+		goto lost;
+	if (script_pipeline(p->store, script[how], 1, nargs, n, argvs,
+	    replies, &e) != CODEQ_OK) {
+		store_failed(p, &e);
+		goto lost;
+	}
+	store_ok(p);
+	for (i = 0; i < n; i++)
+		if (replies[i])
+			freeReplyObject(replies[i]);
+	goto out;
+lost:
+	log_warning("could not settle callback items: they are sent again "
+	    "when their lease runs out", "outcome", script[how]);
+out:
+	free(a);
+	free(argvs);
+	free(replies);
+}
+
+static struct cb_item *
+item_from(const char *queue, redisReply **f)
+{
+	struct cb_item *it = calloc(1, sizeof(*it));
+
+	if (it == NULL)
+		return NULL;
+	for (int i = 0; i < 10; i++)
+		if (f[i]->type != REDIS_REPLY_STRING)
+			goto fail;
+	it->n = strtoll(f[0]->str, NULL, 10);
+	it->attempts = atoi(f[6]->str);
+	it->completed_at = strtoll(f[7]->str, NULL, 10);
+	it->deliveries = atoi(f[9]->str);
+	it->taken_at = wh_now_ms();
+	if (!(it->queue = strdup(queue)) || !(it->task_id = strdup(f[1]->str))
+	    || !(it->url = strdup(f[2]->str)) ||
+	    !(it->status = strdup(f[3]->str)) ||
+	    !(it->result = strdup(f[4]->str)) ||
+	    !(it->error = strdup(f[5]->str)) ||
+	    !(it->traceparent = strdup(f[8]->str)))
+		goto fail;
+	return it;
+fail:
+	cb_item_free(it);
+	return NULL;
+}
+
+static void
+refresh_queues(struct cbp *p, int64_t now)
+{
+	codeq_error e;
+	char **v;
+	size_t n;
+
+	if (now - p->queues_at < QUEUES_REFRESH_MS && p->queues)
+		return;
+	if (codeq_queues(p->store, &v, &n, &e) != CODEQ_OK) {
+		store_failed(p, &e);
+		return;
+	}
+	store_ok(p);
+	codeq_strv_free(p->queues, p->nqueues);
+	p->queues = v;
+	p->nqueues = n;
+	p->queues_at = now;
+}
+
+static void
+intake(struct cbp *p)
+{
+	char lim[24], vis[24];
+	const char *const *argvs[p->nqueues ? p->nqueues : 1];
+	redisReply *replies[p->nqueues ? p->nqueues : 1];
+	char (*keys)[160];
+	const char *(*av)[5];
+	size_t i, j, limit, got = 0;
+	codeq_error e;
+
+	if (p->nqueues == 0 || p->held >= p->hold_max)
+		return;
+	limit = (p->hold_max - p->held) / p->nqueues;
+	if (limit == 0)
+		limit = 1;
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	snprintf(vis, sizeof(vis), "%" PRId64, p->visibility_ms);
+	keys = calloc(p->nqueues, sizeof(*keys));
+	av = calloc(p->nqueues, sizeof(*av));
+	if (keys == NULL || av == NULL)
+		goto out;
+	for (i = 0; i < p->nqueues; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "codeq:{%s}:outbox",
+		    p->queues[i]);
+		av[i][0] = keys[i];
+		av[i][1] = p->queues[i];
+		av[i][2] = lim;
+		av[i][3] = vis;
+		av[i][4] = p->token;
+		argvs[i] = av[i];
+	}
+	if (script_pipeline(p->store, "cb_take", 1, 5, p->nqueues, argvs,
+	    replies, &e) != CODEQ_OK) {
+		store_failed(p, &e);
+		goto out;
+	}
+	store_ok(p);
+	for (i = 0; i < p->nqueues; i++) {
+		redisReply *r = replies[i];
+
+		if (r == NULL)
+			continue;
+		if (r->type != REDIS_REPLY_ARRAY) {
+			if (r->type == REDIS_REPLY_ERROR)
+				log_warning("cb_take failed", "queue",
+				    p->queues[i], "error", r->str);
+			freeReplyObject(r);
+			continue;
+		}
+		for (j = 0; j + 10 <= r->elements; j += 10) {
+			struct cb_item *it = item_from(p->queues[i],
+			    r->element + j);
+			struct endpoint *ep;
+
+			/* Unparsable or out of memory: the lease runs out and
+			 * the item comes back. */
+			if (it == NULL)
+				continue;
+			if ((ep = endpoint_get(p, it->url)) == NULL) {
+				cb_item_free(it);
+				continue;
+			}
+			if (ep->tail)
+				ep->tail->next = it;
+			else
+				ep->head = it;
+			ep->tail = it;
+			p->held++;
+			got++;
+		}
+		freeReplyObject(r);
+	}
+	if (got)
+		log_debug("callback items taken", "count", lim);
+out:
+	free(keys);
+	free(av);
+}
+
+/* Items that waited here for most of their lease are given up before
+ * another sender (or this one) may take them again. */
+static void
+expire_waiting(struct cbp *p, int64_t now)
+{
+	struct endpoint *ep;
+
+	for (ep = p->eps; ep; ep = ep->next) {
+		while (ep->head &&
+		    now - ep->head->taken_at > p->visibility_ms * 8 / 10) {
+			struct cb_item *it = ep->head;
+
+			ep->head = it->next;
+			if (ep->head == NULL)
+				ep->tail = NULL;
+			cb_item_free(it);
+			p->held--;
+		}
+	}
+}
+
+/* ---- sending ----------------------------------------------------- */
+
+static void
+delivery_free(struct delivery *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		cb_item_free(d->items[i]);
+	free(d->items);
+	free(d);
+}
+
+static void
+maybe_finish_stop(struct cbp *p)
+{
+	if (p->proc.stopping && http_inflight(p->http) == 0)
+		ev_break(p->proc.loop, EVBREAK_ALL);
+}
+
+static void
+on_done(void *arg, const struct http_result *r)
+{
+	struct delivery *d = arg;
+	struct cbp *p = d->p;
+	enum http_verdict v = http_classify(r);
+	struct cb_item *retry[d->n], *dead[d->n];
+	size_t i, nr = 0, nd = 0;
+	char tid[16];
+
+	d->ep->inflight--;
+	p->held -= d->n;
+	if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
+		/* Cancelled at shutdown: not an attempt. */
+		settle(p, d->items, d->n, SETTLE_RELEASE, 0, "", -1);
+		delivery_free(d);
+		return;
+	}
+	wh_count("result", (int)v, r->seconds);
+	snprintf(tid, sizeof(tid), "%zu", d->n);
+	if (v == HTTP_DELIVERED) {
+		log_debug("callbacks delivered", "webhook_id", d->id,
+		    "items", tid);
+		settle(p, d->items, d->n, SETTLE_ACK, r->status, "", -1);
+	} else {
+		for (i = 0; i < d->n; i++) {
+			if (v == HTTP_RETRY && d->items[i]->deliveries <
+			    p->cfg->callbacks.max_attempts)
+				retry[nr++] = d->items[i];
+			else
+				dead[nd++] = d->items[i];
+		}
+		log_notice("callback delivery failed", "webhook_id", d->id,
+		    "items", tid, "outcome", http_verdict_name(v),
+		    "error", r->error);
+		settle(p, retry, nr, SETTLE_RETRY, r->status, r->error,
+		    r->retry_after_ms);
+		settle(p, dead, nd, SETTLE_DEAD, r->status, r->error, -1);
+		for (i = 0; i < nd; i++)
+			log_warning("callback dead-lettered", "task",
+			    dead[i]->task_id, "queue", dead[i]->queue,
+			    "error", r->error);
+	}
+	if (!p->proc.stopping)
+		dispatch(p, d->ep);
+	delivery_free(d);
+	endpoint_gc(p);
+	maybe_finish_stop(p);
+}
+
+static const char *
+common_traceparent(struct cb_item *const *items, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (strcmp(items[i]->traceparent, items[0]->traceparent) != 0)
+			return NULL;
+	return items[0]->traceparent;
+}
+
+static void
+dispatch(struct cbp *p, struct endpoint *ep)
+{
+	size_t max = (size_t)p->cfg->callbacks.batch_max, size;
+	int per_host = p->cfg->webhooks.max_per_host;
+	struct curl_slist *h;
+	struct delivery *d;
+	char *body;
+	size_t len;
+
+	if (max == 0)
+		max = 1;
+	while (ep->head && ep->inflight < per_host) {
+		if ((d = calloc(1, sizeof(*d))) == NULL ||
+		    (d->items = calloc(max, sizeof(*d->items))) == NULL) {
+			free(d);
+			return;
+		}
+		d->p = p;
+		d->ep = ep;
+		size = 0;
+		while (ep->head && d->n < max && (d->n == 0 ||
+		    size < BODY_SOFT_MAX)) {
+			struct cb_item *it = ep->head;
+
+			ep->head = it->next;
+			it->next = NULL;
+			size += strlen(it->result) + strlen(it->error) + 256;
+			d->items[d->n++] = it;
+		}
+		if (ep->head == NULL)
+			ep->tail = NULL;
+		body = cb_body(d->items, d->n, &len, d->id, sizeof(d->id));
+		h = body ? wh_headers(p->have_key ? &p->key : NULL, d->id,
+		    body, len, common_traceparent(d->items, d->n)) : NULL;
+		ep->inflight++;
+		if (body == NULL || h == NULL ||
+		    http_post(p->http, ep->url, body, len, h, on_done, d) < 0) {
+			struct http_result r = { .curl_code = CURLE_OUT_OF_MEMORY,
+			    .retry_after_ms = -1, .error = "could not start request" };
+
+			if (h == NULL)
+				free(body);
+			if (body == NULL)
+				curl_slist_free_all(h);
+			on_done(d, &r);
+			return;
+		}
+	}
+}
+
+/* ---- the loop ---------------------------------------------------- */
+
+static void
+on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cbp *p = w->data;
+	struct endpoint *ep;
+	int64_t now = wh_now_ms();
+
+	expire_waiting(p, now);
+	if (store_ready(p) == 0) {
+		refresh_queues(p, now);
+		if (!p->store_down)
+			intake(p);
+	}
+	for (ep = p->eps; ep; ep = ep->next)
+		dispatch(p, ep);
+	endpoint_gc(p);
+}
+
+static void
+on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cbp *p = w->data;
+
+	log_notice("requests still in flight at shutdown: cancelled, their "
+	    "items are due again at once");
+	http_free(p->http);
+	p->http = NULL;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+on_stop(struct wh_proc *wp)
+{
+	struct cbp *p = wp->data;
+	struct endpoint *ep;
+
+	ev_timer_stop(wp->loop, &p->tick);
+	/* Items not yet sent go back at once, without counting an attempt. */
+	for (ep = p->eps; ep; ep = ep->next) {
+		struct cb_item *v[64];
+		size_t n = 0;
+
+		while (ep->head) {
+			struct cb_item *it = ep->head;
+
+			ep->head = it->next;
+			it->next = NULL;
+			v[n++] = it;
+			p->held--;
+			if (n == 64 || ep->head == NULL) {
+				settle(p, v, n, SETTLE_RELEASE, 0, "", -1);
+				while (n > 0)
+					cb_item_free(v[--n]);
+			}
+		}
+		ep->tail = NULL;
+	}
+	if (http_inflight(p->http) == 0) {
+		ev_break(wp->loop, EVBREAK_ALL);
+		return;
+	}
+	/* Let the requests in flight end (bounded). */
+	ev_timer_init(&p->drain, on_drain_timeout,
+	    (p->cfg->webhooks.timeout_ms < 5000 ?
+	    p->cfg->webhooks.timeout_ms : 5000) / 1000.0 + 0.5, 0.);
+	p->drain.data = p;
+	ev_timer_start(wp->loop, &p->drain);
+}
+
+static int
+setup(struct cbp *p, const struct codeq_config *cfg)
+{
+	const struct webhook_policy *w = &cfg->webhooks;
+	struct http_opts o = {
+		.allow_loopback = w->allow_loopback,
+		.allow_private = w->allow_private,
+		.max_per_host = w->max_per_host,
+		.connect_timeout_ms = w->connect_timeout_ms,
+		.timeout_ms = w->timeout_ms,
+	};
+	char err[256];
+
+	p->cfg = cfg;
+	if (wh_secret_load(w, &p->key, &p->have_key, err, sizeof(err)) < 0) {
+		/* A secret that cannot be read is a configuration error
+		 * codeqd checks before forking; refuse to send unsigned. */
+		log_error("webhook secret unavailable", "error", err);
+		return -1;
+	}
+	if ((p->http = http_new(p->proc.loop, &o, err, sizeof(err))) == NULL) {
+		log_error("HTTP engine", "error", err);
+		return -1;
+	}
+	wh_random_id("cbl_", p->token, sizeof(p->token));
+	p->visibility_ms = cfg->callbacks.visibility_ms;
+	/* A request must end before its items' lease runs out. */
+	if (p->visibility_ms < w->timeout_ms + 5000)
+		p->visibility_ms = w->timeout_ms + 5000;
+	p->hold_max = (size_t)cfg->callbacks.batch_max *
+	    (size_t)(w->max_per_host > 0 ? w->max_per_host : 1) * 2;
+	if (p->hold_max < 200)
+		p->hold_max = 200;
+	srand((unsigned)wh_now_ms() ^ (unsigned)getpid());
+	return 0;
 }
 
 int
 callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 {
-	struct wh_proc p = { .on_stop = on_stop };
+	struct cbp p;
+	double window;
+	int rc = 0;
 
+	memset(&p, 0, sizeof(p));
 	log_set_proc("callbacks");
-	if (wh_proc_init(&p, "callbacks", ipc_fd) < 0)
+	p.proc.on_stop = on_stop;
+	p.proc.data = &p;
+	if (wh_proc_init(&p.proc, "callbacks", ipc_fd) < 0)
 		return 1;
-	wh_proc_ready(&p);
-	log_info("callbacks started", "enabled", cfg->callbacks.enabled ? "yes" : "no");
-	ev_run(p.loop, 0);
-	wh_proc_fini(&p);
-	return 0;
+	if (setup(&p, cfg) < 0) {
+		wh_proc_fini(&p.proc);
+		return 1;
+	}
+	window = (cfg->callbacks.batch_window_ms > 0 ?
+	    cfg->callbacks.batch_window_ms : 50) / 1000.0;
+	ev_timer_init(&p.tick, on_tick, 0., window);
+	p.tick.data = &p;
+	if (cfg->callbacks.enabled)
+		ev_timer_start(p.proc.loop, &p.tick);
+	wh_proc_ready(&p.proc);
+	log_info("callbacks started", "enabled",
+	    cfg->callbacks.enabled ? "yes" : "no", "signed",
+	    p.have_key ? "yes" : "no");
+	ev_run(p.proc.loop, 0);
+	ev_timer_stop(p.proc.loop, &p.drain);
+	http_free(p.http);
+	codeq_strv_free(p.queues, p.nqueues);
+	endpoint_gc(&p);
+	codeq_close(p.store);
+	sign_key_clear(&p.key);
+	wh_proc_fini(&p.proc);
+	return rc;
 }

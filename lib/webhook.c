@@ -13,9 +13,11 @@
 
 #include <openssl/rand.h>
 
+#include "codeq.h"
 #include "http.h"
 #include "ipc.h"
 #include "log.h"
+#include "store.h"
 #include "webhook.h"
 
 /* Counters reported to codeqd: absolute values since start. */
@@ -275,4 +277,45 @@ wh_rfc3339(int64_t ms, char *out, size_t outlen)
 	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+int
+wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
+    char *err, size_t errlen)
+{
+	codeq_options o;
+	codeq_error e;
+	char pw[256] = "";
+	FILE *f;
+	size_t n;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.connect_timeout_ms = cfg->store.connect_timeout_ms;
+	o.command_timeout_ms = cfg->store.command_timeout_ms;
+	o.max_payload = cfg->store.max_payload;
+	o.retention_ms = cfg->store.retention_ms;
+	if (cfg->store.password_file && *cfg->store.password_file) {
+		if ((f = fopen(cfg->store.password_file, "r")) == NULL) {
+			snprintf(err, errlen, "%s: %s", cfg->store.password_file,
+			    strerror(errno));
+			return -1;
+		}
+		if (fgets(pw, sizeof(pw), f) == NULL)
+			pw[0] = '\0';
+		fclose(f);
+		n = strlen(pw);
+		while (n > 0 && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
+			pw[--n] = '\0';
+		o.password = pw;
+	}
+	rc = codeq_connect(cfg->store.url, &o, out, &e);
+	explicit_bzero(pw, sizeof(pw));
+	if (rc != CODEQ_OK) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -1;
+	}
+	/* One try per call: a lost store is retried by our timers. */
+	(*out)->reconnect_attempts = 0;
+	return 0;
 }

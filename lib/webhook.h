@@ -52,6 +52,13 @@ int wh_secret_load(const struct webhook_policy *w, struct sign_key *k,
 struct curl_slist *wh_headers(const struct sign_key *k, const char *msg_id,
     const char *body, size_t len, const char *traceparent);
 
+/* Connects to the store of cfg ([store] url, password_file), trying once:
+ * the caller retries on its own schedule, so the loop never sleeps in
+ * hiredis' reconnect backoff. */
+struct codeq;
+int wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
+    char *err, size_t errlen);
+
 /* "msg_" + 26 random base32 characters. */
 void wh_random_id(const char *prefix, char *out, size_t outlen);
 

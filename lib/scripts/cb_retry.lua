@@ -2,10 +2,12 @@
 --
 -- KEYS[1]  codeq:{Q}:outbox
 -- ARGV     1 Q  2 item number  3 lease token  4 delay_ms  5 last_status
---          6 last_error
+--          6 last_error  7 '1' when the delivery never happened (the
+--          sender released the item on shutdown: not counted)
 -- Pre:     the item exists and its lease is the token (else another sender
 --          took it after this one's lease ran out: leave it alone).
--- Post:    due again at now + delay; last_status, last_error recorded.
+-- Post:    due again at now + delay; last_status, last_error recorded
+--          (a release instead gives the delivery back).
 -- Returns  1, or 0 when the item is gone or leased by another sender
 local P = 'codeq:{' .. ARGV[1] .. '}:'
 local key = P .. 'cb:' .. ARGV[2]
@@ -14,6 +16,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[4])),
 	ARGV[2])
-redis.call('HSET', key, 'last_status', ARGV[5], 'last_error', ARGV[6])
 redis.call('HDEL', key, 'lease')
+if ARGV[7] == '1' then
+	redis.call('HINCRBY', key, 'deliveries', -1)
+else
+	redis.call('HSET', key, 'last_status', ARGV[5], 'last_error', ARGV[6])
+end
 return 1
