@@ -1,0 +1,201 @@
+/*
+ * codeqd.h - the dispatcher's state, shared by the files of dispatcher/.
+ *
+ * One process, one libev loop (the default one, for ev_child).  It owns:
+ *   pools     of worker children (supervise.c), restarted with backoff;
+ *   aux       the notifier and callbacks children (supervise.c);
+ *   leases    every lease its workers hold (lease.c): heartbeated in one
+ *             pipelined round per pool and tick, given back when a worker dies;
+ *   cron      one timer with per-duty periods (cron.c): promote, reap,
+ *             heartbeat, handler deadlines, restarts, watchdog, STATUS;
+ *   wake      a pub/sub subscription to codeq:ready (wake.c);
+ *   notify    the systemd notification socket (notify.c);
+ *   reload    SIGHUP (reload.c).
+ */
+#ifndef CODEQ_CODEQD_H
+#define CODEQ_CODEQD_H
+
+#include <sys/types.h>
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "codeq.h"
+#include "conf.h"
+#include "ipc.h"
+
+#define MAX_LEASES	64	/* per worker: its prefetch, bounded */
+#define CRASHLOOP_STREAK 5	/* crashes in a row that mark a pool crash-looping */
+#define CRASH_FORGET_S	30.	/* a crash streak ends after this long without one */
+#define HOLD_KILL_GRACE_S 2.	/* ABORT, then SIGKILL after this */
+
+enum child_kind { CHILD_WORKER, CHILD_NOTIFIER, CHILD_CALLBACKS };
+
+enum child_state {
+	CS_DOWN = 0,		/* not running; restart_at says when */
+	CS_STARTING,		/* forked, no READY yet */
+	CS_RUNNING,
+	CS_STOPPING,		/* SHUTDOWN sent; will not be restarted */
+};
+
+/* Why the dispatcher itself killed a child: decides what its tasks get. */
+enum kill_reason { KILLED_NONE = 0, KILLED_TIMEOUT, KILLED_SHUTDOWN };
+
+struct lease {
+	char queue[IPC_QUEUE_MAX];
+	char id[IPC_ID_MAX];
+	char token[IPC_TOKEN_MAX];
+	int64_t deadline_ms;	/* epoch ms; 0 while queued in a prefetch batch */
+};
+
+struct outframe {
+	struct outframe *next;
+	size_t len;
+	char data[];
+};
+
+struct pool;
+
+struct child {
+	enum child_kind kind;
+	struct pool *pool;		/* workers only */
+	int slot;
+	pid_t pid;
+	int fd;				/* -1 when down */
+	ev_io rio, wio;
+	enum child_state state;
+	int idle;			/* said IDLE, no WAKE sent since */
+	struct lease leases[MAX_LEASES];
+	size_t nleases;
+	pid_t handler_pgid;		/* exec handler running, or 0 */
+	ev_tstamp started, restart_at;
+	enum kill_reason killed;
+	ev_tstamp kill_at;		/* SIGKILL after ABORT, or 0 */
+	struct ipc_counter counters[IPC_MAX_COUNTERS];
+	size_t ncounters;
+	struct outframe *outq, **outq_tail;
+};
+
+struct pool {
+	struct pool_config *pc;
+	struct codeq_config *owner;	/* the configuration pc belongs to */
+	struct child *children;
+	int nchildren;
+	int crash_streak;
+	ev_tstamp last_crash;
+	int crashloop;			/* reported as crash-looping */
+	int retiring;			/* replaced or removed by a reload */
+	ev_tstamp next_heartbeat;
+	struct pool *next;
+};
+
+struct giveback {
+	struct giveback *next;
+	char id[IPC_ID_MAX];
+	char token[IPC_TOKEN_MAX];
+	char error[160];
+	int fail;			/* codeq_fail (backoff) instead of nack 0 */
+	int tries;
+};
+
+struct dcounters {
+	uint64_t worker_starts, worker_crashes, tasks_given_back;
+	uint64_t heartbeat_rounds, leases_extended, leases_lost;
+	uint64_t promoted, reaped, store_errors, wakes_sent, handler_kills;
+};
+
+struct codeqd {
+	struct ev_loop *loop;
+	const char *cfg_path;
+	struct codeq_config *cfg;	/* current */
+	struct codeq_config **oldcfgs;	/* still owned by retiring pools */
+	size_t noldcfgs;
+	struct pool *pools;
+	struct child aux[2];		/* notifier, callbacks */
+	int aux_enabled[2];
+
+	codeq_options opt;		/* for every store connection */
+	char *password;			/* from password_file, or NULL */
+	codeq_t *store;			/* the dispatcher's own connection */
+	int store_fails;
+	ev_tstamp store_retry_at;
+
+	struct giveback *givebacks;
+	int draining;
+	int second_signal;
+	ev_timer drain_timer;
+	ev_timer tick;
+	ev_signal sigterm, sigint, sighup;
+	ev_child childw;
+	ev_tstamp next_reap, next_status, next_watchdog, next_counters_gc;
+	int ready_sent;
+	int foreground;
+	int ready_pipe;			/* daemonize: tell the parent we are up */
+	struct dcounters n;
+	uint64_t retired[IPC_MAX_COUNTERS];	/* totals of children gone */
+	char retired_names[IPC_MAX_COUNTERS][IPC_NAME_MAX];
+	size_t nretired;
+	char status[512];
+};
+
+extern struct codeqd D;
+
+/* supervise.c */
+int pools_create(struct codeq_config *cfg);
+struct pool *pool_new(struct pool_config *pc, struct codeq_config *owner);
+void pool_start(struct pool *p);
+void pool_retire(struct pool *p);
+void aux_setup(void);
+void aux_setup_enabled(void);
+void child_spawn(struct child *c);
+void child_send(struct child *c, const struct ipc_msg *m);
+void child_stop(struct child *c, int abort);
+void child_kill(struct child *c, enum kill_reason why);
+void supervise_restarts(ev_tstamp now);
+void supervise_deadlines(ev_tstamp now);
+void on_child_exit(struct ev_loop *loop, ev_child *w, int revents);
+int all_children_down(void);
+int pools_ready(void);
+void pools_gc(void);
+#define FOREACH_WORKER(p, c, i) \
+	for ((p) = D.pools; (p) != NULL; (p) = (p)->next) \
+		for ((i) = 0; (i) < (p)->nchildren && ((c) = &(p)->children[(i)]); (i)++)
+
+/* lease.c */
+codeq_t *dstore_get(void);
+void dstore_lost(const codeq_error *err);
+void lease_add(struct child *c, const struct ipc_msg *m);
+void lease_drop(struct child *c, const char *id);
+void lease_give_back(struct child *c, const char *why, int fail);
+void givebacks_run(void);
+void heartbeat_pools(ev_tstamp now);
+
+/* cron.c */
+void cron_start(void);
+void on_tick(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* wake.c */
+int wake_start(void);
+void wake_stop(void);
+void wake_queue(const char *queue, long n);
+void wake_idle_worker(struct child *c);
+
+/* notify.c */
+void notify_init(void);
+int notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t notify_watchdog_usec(void);
+
+/* reload.c */
+void reload(void);
+
+/* counters.c: totals of every child's COUNTERS plus the dispatcher's own,
+ * for the metrics endpoint.  Returns how many were written to out. */
+void counters_child_update(struct child *c, const struct ipc_msg *m);
+void counters_retire(struct child *c);
+size_t dispatcher_counters(struct ipc_counter *out, size_t max);
+
+/* main.c */
+void drain_start(const char *why);
+void drain_check(void);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * cron.c - one timer, several duties, each with its own period (the way
+ * Redis' serverCron works): every tick (tick = 100ms by default) it
+ *
+ *   - restarts children whose backoff delay has passed;
+ *   - kills workers past their handler deadline (.so handlers);
+ *   - extends leases (each pool every third of its lease);
+ *   - retries give-backs that found the store down;
+ *   - promotes due delayed tasks of every served queue (so a delayed task
+ *     runs on time, not at the next claim);
+ *   - reaps expired leases every reap_interval (tasks of dead hosts);
+ *   - sends WATCHDOG=1 every half of WATCHDOG_USEC and STATUS= when the
+ *     summary changes.
+ *
+ * Promote and reap are single atomic scripts, so several hosts running
+ * them against one store do no harm.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codeqd.h"
+#include "log.h"
+
+#define PROMOTE_LIMIT 1000
+#define REAP_LIMIT 1000
+
+/* Calls fn for each queue served by some pool, once. */
+static void
+each_queue(void (*fn)(codeq_t *, const char *, ev_tstamp), codeq_t *s,
+    ev_tstamp now)
+{
+	struct pool *p, *q;
+	size_t i, j;
+	int seen;
+
+	for (p = D.pools; p != NULL; p = p->next) {
+		if (p->retiring)
+			continue;
+		for (i = 0; i < p->pc->nqueues; i++) {
+			seen = 0;
+			for (q = D.pools; q != p && !seen; q = q->next)
+				for (j = 0; j < q->pc->nqueues && !q->retiring; j++)
+					if (strcmp(q->pc->queues[j], p->pc->queues[i]) == 0)
+						seen = 1;
+			for (j = 0; j < i; j++)
+				if (strcmp(p->pc->queues[j], p->pc->queues[i]) == 0)
+					seen = 1;
+			if (!seen && D.store_retry_at <= now)
+				fn(s, p->pc->queues[i], now);
+		}
+	}
+}
+
+static void
+promote_one(codeq_t *s, const char *queue, ev_tstamp now)
+{
+	codeq_error err;
+	size_t moved = 0;
+	int rc;
+
+	rc = codeq_promote(s, queue, PROMOTE_LIMIT, &moved, &err);
+	if (rc == CODEQ_ESTORE) {
+		dstore_lost(&err);
+		return;
+	}
+	if (rc != CODEQ_OK) {
+		log_warning("promote failed", "queue", queue, "error", err.msg);
+		return;
+	}
+	D.n.promoted += moved;
+}
+
+static void
+reap_one(codeq_t *s, const char *queue, ev_tstamp now)
+{
+	codeq_error err;
+	size_t reaped = 0;
+	char n[24];
+	int rc;
+
+	rc = codeq_reap(s, queue, REAP_LIMIT, &reaped, &err);
+	if (rc == CODEQ_ESTORE) {
+		dstore_lost(&err);
+		return;
+	}
+	if (rc != CODEQ_OK) {
+		log_warning("reap failed", "queue", queue, "error", err.msg);
+		return;
+	}
+	if (reaped > 0) {
+		snprintf(n, sizeof(n), "%zu", reaped);
+		log_notice("expired leases requeued", "queue", queue, "tasks", n);
+	}
+	D.n.reaped += reaped;
+}
+
+static void
+status_update(void)
+{
+	char buf[sizeof(D.status)];
+	size_t off = 0, leases = 0;
+	struct pool *p;
+	struct child *c;
+	int i, up, busy;
+
+	for (p = D.pools; p != NULL; p = p->next) {
+		if (p->retiring)
+			continue;
+		up = busy = 0;
+		for (i = 0; i < p->nchildren; i++) {
+			c = &p->children[i];
+			up += c->state == CS_RUNNING;
+			busy += c->nleases > 0;
+			leases += c->nleases;
+		}
+		off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
+		    "%s%s %d/%d up %d busy%s", off ? ", " : "", p->pc->name, up,
+		    p->nchildren, busy, p->crashloop ? " CRASH-LOOPING" : "");
+		if (off >= sizeof(buf))
+			off = sizeof(buf) - 1;
+	}
+	snprintf(buf + off, sizeof(buf) - off, "; %zu leases; store %s%s", leases,
+	    D.store_fails ? "unreachable" : "ok", D.draining ? "; draining" : "");
+	if (strcmp(buf, D.status) != 0) {
+		memcpy(D.status, buf, sizeof(buf));
+		notify_send("STATUS=%s", D.status);
+	}
+}
+
+void
+on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_tstamp now = ev_now(loop);
+	int64_t wd = notify_watchdog_usec();
+	codeq_t *s;
+	char buf[2];
+
+	supervise_restarts(now);
+	supervise_deadlines(now);
+	heartbeat_pools(now);
+	if (D.givebacks != NULL)
+		givebacks_run();
+	if (!D.draining && (s = dstore_get()) != NULL) {
+		each_queue(promote_one, s, now);
+		if (now >= D.next_reap) {
+			D.next_reap = now + D.cfg->daemon.reap_interval_ms / 1000.;
+			each_queue(reap_one, s, now);
+		}
+	}
+	if (wd > 0 && now >= D.next_watchdog) {
+		notify_send("WATCHDOG=1");
+		D.next_watchdog = now + wd / 2e6;
+	}
+	if (!D.ready_sent && pools_ready()) {
+		D.ready_sent = 1;
+		log_info("codeqd ready", "config", D.cfg_path);
+		status_update();
+		notify_send("READY=1\nSTATUS=%s", D.status);
+		if (D.ready_pipe >= 0) {
+			buf[0] = 'R';
+			(void)!write(D.ready_pipe, buf, 1);
+			close(D.ready_pipe);
+			D.ready_pipe = -1;
+		}
+	}
+	if (now >= D.next_status) {
+		D.next_status = now + 1.;
+		status_update();
+	}
+}
+
+void
+cron_start(void)
+{
+	ev_tstamp t = D.cfg->daemon.tick_ms / 1000.;
+
+	ev_timer_init(&D.tick, on_tick, 0., t > 0 ? t : 0.1);
+	ev_timer_start(D.loop, &D.tick);
+}

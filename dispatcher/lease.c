@@ -1,0 +1,237 @@
+/*
+ * lease.c - the leases held on this host, and the dispatcher's own link
+ * to the store.
+ *
+ * Workers report each lease (CLAIMED) and its end (DONE).  The dispatcher
+ * extends all leases of a pool in one pipelined round (codeq_heartbeat_batch)
+ * every third of the pool's lease, and when a worker dies it gives that
+ * worker's tasks back at once: nack with delay 0 and the reason as the
+ * error ("worker exited on signal 9"); the attempt was counted by the
+ * claim.  If the store is unreachable the give-back waits in a list and is
+ * retried each tick; should the lease expire first, the reaper requeues the
+ * task instead, so nothing is lost either way.
+ *
+ * The store calls are synchronous (libcodeq) with short timeouts; while
+ * the store is down the dispatcher backs off instead of blocking every tick.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codeqd.h"
+#include "log.h"
+
+#define STORE_BACKOFF_MAX_S 5.
+
+static void
+dstore_backoff(void)
+{
+	ev_tstamp d = 0.1;
+	int i;
+
+	for (i = 1; i < D.store_fails && d < STORE_BACKOFF_MAX_S; i++)
+		d *= 2;
+	if (d > STORE_BACKOFF_MAX_S)
+		d = STORE_BACKOFF_MAX_S;
+	D.store_retry_at = ev_now(D.loop) + d;
+}
+
+codeq_t *
+dstore_get(void)
+{
+	codeq_error err;
+
+	if (ev_now(D.loop) < D.store_retry_at)
+		return NULL;
+	if (D.store != NULL)
+		return D.store;
+	if (codeq_connect(D.cfg->store.url, &D.opt, &D.store, &err) == CODEQ_OK) {
+		if (D.store_fails > 0)
+			log_notice("store reachable again");
+		D.store_fails = 0;
+		return D.store;
+	}
+	D.store = NULL;
+	dstore_lost(&err);
+	return NULL;
+}
+
+/* A call failed with CODEQ_ESTORE: back off (the connection object
+ * reconnects by itself on its next use). */
+void
+dstore_lost(const codeq_error *err)
+{
+	D.n.store_errors++;
+	if (D.store_fails++ == 0 || D.store_fails % 50 == 0)
+		log_warning("store unreachable, retrying with backoff",
+		    "error", err ? err->msg : "");
+	dstore_backoff();
+}
+
+static int
+dstore_ok(int rc, const codeq_error *err)
+{
+	if (rc == CODEQ_ESTORE) {
+		dstore_lost(err);
+		return 0;
+	}
+	if (D.store_fails > 0) {
+		log_notice("store reachable again");
+		D.store_fails = 0;
+	}
+	return 1;
+}
+
+/* ---- Leases ---------------------------------------------------------- */
+
+void
+lease_add(struct child *c, const struct ipc_msg *m)
+{
+	struct lease *l = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nleases; i++)
+		if (strcmp(c->leases[i].id, m->u.claimed.id) == 0)
+			l = &c->leases[i];
+	if (l == NULL) {
+		if (c->nleases == MAX_LEASES) {
+			log_warning("too many leases reported by one worker",
+			    "task", m->u.claimed.id);
+			return;
+		}
+		l = &c->leases[c->nleases++];
+	}
+	memcpy(l->queue, m->u.claimed.queue, sizeof(l->queue));
+	memcpy(l->id, m->u.claimed.id, sizeof(l->id));
+	memcpy(l->token, m->u.claimed.token, sizeof(l->token));
+	l->deadline_ms = (int64_t)m->u.claimed.deadline_ms;
+}
+
+void
+lease_drop(struct child *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nleases; i++)
+		if (strcmp(c->leases[i].id, id) == 0) {
+			c->leases[i] = c->leases[--c->nleases];
+			return;
+		}
+}
+
+void
+lease_give_back(struct child *c, const char *why, int fail)
+{
+	struct giveback *g;
+	size_t i;
+
+	for (i = 0; i < c->nleases; i++) {
+		if ((g = calloc(1, sizeof(*g))) == NULL)
+			continue;	/* the reaper will requeue it */
+		memcpy(g->id, c->leases[i].id, sizeof(g->id));
+		memcpy(g->token, c->leases[i].token, sizeof(g->token));
+		snprintf(g->error, sizeof(g->error), "%s", why);
+		g->fail = fail;
+		g->next = D.givebacks;
+		D.givebacks = g;
+	}
+	c->nleases = 0;
+	givebacks_run();
+}
+
+void
+givebacks_run(void)
+{
+	struct giveback **gp = &D.givebacks, *g;
+	codeq_error err;
+	codeq_t *s;
+	int rc;
+
+	while ((g = *gp) != NULL) {
+		if ((s = dstore_get()) == NULL)
+			return;
+		if (g->fail)
+			rc = codeq_fail(s, g->id, g->token, g->error, 0, &err);
+		else
+			rc = codeq_nack(s, g->id, g->token, 0, g->error, &err);
+		if (!dstore_ok(rc, &err)) {
+			g->tries++;
+			return;
+		}
+		if (rc == CODEQ_OK) {
+			D.n.tasks_given_back++;
+			log_notice("task given back", "task", g->id, "reason", g->error);
+		} else
+			log_notice("task not given back: no longer this host's",
+			    "task", g->id, "error", err.msg);
+		*gp = g->next;
+		free(g);
+	}
+}
+
+/* ---- Heartbeats ------------------------------------------------------ */
+
+static void
+heartbeat_pool(struct pool *p, codeq_t *s)
+{
+	codeq_lease_ref refs[256];
+	struct child *owner[256];
+	int status[256];
+	int64_t until[256];
+	codeq_error err;
+	struct ipc_msg m;
+	size_t n = 0, k, j;
+	int i, rc;
+
+	for (i = 0; i < p->nchildren; i++) {
+		struct child *c = &p->children[i];
+
+		for (k = 0; k < c->nleases && n < 256; k++) {
+			refs[n].id = c->leases[k].id;
+			refs[n].token = c->leases[k].token;
+			owner[n++] = c;
+		}
+	}
+	if (n == 0)
+		return;
+	rc = codeq_heartbeat_batch(s, refs, n, p->pc->lease_ms, status, until, &err);
+	if (!dstore_ok(rc, &err))
+		return;
+	D.n.heartbeat_rounds++;
+	/* Walk backwards: lease_drop moves the last lease into the hole. */
+	for (j = n; j-- > 0; ) {
+		if (status[j] == CODEQ_OK) {
+			D.n.leases_extended++;
+			continue;
+		}
+		if (status[j] == CODEQ_ESTORE)
+			continue;
+		log_warning("lease lost: the store refused its heartbeat",
+		    "task", refs[j].id, "error", codeq_strerror(status[j]));
+		D.n.leases_lost++;
+		memset(&m, 0, sizeof(m));
+		m.type = IPC_LEASE_LOST;
+		snprintf(m.u.lease_lost.id, sizeof(m.u.lease_lost.id), "%s", refs[j].id);
+		child_send(owner[j], &m);
+		lease_drop(owner[j], m.u.lease_lost.id);
+	}
+}
+
+/* Each pool's leases are extended every third of its lease length. */
+void
+heartbeat_pools(ev_tstamp now)
+{
+	struct pool *p;
+	codeq_t *s;
+
+	for (p = D.pools; p != NULL; p = p->next) {
+		if (now < p->next_heartbeat)
+			continue;
+		if ((s = dstore_get()) == NULL)
+			return;
+		p->next_heartbeat = now + p->pc->lease_ms / 3000.;
+		heartbeat_pool(p, s);
+	}
+}

@@ -1,0 +1,316 @@
+/*
+ * main.c - codeqd: reads the configuration, forks the pools, runs the loop.
+ *
+ *   codeqd -c FILE [--check] [--foreground] [--log-level LEVEL] [--version]
+ *
+ * Everything that can be wrong with the configuration is found before the
+ * first fork (exit 78, EX_CONFIG, with "FILE:LINE: what").  After the loop
+ * starts, failures become retries: codeqd does not exit because the store
+ * went away or a child crashed.  See codeqd(8).
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codeqd.h"
+#include "log.h"
+
+#define EXIT_CONFIG 78
+
+struct codeqd D;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: codeqd -c FILE [--check] [--foreground] "
+	    "[--log-level LEVEL] [--version]\n");
+}
+
+static char *
+read_password(const char *path, char *err, size_t errlen)
+{
+	char buf[1024];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return strdup(buf);
+}
+
+/* ---- Draining -------------------------------------------------------- */
+
+static void
+stop_all(int abort)
+{
+	struct pool *p;
+	struct child *c;
+	int i;
+
+	FOREACH_WORKER(p, c, i)
+		if (c->fd >= 0 && (abort || c->state != CS_STOPPING))
+			child_stop(c, abort);
+		else if (c->fd < 0)
+			c->state = CS_STOPPING;
+	for (i = 0; i < 2; i++)
+		if (D.aux[i].fd >= 0)
+			child_stop(&D.aux[i], abort);
+}
+
+static void
+on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_warning("shutdown_timeout passed: stopping running handlers, "
+	    "their tasks go back");
+	stop_all(1);
+}
+
+void
+drain_start(const char *why)
+{
+	if (D.draining) {
+		log_warning("second stop request: stopping handlers now", "signal", why);
+		stop_all(1);
+		return;
+	}
+	D.draining = 1;
+	log_info("stopping: draining the pools", "signal", why);
+	notify_send("STOPPING=1\nSTATUS=draining");
+	wake_stop();
+	stop_all(0);
+	ev_timer_init(&D.drain_timer, on_drain_timeout,
+	    D.cfg->daemon.shutdown_timeout_ms / 1000., 0.);
+	ev_timer_start(D.loop, &D.drain_timer);
+	drain_check();
+}
+
+/* Leaves the loop once every child is gone and every task given back
+ * (or the store is unreachable: then the leases expire and a reaper
+ * requeues them). */
+void
+drain_check(void)
+{
+	if (!D.draining || !all_children_down())
+		return;
+	if (D.givebacks != NULL && D.store_fails == 0)
+		givebacks_run();
+	if (D.givebacks != NULL && D.store_fails < 5)
+		return;		/* the tick retries */
+	ev_break(D.loop, EVBREAK_ALL);
+}
+
+static void
+on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	switch (w->signum) {
+	case SIGHUP:
+		reload();
+		break;
+	case SIGTERM:
+		drain_start("SIGTERM");
+		break;
+	default:
+		drain_start("SIGINT");
+		break;
+	}
+}
+
+/* ---- Start ----------------------------------------------------------- */
+
+/* Without --foreground: detach, and let the parent exit 0 only once the
+ * pools are up (exit 1 if the daemon died before). */
+static int
+daemonize(void)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	D.ready_pipe = p[1];
+	if (setsid() < 0)
+		return -1;
+	if (chdir("/") < 0)
+		return -1;
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+static void
+write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if ((f = fopen(path, "we")) == NULL) {
+		log_warning("cannot write the pid file", "path", path,
+		    "error", strerror(errno));
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+static int
+load(const char *path, struct codeq_config *cfg)
+{
+	char err[512];
+
+	config_defaults(cfg);
+	if (config_load(path, cfg, err, sizeof(err)) < 0 ||
+	    config_check_environment(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "codeqd: %s\n", err);
+		return -1;
+	}
+	if (cfg->npools == 0) {
+		fprintf(stderr, "codeqd: %s: no [pool NAME] section: nothing to run\n",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *level_arg = NULL;
+	enum log_level lvl = LOG_L_INFO;
+	int ch, check = 0;
+	char err[512];
+	size_t i;
+
+	memset(&D, 0, sizeof(D));
+	D.ready_pipe = -1;
+	while ((ch = getopt_long(argc, argv, "c:fl:Vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': D.cfg_path = optarg; break;
+		case 'C': check = 1; break;
+		case 'f': D.foreground = 1; break;
+		case 'l': level_arg = optarg; break;
+		case 'V':
+			printf("codeqd %s (libcodeq %s)\n", PACKAGE_VERSION,
+			    codeq_version());
+			return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 64;
+		}
+	}
+	if (D.cfg_path == NULL || optind != argc) {
+		usage(stderr);
+		return 64;
+	}
+	if (level_arg != NULL && log_level_parse(level_arg, &lvl) < 0) {
+		fprintf(stderr, "codeqd: --log-level: unknown level %s\n", level_arg);
+		return 64;
+	}
+	if ((D.cfg = calloc(1, sizeof(*D.cfg))) == NULL)
+		return 1;
+	if (load(D.cfg_path, D.cfg) < 0)
+		return EXIT_CONFIG;
+	if (check) {
+		printf("codeqd: %s: configuration OK (%zu pools)\n", D.cfg_path,
+		    D.cfg->npools);
+		return 0;
+	}
+	if (level_arg == NULL && D.cfg->daemon.log_level != NULL)
+		log_level_parse(D.cfg->daemon.log_level, &lvl);
+	log_init("dispatcher", lvl);
+	if (D.cfg->store.password_file != NULL &&
+	    (D.password = read_password(D.cfg->store.password_file, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "codeqd: password_file: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (geteuid() == 0)
+		for (i = 0; i < D.cfg->npools; i++)
+			if (D.cfg->pools[i].user == NULL)
+				log_warning("pool runs its handlers as root (no user set)",
+				    "pool", D.cfg->pools[i].name);
+	D.opt.connect_timeout_ms = D.cfg->store.connect_timeout_ms;
+	D.opt.command_timeout_ms = D.cfg->store.command_timeout_ms;
+	D.opt.reconnect_attempts = 1;	/* codeqd has its own backoff */
+	D.opt.max_payload = D.cfg->store.max_payload;
+	D.opt.retention_ms = D.cfg->store.retention_ms;
+	D.opt.password = D.password;
+
+	notify_init();
+	if (!D.foreground && daemonize() < 0) {
+		fprintf(stderr, "codeqd: cannot detach: %s\n", strerror(errno));
+		return 1;
+	}
+	write_pidfile(D.cfg->daemon.pidfile);
+	signal(SIGPIPE, SIG_IGN);
+
+	D.loop = EV_DEFAULT;
+	ev_signal_init(&D.sigterm, on_signal, SIGTERM);
+	ev_signal_init(&D.sigint, on_signal, SIGINT);
+	ev_signal_init(&D.sighup, on_signal, SIGHUP);
+	ev_signal_start(D.loop, &D.sigterm);
+	ev_signal_start(D.loop, &D.sigint);
+	ev_signal_start(D.loop, &D.sighup);
+	ev_child_init(&D.childw, on_child_exit, 0, 0);
+	ev_child_start(D.loop, &D.childw);
+
+	log_info("codeqd starting", "version", PACKAGE_VERSION, "config",
+	    D.cfg_path);
+	if (pools_create(D.cfg) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
+	aux_setup();
+	(void)dstore_get();	/* failure is fine: retried with backoff */
+	struct pool *p;
+	for (p = D.pools; p != NULL; p = p->next)
+		pool_start(p);
+	wake_start();
+	cron_start();
+
+	ev_run(D.loop, 0);
+
+	givebacks_run();
+	wake_stop();
+	codeq_close(D.store);
+	if (D.cfg->daemon.pidfile != NULL)
+		unlink(D.cfg->daemon.pidfile);
+	log_info("codeqd stopped");
+	return 0;
+}

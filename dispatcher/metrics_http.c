@@ -1,0 +1,380 @@
+/*
+ * metrics_http.c - GET /metrics and GET /healthz with libmicrohttpd in the
+ * dispatcher's libev loop (see metrics_http.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "codeq_metrics.h"
+#include "conf.h"
+#include "log.h"
+#include "metrics_http.h"
+#include "metrics_store.h"
+
+#define CACHE_SECONDS		1.0	/* queue depths younger than this are served */
+#define COLLECT_TIMEOUT_MS	1500	/* a collection's deadline */
+#define MAX_QUEUES		200	/* queues read per collection */
+#define MAX_WAITERS		64	/* suspended requests */
+#define MAX_CONNECTIONS		32
+
+struct request {
+	int waited;			/* suspended once: answer now */
+	struct MHD_Connection *conn;
+};
+
+struct metrics_http {
+	struct ev_loop *loop;
+	struct MHD_Daemon *d;
+	ev_io io;
+	ev_timer timer;
+	struct metrics_store *store;
+	struct metrics_http_hooks hooks;
+	struct MHD_Connection *waiters[MAX_WAITERS];
+	size_t nwaiters;
+};
+
+int
+metrics_listen_parse(const char *listen, char *host, size_t hostlen,
+    unsigned short *port)
+{
+	const char *colon, *h = listen;
+	size_t n;
+	char *end;
+	long v;
+
+	if (listen == NULL || *listen == '\0' || strcmp(listen, "off") == 0)
+		return 1;
+	if ((colon = strrchr(listen, ':')) == NULL)
+		return -1;
+	n = (size_t)(colon - listen);
+	if (*h == '[') {
+		if (n < 2 || listen[n - 1] != ']')
+			return -1;
+		h++;
+		n -= 2;
+	}
+	if (n >= hostlen)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	errno = 0;
+	v = strtol(colon + 1, &end, 10);
+	if (end == colon + 1 || *end != '\0' || errno != 0 || v < 0 || v > 65535)
+		return -1;
+	*port = (unsigned short)v;
+	return 0;
+}
+
+/* ---- Driving MHD from libev --------------------------------------- */
+
+static void
+run_mhd(struct metrics_http *mh)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	MHD_run(mh->d);
+	ev_timer_stop(mh->loop, &mh->timer);
+	if (MHD_get_timeout(mh->d, &ms) == MHD_YES) {
+		ev_timer_set(&mh->timer, (double)ms / 1000.0, 0);
+		ev_timer_start(mh->loop, &mh->timer);
+	}
+}
+
+static void
+on_epoll(struct ev_loop *loop, ev_io *w, int revents)
+{
+	run_mhd(w->data);
+}
+
+static void
+on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	run_mhd(w->data);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[256];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_warning("metrics: http", "error", line);
+}
+
+/* ---- Requests ----------------------------------------------------- */
+
+static enum MHD_Result
+respond(struct MHD_Connection *c, unsigned int status, const char *type,
+    char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+respond_text(struct MHD_Connection *c, unsigned int status, const char *text)
+{
+	char *body = strdup(text);
+
+	if (body == NULL)
+		return MHD_NO;
+	return respond(c, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static enum MHD_Result
+serve_metrics(struct MHD_Connection *c)
+{
+	size_t len;
+	char *body;
+
+	if ((body = metrics_render(cqm.reg, &len)) == NULL)
+		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory\n");
+	return respond(c, MHD_HTTP_OK, METRICS_CONTENT_TYPE, body, len);
+}
+
+static enum MHD_Result
+serve_healthz(struct metrics_http *mh, struct MHD_Connection *c)
+{
+	char reason[200], line[256];
+
+	if (!metrics_store_ok(mh->store)) {
+		snprintf(line, sizeof(line), "store: %s\n",
+		    metrics_store_error(mh->store));
+		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, line);
+	}
+	reason[0] = '\0';
+	if (mh->hooks.pools_up != NULL &&
+	    !mh->hooks.pools_up(mh->hooks.arg, reason, sizeof(reason))) {
+		snprintf(line, sizeof(line), "%s\n",
+		    reason[0] ? reason : "a pool is down");
+		return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, line);
+	}
+	return respond_text(c, MHD_HTTP_OK, "ok\n");
+}
+
+/* Every suspended request gets its answer once a collection ends. */
+static void
+on_collected(void *arg)
+{
+	struct metrics_http *mh = arg;
+	size_t i;
+
+	for (i = 0; i < mh->nwaiters; i++)
+		MHD_resume_connection(mh->waiters[i]);
+	mh->nwaiters = 0;
+}
+
+static int
+cache_fresh(struct metrics_http *mh)
+{
+	ev_tstamp when = metrics_store_when(mh->store);
+
+	return when > 0 && ev_now(mh->loop) - when < CACHE_SECONDS;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct metrics_http *mh = cls;
+	struct request *rq = *req_cls;
+	int is_metrics, is_health;
+
+	is_metrics = strcmp(url, "/metrics") == 0;
+	is_health = strcmp(url, "/healthz") == 0;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "only GET and HEAD\n");
+	if (!is_metrics && !is_health)
+		return respond_text(c, MHD_HTTP_NOT_FOUND,
+		    "not found: try /metrics or /healthz\n");
+	if (rq == NULL) {
+		if ((rq = calloc(1, sizeof(*rq))) == NULL)
+			return MHD_NO;
+		rq->conn = c;
+		*req_cls = rq;
+	}
+	if (!rq->waited && !cache_fresh(mh) && mh->nwaiters < MAX_WAITERS) {
+		metrics_store_refresh(mh->store);
+		/* A collection that failed at once has already ended. */
+		if (metrics_store_busy(mh->store)) {
+			rq->waited = 1;
+			mh->waiters[mh->nwaiters++] = c;
+			MHD_suspend_connection(c);
+			return MHD_YES;
+		}
+	}
+	return is_metrics ? serve_metrics(c) : serve_healthz(mh, c);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	free(*req_cls);
+	*req_cls = NULL;
+}
+
+/* ---- Start and stop ----------------------------------------------- */
+
+/* The store password from password_file (first line), if any. */
+static int
+read_password(const char *path, char *buf, size_t len, char *err, size_t errlen)
+{
+	FILE *f;
+
+	buf[0] = '\0';
+	if (path == NULL || *path == '\0')
+		return 0;
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "metrics: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 0;
+}
+
+static int
+resolve(const char *host, unsigned short port, struct sockaddr_storage *ss,
+    char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	rc = getaddrinfo(*host ? host : NULL, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "metrics: listen %s: %s", host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int
+metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
+    const struct metrics_http_hooks *hooks, struct metrics_http **out,
+    char *err, size_t errlen)
+{
+	struct metrics_http *mh = NULL;
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	char host[256], password[256];
+	unsigned short port;
+	unsigned int flags;
+	int rc;
+
+	*out = NULL;
+	rc = metrics_listen_parse(cfg->metrics.listen, host, sizeof(host), &port);
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "metrics: listen %s: must be HOST:PORT, [IPV6]:PORT or off",
+		    cfg->metrics.listen);
+		return -1;
+	}
+	if (cqm_init() != 0) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return -1;
+	}
+	if (resolve(host, port, &ss, err, errlen) != 0 ||
+	    read_password(cfg->store.password_file, password, sizeof(password),
+	    err, errlen) != 0)
+		return -1;
+	if ((mh = calloc(1, sizeof(*mh))) == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return -1;
+	}
+	mh->loop = loop;
+	if (hooks != NULL)
+		mh->hooks = *hooks;
+	mh->store = metrics_store_new(loop, cfg->store.url,
+	    password[0] ? password : NULL, COLLECT_TIMEOUT_MS, MAX_QUEUES,
+	    on_collected, mh, err, errlen);
+	memset(password, 0, sizeof(password));
+	if (mh->store == NULL)
+		goto fail;
+	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	mh->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, mh,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, mh,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, mh,
+	    MHD_OPTION_END);
+	if (mh->d == NULL) {
+		snprintf(err, errlen, "metrics: listen %s: cannot start the HTTP listener (address in use?)",
+		    cfg->metrics.listen);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(mh->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || info->epoll_fd < 0) {
+		snprintf(err, errlen, "metrics: no epoll descriptor from libmicrohttpd");
+		goto fail;
+	}
+	ev_io_init(&mh->io, on_epoll, info->epoll_fd, EV_READ);
+	mh->io.data = mh;
+	ev_io_start(loop, &mh->io);
+	ev_timer_init(&mh->timer, on_timer, 0, 0);
+	mh->timer.data = mh;
+	run_mhd(mh);
+	log_info("metrics: listening", "listen", cfg->metrics.listen);
+	*out = mh;
+	return 0;
+fail:
+	if (mh->d != NULL)
+		MHD_stop_daemon(mh->d);
+	metrics_store_free(mh->store);
+	free(mh);
+	return -1;
+}
+
+void
+metrics_http_stop(struct metrics_http *mh)
+{
+	if (mh == NULL)
+		return;
+	/* libmicrohttpd must not be stopped with suspended connections:
+	 * answer them (from the cache) first. */
+	on_collected(mh);
+	MHD_run(mh->d);
+	ev_io_stop(mh->loop, &mh->io);
+	ev_timer_stop(mh->loop, &mh->timer);
+	MHD_stop_daemon(mh->d);
+	metrics_store_free(mh->store);
+	free(mh);
+}

@@ -1,0 +1,132 @@
+/*
+ * reload.c - SIGHUP: read the configuration again.
+ *
+ * A file that does not load (or names a missing handler, user, ...) is
+ * reported and the running configuration stays.  Otherwise pools are
+ * matched by name: a pool whose configuration is unchanged keeps its
+ * workers (they may be in the middle of tasks); a changed pool is retired
+ * (its workers drain as on SIGTERM) and started afresh beside it; removed
+ * pools are retired, new ones started.  A change of store restarts every
+ * pool.  The notifier and callbacks processes are restarted so that they
+ * read the new configuration.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codeqd.h"
+#include "log.h"
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static uint64_t
+mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void
+reload(void)
+{
+	struct codeq_config *n, *old = D.cfg, **v;
+	struct pool *p, *np, **tail;
+	struct pool_config *pc;
+	enum log_level lvl;
+	char err[512];
+	int store_changed, *kept, k;
+	size_t i;
+
+	if (D.draining)
+		return;
+	log_info("reloading the configuration", "config", D.cfg_path);
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return;
+	config_defaults(n);
+	if (config_load(D.cfg_path, n, err, sizeof(err)) < 0 ||
+	    config_check_environment(n, err, sizeof(err)) < 0) {
+		log_error("reload failed: keeping the running configuration",
+		    "error", err);
+		notify_send("STATUS=reload failed: %s", err);
+		config_free(n);
+		free(n);
+		D.status[0] = '\0';	/* the next summary replaces it */
+		return;
+	}
+	if ((v = realloc(D.oldcfgs, (D.noldcfgs + 1) * sizeof(*v))) == NULL ||
+	    (kept = calloc(n->npools + 1, sizeof(int))) == NULL) {
+		if (v != NULL)
+			D.oldcfgs = v;
+		config_free(n);
+		free(n);
+		return;
+	}
+	D.oldcfgs = v;
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)mono_usec());
+	store_changed = str_differs(old->store.url, n->store.url) ||
+	    str_differs(old->store.password_file, n->store.password_file);
+	if (log_level_parse(n->daemon.log_level, &lvl) == 0)
+		log_init("dispatcher", lvl);
+
+	for (p = D.pools; p != NULL; p = p->next) {
+		if (p->retiring)
+			continue;
+		pc = NULL;
+		for (i = 0; i < n->npools; i++)
+			if (strcmp(n->pools[i].name, p->pc->name) == 0)
+				pc = &n->pools[i];
+		if (pc == NULL || store_changed || pool_config_differs(p->pc, pc)) {
+			log_info(pc ? "pool changed: restarting" : "pool removed",
+			    "pool", p->pc->name);
+			pool_retire(p);
+			continue;
+		}
+		kept[pc - n->pools] = 1;
+		p->pc = pc;		/* same settings, new owner */
+		p->owner = n;
+	}
+	D.oldcfgs[D.noldcfgs++] = old;
+	D.cfg = n;
+	if (store_changed) {
+		codeq_close(D.store);
+		D.store = NULL;
+		wake_stop();
+		wake_start();
+	}
+	for (tail = &D.pools; *tail != NULL; tail = &(*tail)->next)
+		;
+	for (i = 0; i < n->npools; i++) {
+		if (kept[i])
+			continue;
+		if ((np = pool_new(&n->pools[i], n)) == NULL) {
+			log_error("out of memory starting a pool", "pool", n->pools[i].name);
+			continue;
+		}
+		*tail = np;
+		tail = &np->next;
+		pool_start(np);
+	}
+	free(kept);
+	for (k = 0; k < 2; k++) {
+		if (D.aux[k].fd >= 0)
+			child_stop(&D.aux[k], 0);	/* restarted when it exits */
+	}
+	aux_setup_enabled();
+	pools_gc();
+	D.status[0] = '\0';
+	notify_send("READY=1");
+	snprintf(err, sizeof(err), "%zu", n->npools);
+	log_info("configuration reloaded", "pools", err);
+}

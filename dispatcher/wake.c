@@ -1,0 +1,260 @@
+/*
+ * wake.c - wakes idle workers when work becomes ready.
+ *
+ * Every script that makes tasks ready publishes "Q N" on the channel
+ * codeq:ready (docs/storage.md).  The dispatcher subscribes with hiredis'
+ * async API on its libev loop and sends WAKE to at most N idle workers
+ * that serve Q, so one enqueue wakes one worker, not the whole pool.  A
+ * wake that finds no idle worker is remembered (bounded by the number of
+ * workers serving the queue) and handed to the next worker of that queue
+ * that goes idle: a worker that said IDLE just after the publish still
+ * wakes.  The channel is advisory: after a reconnect every idle worker is
+ * woken once, and workers re-check on their own every few seconds.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libev.h>
+
+#include "codeqd.h"
+#include "log.h"
+#include "url.h"
+
+#define CHANNEL "codeq:ready"
+#define MAX_PENDING 64
+
+static redisAsyncContext *ac;
+static ev_timer retry_timer;
+static int fails, stopping, subscribed;
+static struct { char queue[IPC_QUEUE_MAX]; long n; } pending[MAX_PENDING];
+
+static int
+serves(const struct pool *p, const char *queue)
+{
+	size_t i;
+
+	for (i = 0; i < p->pc->nqueues; i++)
+		if (strcmp(p->pc->queues[i], queue) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+send_wake(struct child *c, const char *queue)
+{
+	struct ipc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_WAKE;
+	snprintf(m.u.wake.queue, sizeof(m.u.wake.queue), "%s", queue);
+	child_send(c, &m);
+	c->idle = 0;
+	D.n.wakes_sent++;
+}
+
+void
+wake_queue(const char *queue, long n)
+{
+	struct pool *p;
+	struct child *c;
+	long workers = 0;
+	int i, k, slot = -1;
+
+	FOREACH_WORKER(p, c, i) {
+		if (p->retiring || !serves(p, queue))
+			continue;
+		workers++;
+		if (n > 0 && c->idle && c->state == CS_RUNNING) {
+			send_wake(c, queue);
+			n--;
+		}
+	}
+	if (n <= 0 || workers == 0)
+		return;
+	for (k = 0; k < MAX_PENDING; k++) {
+		if (strcmp(pending[k].queue, queue) == 0) {
+			slot = k;
+			break;
+		}
+		if (slot < 0 && pending[k].n == 0)
+			slot = k;
+	}
+	if (slot < 0)
+		return;		/* table full: the workers' re-check covers it */
+	snprintf(pending[slot].queue, sizeof(pending[slot].queue), "%s", queue);
+	pending[slot].n += n;
+	if (pending[slot].n > workers)
+		pending[slot].n = workers;
+}
+
+/* A worker just went idle: give it a wake it missed, if any. */
+void
+wake_idle_worker(struct child *c)
+{
+	int k;
+
+	if (c->pool == NULL || c->pool->retiring || D.draining)
+		return;
+	for (k = 0; k < MAX_PENDING; k++)
+		if (pending[k].n > 0 && serves(c->pool, pending[k].queue)) {
+			pending[k].n--;
+			send_wake(c, pending[k].queue);
+			return;
+		}
+}
+
+static void
+wake_all_idle(void)
+{
+	struct pool *p;
+	struct child *c;
+	int i;
+
+	FOREACH_WORKER(p, c, i)
+		if (!p->retiring && c->idle && c->state == CS_RUNNING)
+			send_wake(c, p->pc->queues[0]);
+}
+
+static void
+on_message(redisAsyncContext *c, void *r, void *priv)
+{
+	redisReply *reply = r, *kind, *payload;
+	char queue[IPC_QUEUE_MAX];
+	const char *sp;
+	long n;
+	size_t qlen;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+		return;
+	kind = reply->element[0];
+	payload = reply->element[2];
+	if (kind->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(kind->str, "subscribe") == 0) {
+		if (!subscribed)
+			log_info("subscribed to work notifications", "channel", CHANNEL);
+		subscribed = 1;
+		fails = 0;
+		wake_all_idle();	/* whatever was published while away */
+		return;
+	}
+	if (strcmp(kind->str, "message") != 0 || payload->type != REDIS_REPLY_STRING ||
+	    D.draining)
+		return;
+	/* "Q N": size-checked before use. */
+	if ((sp = memchr(payload->str, ' ', payload->len)) == NULL)
+		return;
+	qlen = (size_t)(sp - payload->str);
+	if (qlen == 0 || qlen >= sizeof(queue))
+		return;
+	memcpy(queue, payload->str, qlen);
+	queue[qlen] = '\0';
+	n = strtol(sp + 1, NULL, 10);
+	if (n <= 0)
+		return;
+	wake_queue(queue, n);
+}
+
+static void schedule_retry(void);
+
+static void
+on_connect(const redisAsyncContext *c, int status)
+{
+	if (status != REDIS_OK) {
+		if (fails++ == 0)
+			log_warning("work notifications: cannot connect, retrying",
+			    "error", c->errstr);
+		ac = NULL;	/* hiredis frees the context after this */
+		schedule_retry();
+	}
+}
+
+static void
+on_disconnect(const redisAsyncContext *c, int status)
+{
+	ac = NULL;
+	if (subscribed && !stopping)
+		log_warning("work notifications: link lost, reconnecting",
+		    "error", status == REDIS_OK ? "closed" : c->errstr);
+	subscribed = 0;
+	if (!stopping)
+		schedule_retry();
+}
+
+static int
+connect_now(void)
+{
+	struct store_url u;
+	codeq_error err;
+
+	if (store_url_parse(D.cfg->store.url, &u, &err) != CODEQ_OK) {
+		log_error("work notifications: bad store url", "error", err.msg);
+		return -1;
+	}
+	if ((ac = redisAsyncConnect(u.host, u.port)) == NULL)
+		return -1;
+	if (ac->err) {
+		log_warning("work notifications: cannot connect", "error", ac->errstr);
+		redisAsyncFree(ac);
+		ac = NULL;
+		return -1;
+	}
+	redisLibevAttach(D.loop, ac);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	if (D.password != NULL && *D.password != '\0')
+		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", D.password);
+	else if (u.password[0] != '\0')
+		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u.password);
+	explicit_bzero(u.password, sizeof(u.password));
+	redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE " CHANNEL);
+	return 0;
+}
+
+static void
+on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (ac == NULL && !stopping && connect_now() < 0)
+		schedule_retry();
+}
+
+static void
+schedule_retry(void)
+{
+	ev_tstamp d = 0.1;
+	int i;
+
+	for (i = 0; i < fails && d < 5.; i++)
+		d *= 2;
+	fails++;
+	ev_timer_stop(D.loop, &retry_timer);
+	ev_timer_set(&retry_timer, d > 5. ? 5. : d, 0.);
+	ev_timer_start(D.loop, &retry_timer);
+}
+
+int
+wake_start(void)
+{
+	stopping = 0;
+	ev_timer_init(&retry_timer, on_retry, 0.1, 0.);
+	if (connect_now() < 0)
+		schedule_retry();
+	return 0;
+}
+
+void
+wake_stop(void)
+{
+	stopping = 1;
+	ev_timer_stop(D.loop, &retry_timer);
+	if (ac != NULL) {
+		redisAsyncDisconnect(ac);
+		ac = NULL;
+	}
+	subscribed = 0;
+}

@@ -1,0 +1,453 @@
+/*
+ * worker.c - claim -> run the handler -> complete / nack / fail.
+ *
+ * A worker is a plain synchronous process: it uses libcodeq's blocking API
+ * and its only other input is its socket to the dispatcher.  When there is
+ * nothing to claim it says IDLE and blocks on that socket until the
+ * dispatcher sends WAKE (an enqueue in one of its queues) or a long safety
+ * re-check passes.  It tells the dispatcher every lease it holds (CLAIMED)
+ * and when it let go of it (DONE), so the dispatcher can heartbeat the
+ * lease and give the task back at once if this process dies.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "handler.h"
+#include "ipc.h"
+#include "log.h"
+#include "worker.h"
+
+#define IDLE_RECHECK_MS		5000	/* safety net for a lost WAKE */
+#define BACKOFF_MIN_MS		100
+#define BACKOFF_MAX_MS		5000
+#define MAX_PREFETCH		64
+
+struct counters {
+	uint64_t claimed, completed, retried, failed, stale, released, lost;
+	uint64_t timeouts, store_errors, handler_ms;
+};
+
+struct worker {
+	const struct codeq_config *cfg;
+	const struct pool_config *pool;
+	const char *url;
+	const codeq_options *opt;
+	int fd;
+	codeq_t *store;
+	struct so_handler *so;
+	struct exec_ctx ex;
+	int shutdown, aborted;
+	char wid[300];
+	struct counters n;
+	int64_t counters_sent;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+send_msg(struct worker *w, const struct ipc_msg *m)
+{
+	int rc;
+
+	if ((rc = ipc_send(w->fd, m, 0)) != IPC_OK && !w->aborted) {
+		log_error("cannot talk to the dispatcher, stopping",
+		    "message", ipc_type_name(m->type));
+		w->aborted = w->shutdown = 1;
+	}
+}
+
+static void
+send_counters(struct worker *w, int force)
+{
+	struct ipc_msg m;
+	int64_t now = mono_ms();
+
+	if (!force && now - w->counters_sent < 1000)
+		return;
+	w->counters_sent = now;
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_COUNTERS;
+	ipc_counters_add(&m, "claimed", w->n.claimed);
+	ipc_counters_add(&m, "completed", w->n.completed);
+	ipc_counters_add(&m, "retried", w->n.retried);
+	ipc_counters_add(&m, "failed", w->n.failed);
+	ipc_counters_add(&m, "stale", w->n.stale);
+	ipc_counters_add(&m, "released", w->n.released);
+	ipc_counters_add(&m, "lost", w->n.lost);
+	ipc_counters_add(&m, "handler_timeouts", w->n.timeouts);
+	ipc_counters_add(&m, "store_errors", w->n.store_errors);
+	ipc_counters_add(&m, "handler_ms", w->n.handler_ms);
+	send_msg(w, &m);
+}
+
+/*
+ * Waits up to timeout_ms for a message from the dispatcher.  Returns 1
+ * when woken (WAKE, SHUTDOWN, ABORT or the dispatcher gone), 0 on timeout.
+ */
+static int
+wait_ipc(struct worker *w, int timeout_ms)
+{
+	struct pollfd pfd = { w->fd, POLLIN, 0 };
+	struct ipc_msg m;
+	char err[128];
+	int rc, woken = 0;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return 0;
+	while ((rc = ipc_recv(w->fd, &m, err, sizeof(err))) != IPC_EAGAIN) {
+		if (rc == IPC_EOF || rc == IPC_ESYS) {
+			w->shutdown = w->aborted = 1;
+			return 1;
+		}
+		if (rc == IPC_EMALFORMED) {
+			log_warning("malformed message from the dispatcher",
+			    "error", err);
+			continue;
+		}
+		switch (m.type) {
+		case IPC_WAKE:
+			woken = 1;
+			break;
+		case IPC_SHUTDOWN:
+			w->shutdown = woken = 1;
+			break;
+		case IPC_ABORT:
+			w->shutdown = w->aborted = woken = 1;
+			break;
+		case IPC_RELOAD:
+		case IPC_LEASE_LOST:
+			break;
+		default:
+			log_warning("unexpected message from the dispatcher",
+			    "message", ipc_type_name(m.type));
+			break;
+		}
+	}
+	return woken;
+}
+
+static int
+backoff_ms(int fails)
+{
+	int64_t d = BACKOFF_MIN_MS;
+
+	while (fails-- > 1 && d < BACKOFF_MAX_MS)
+		d *= 2;
+	return (int)(d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS);
+}
+
+static void
+store_connect(struct worker *w)
+{
+	codeq_error err;
+	int fails = 0;
+
+	while (w->store == NULL && !w->shutdown) {
+		if (codeq_connect(w->url, w->opt, &w->store, &err) == CODEQ_OK)
+			break;
+		w->store = NULL;
+		w->n.store_errors++;
+		if (fails++ == 0 || fails % 20 == 0)
+			log_warning("store unreachable, retrying", "error", err.msg);
+		wait_ipc(w, backoff_ms(fails));
+	}
+}
+
+/* One store call reporting a task's verdict. */
+static int
+report_once(struct worker *w, const codeq_task *t, const struct run_result *r,
+    codeq_error *err)
+{
+	const char *e = r->error ? r->error : "";
+
+	switch (r->verdict) {
+	case RUN_OK:
+		return codeq_complete(w->store, t->id, t->lease_token, r->result, err);
+	case RUN_RETRY:
+		return codeq_nack(w->store, t->id, t->lease_token,
+		    r->retry_after_ms > 0 ? r->retry_after_ms : -1, e, err);
+	case RUN_FAIL:
+		return codeq_fail(w->store, t->id, t->lease_token, e, 0, err);
+	case RUN_FAIL_PERMANENT:
+		return codeq_fail(w->store, t->id, t->lease_token, e, 1, err);
+	case RUN_ABORTED:
+		return codeq_nack(w->store, t->id, t->lease_token, 0, e, err);
+	}
+	return CODEQ_EINVAL;
+}
+
+/*
+ * Stores a verdict, retrying while the store is unreachable (the
+ * dispatcher keeps the lease alive meanwhile).  Returns the IPC outcome.
+ */
+static uint64_t
+report(struct worker *w, const codeq_task *t, struct run_result *r)
+{
+	codeq_error err;
+	int rc, fails = 0;
+	int64_t give_up = mono_ms() + (w->pool->lease_ms > 60000 ?
+	    w->pool->lease_ms : 60000) * 2;
+
+	for (;;) {
+		rc = w->store ? report_once(w, t, r, &err) : CODEQ_ESTORE;
+		if (rc == CODEQ_OK)
+			break;
+		if (rc == CODEQ_ESTALE) {
+			log_warning("lease lost: another worker owns the task, "
+			    "verdict refused", "task", t->id, "error", err.msg);
+			return IPC_OUT_STALE;
+		}
+		if (rc == CODEQ_ESTORE) {
+			w->n.store_errors++;
+			if (fails++ == 0)
+				log_warning("store unreachable while reporting, retrying",
+				    "task", t->id, "error", w->store ? err.msg : "not connected");
+			if (w->aborted || mono_ms() > give_up) {
+				log_error("giving up reporting; the lease will expire",
+				    "task", t->id);
+				return IPC_OUT_LOST;
+			}
+			wait_ipc(w, backoff_ms(fails));
+			if (w->store == NULL)
+				store_connect(w);
+			continue;
+		}
+		if (r->verdict == RUN_OK && (rc == CODEQ_ETOOBIG || rc == CODEQ_EINVAL)) {
+			/* The store refused the result itself: fail the task
+			 * rather than leave it leased. */
+			run_result_set(r, RUN_FAIL_PERMANENT, "result refused: %s",
+			    err.msg);
+			free(r->result);
+			r->result = NULL;
+			continue;
+		}
+		log_error("store refused the verdict", "task", t->id,
+		    "error", err.msg);
+		return IPC_OUT_LOST;
+	}
+	switch (r->verdict) {
+	case RUN_OK: w->n.completed++; return IPC_OUT_COMPLETED;
+	case RUN_RETRY: case RUN_FAIL: w->n.retried++; return IPC_OUT_RETRY;
+	case RUN_FAIL_PERMANENT: w->n.failed++; return IPC_OUT_FAILED;
+	case RUN_ABORTED: w->n.released++; return IPC_OUT_RELEASED;
+	}
+	return IPC_OUT_LOST;
+}
+
+static void
+send_claimed(struct worker *w, const codeq_task *t, int64_t deadline)
+{
+	struct ipc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_CLAIMED;
+	snprintf(m.u.claimed.queue, sizeof(m.u.claimed.queue), "%s", t->queue);
+	snprintf(m.u.claimed.id, sizeof(m.u.claimed.id), "%s", t->id);
+	snprintf(m.u.claimed.token, sizeof(m.u.claimed.token), "%s",
+	    t->lease_token ? t->lease_token : "");
+	m.u.claimed.lease_until_ms = (uint64_t)(t->lease_until > 0 ? t->lease_until : 0);
+	m.u.claimed.deadline_ms = (uint64_t)deadline;
+	send_msg(w, &m);
+}
+
+static void
+send_done(struct worker *w, const codeq_task *t, uint64_t outcome)
+{
+	struct ipc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = IPC_DONE;
+	snprintf(m.u.done.id, sizeof(m.u.done.id), "%s", t->id);
+	m.u.done.outcome = outcome;
+	send_msg(w, &m);
+}
+
+static void
+run_task(struct worker *w, const codeq_task *t)
+{
+	struct run_result r;
+	int64_t start = mono_ms(), deadline = now_ms() + w->pool->timeout_ms;
+	uint64_t outcome;
+	char ms[24];
+
+	memset(&r, 0, sizeof(r));
+	if (w->shutdown) {
+		run_result_set(&r, RUN_ABORTED, "worker stopping before the task ran");
+	} else {
+		send_claimed(w, t, deadline);	/* now with its deadline */
+		log_debug("task started", "task", t->id);
+		if (w->pool->kind == HANDLER_SO)
+			so_run(w->so, t, deadline, &r);
+		else {
+			w->ex.aborted = w->aborted;
+			exec_run(&w->ex, t, deadline, &r);
+			if (w->ex.aborted)
+				w->aborted = w->shutdown = 1;
+			if (w->ex.shutdown)
+				w->shutdown = 1;
+		}
+	}
+	w->n.handler_ms += (uint64_t)(mono_ms() - start);
+	if (r.timed_out)
+		w->n.timeouts++;
+	outcome = report(w, t, &r);
+	snprintf(ms, sizeof(ms), "%" PRId64, mono_ms() - start);
+	log_kv(outcome == IPC_OUT_COMPLETED ? LOG_L_INFO : LOG_L_NOTICE,
+	    "task finished", "task", t->id, "outcome", ipc_outcome_name(outcome),
+	    "attempt", t->attempts > 0 ? "n" : "0", "ms", ms,
+	    "error", r.error ? r.error : "", (char *)NULL);
+	send_done(w, t, outcome);
+	run_result_free(&r);
+	send_counters(w, 0);
+}
+
+static void
+claim_loop(struct worker *w)
+{
+	const char *const *queues = (const char *const *)w->pool->queues;
+	codeq_task *tasks[MAX_PREFETCH];
+	codeq_claim_opts co;
+	codeq_error err;
+	size_t n, i;
+	int rc, fails = 0;
+
+	memset(&co, 0, sizeof(co));
+	co.lease_ms = w->pool->lease_ms;
+	co.worker = w->wid;
+	co.max_tasks = w->pool->prefetch > 0 ? (size_t)w->pool->prefetch : 1;
+	if (co.max_tasks > MAX_PREFETCH)
+		co.max_tasks = MAX_PREFETCH;
+	while (!w->shutdown) {
+		if (w->store == NULL)
+			store_connect(w);
+		if (w->shutdown)
+			break;
+		n = 0;
+		rc = codeq_claim(w->store, queues, w->pool->nqueues, &co, tasks,
+		    &n, &err);
+		if (rc == CODEQ_OK) {
+			fails = 0;
+			w->n.claimed += n;
+			for (i = 0; i < n; i++)
+				send_claimed(w, tasks[i], 0);
+			for (i = 0; i < n; i++) {
+				run_task(w, tasks[i]);
+				codeq_task_free(tasks[i]);
+			}
+			/* Between tasks, pick up SHUTDOWN / ABORT. */
+			wait_ipc(w, 0);
+			continue;
+		}
+		if (rc == CODEQ_EEMPTY) {
+			struct ipc_msg m = { .type = IPC_IDLE };
+
+			fails = 0;
+			send_counters(w, 0);
+			send_msg(w, &m);
+			wait_ipc(w, IDLE_RECHECK_MS);
+			continue;
+		}
+		w->n.store_errors++;
+		if (fails++ == 0 || fails % 20 == 0)
+			log_warning("claim failed, retrying", "error", err.msg,
+			    "code", codeq_strerror(rc));
+		wait_ipc(w, backoff_ms(fails));
+	}
+}
+
+static void
+worker_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	/* The dispatcher inherited libev's handlers into this process:
+	 * back to defaults.  Stop requests come over the socket, so
+	 * terminal and service-manager signals meant for the group are
+	 * ignored here. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int
+worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
+    const char *url, const codeq_options *opt, int ipc_fd)
+{
+	struct ipc_msg m;
+	char err[512], host[256];
+	int fl;
+
+	log_set_proc("worker");
+	worker_signals();
+	memset(&m, 0, sizeof(m));
+	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = opt,
+	    .fd = ipc_fd };
+	w.ex.pool = pool;
+	w.ex.ipc_fd = ipc_fd;
+	if ((fl = fcntl(ipc_fd, F_GETFL)) >= 0)
+		fcntl(ipc_fd, F_SETFL, fl | O_NONBLOCK);
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(w.wid, sizeof(w.wid), "%s:%ld:%s", host, (long)getpid(), pool->name);
+
+	if (worker_drop_privileges(pool->user, err, sizeof(err)) < 0) {
+		log_error("cannot start worker", "pool", pool->name, "error", err);
+		return WORKER_EXIT_CONFIG;
+	}
+	if (pool->kind == HANDLER_SO &&
+	    so_open(pool, &w.so, err, sizeof(err)) < 0) {
+		log_error("cannot load handler", "pool", pool->name, "error", err);
+		return WORKER_EXIT_CONFIG;
+	}
+	m.type = IPC_READY;
+	m.u.ready.pid = (uint64_t)getpid();
+	send_msg(&w, &m);
+	log_debug("worker started", "pool", pool->name);
+
+	claim_loop(&w);
+
+	send_counters(&w, 1);
+	so_close(w.so);
+	codeq_close(w.store);
+	log_debug("worker stopped", "pool", pool->name);
+	return 0;
+}
