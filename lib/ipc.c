@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -399,9 +400,19 @@ ipc_send_frame(int fd, const char *frame, size_t len, int nonblock)
 {
 	ssize_t n;
 
-	do
-		n = send(fd, frame, len, MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0));
-	while (n < 0 && errno == EINTR && !nonblock);
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+
+	/* Blocking sends also work on a non-blocking socket: wait until
+	 * there is room (the socket may be non-blocking for the reader). */
+	for (;;) {
+		n = send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0 || nonblock)
+			break;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			poll(&pfd, 1, -1);
+		else if (errno != EINTR)
+			break;
+	}
 	if (n < 0)
 		return (errno == EAGAIN || errno == EWOULDBLOCK) ? IPC_EAGAIN : IPC_ESYS;
 	return IPC_OK;
