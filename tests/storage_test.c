@@ -798,6 +798,65 @@ START_TEST(reconnect_and_noscript)
 }
 END_TEST
 
+START_TEST(command_timeout)
+{
+	codeq_options o = { .command_timeout_ms = 300 };
+	codeq_t *c = conn(&o);
+	redisContext *r = raw();
+	codeq_stats st;
+	codeq_error e;
+	int64_t end;
+	int rc;
+
+	/* The store stops answering for 3 s: the call gives up with
+	 * ESTORE instead of hanging, and a later call works again. */
+	raw_do(r, "CLIENT PAUSE 3000 ALL");
+	/* Without the timeout the call would wait and then succeed. */
+	ck_assert_int_eq(codeq_stats_get(c, "pause", &st, &e), CODEQ_ESTORE);
+	ck_assert_msg(strstr(e.msg, "timed out") != NULL, "%s", e.msg);
+	end = now_ms() + 15000;
+	while ((rc = codeq_stats_get(c, "pause", &st, &e)) != CODEQ_OK &&
+	    now_ms() < end)
+		sleep_ms(100);
+	ck_assert_int_eq(rc, CODEQ_OK);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(password)
+{
+	redisContext *r = raw();
+	char u[128];
+	codeq_error e;
+	codeq_t *c;
+	int rc;
+
+	raw_do(r, "CONFIG SET requirepass s@cr:t");
+	snprintf(u, sizeof(u), "redis://:s%%40cr%%3At@127.0.0.1:%d/0", port);
+	rc = codeq_connect(u, NULL, &c, &e);
+	if (rc == CODEQ_OK)
+		codeq_close(c);
+	snprintf(u, sizeof(u), "redis://:wrong@127.0.0.1:%d", port);
+	ck_assert_int_eq(codeq_connect(u, NULL, &c, &e), CODEQ_ESTORE);
+	ck_assert_msg(strstr(e.msg, "AUTH") != NULL, "%s", e.msg);
+	ck_assert_ptr_null(strstr(e.msg, "wrong"));
+	snprintf(u, sizeof(u), "redis://127.0.0.1:%d", port);
+	ck_assert_int_eq(codeq_connect(u, NULL, &c, &e), CODEQ_ESTORE);
+	/* The option overrides the URL's password. */
+	{
+		codeq_options o = { .password = "s@cr:t" };
+		ck_assert_int_eq(codeq_connect(u, &o, &c, &e), CODEQ_OK);
+		codeq_close(c);
+	}
+	raw_do(r, "AUTH s@cr:t");
+	raw_do(r, "CONFIG SET requirepass %s", "");
+	ck_assert_msg(rc == CODEQ_OK, "connect with the URL's password: %s",
+	    e.msg);
+	redisFree(r);
+}
+END_TEST
+
 START_TEST(bulk_100k)
 {
 	enum { N = 100000 };
@@ -936,7 +995,9 @@ storage_suite(void)
 	tcase_add_test(tc, bad_urls);
 	tcase_add_test(tc, unreachable_store);
 	tcase_add_test(tc, reconnect_and_noscript);
+	tcase_add_test(tc, command_timeout);
 	tcase_add_test(tc, bulk_100k);
+	tcase_add_test(tc, password);	/* last: it changes the server */
 	suite_add_tcase(s, tc);
 	return s;
 }
