@@ -297,7 +297,7 @@ run_task(struct worker *w, const codeq_task *t)
 	struct run_result r;
 	int64_t start = mono_ms(), deadline = now_ms() + w->pool->timeout_ms;
 	uint64_t outcome;
-	char ms[24];
+	char ms[24], attempt[16];
 
 	memset(&r, 0, sizeof(r));
 	if (w->shutdown) {
@@ -321,9 +321,10 @@ run_task(struct worker *w, const codeq_task *t)
 		w->n.timeouts++;
 	outcome = report(w, t, &r);
 	snprintf(ms, sizeof(ms), "%" PRId64, mono_ms() - start);
+	snprintf(attempt, sizeof(attempt), "%d", t->attempts);
 	log_kv(outcome == IPC_OUT_COMPLETED ? LOG_L_INFO : LOG_L_NOTICE,
 	    "task finished", "task", t->id, "outcome", ipc_outcome_name(outcome),
-	    "attempt", t->attempts > 0 ? "n" : "0", "ms", ms,
+	    "attempt", attempt, "ms", ms,
 	    "error", r.error ? r.error : "", (char *)NULL);
 	send_done(w, t, outcome);
 	run_result_free(&r);
