@@ -42,6 +42,12 @@ static const struct cli_command commands[] = {
 	{ "dlq", "list|requeue|purge QUEUE", "the dead-letter queue", cmd_dlq },
 	{ "fsck", "[--repair] [QUEUE]", "check that every task is in one place",
 	    cmd_fsck },
+	{ "subscribe", "QUEUE... --url URL [--ttl D] [--mode M] [...]",
+	    "ask for WORK_AVAILABLE webhooks", cmd_subscribe },
+	{ "subscriptions", "list|renew ID|remove ID", "WORK_AVAILABLE "
+	    "subscriptions", cmd_subscriptions },
+	{ "callbacks", "dlq list|replay|purge QUEUE",
+	    "result callbacks that were not delivered", cmd_callbacks },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -1,30 +1,733 @@
 /*
  * notifier.c - the notifier process (see notifier.h).
+ *
+ * Signals: the task scripts PUBLISH "Q N" on codeq:ready when N tasks of
+ * queue Q became ready (enqueue, promotion of a delayed task, requeue).
+ * One asynchronous hiredis connection (libev adapter) is subscribed to
+ * that channel; the signalled queues collect for [notifier] coalesce
+ * (50 ms), then their ready depth is read and each queue is assigned to
+ * its subscribers (route.c): one POST per subscriber carries every queue
+ * with work for it.  Short synchronous calls on a second connection
+ * read the subscriptions (every second) and the depths.
+ *
+ * Signals are advisory and get lost while the subscriber connection is
+ * down: after every (re)connect, and every [notifier] scan_interval, a
+ * depth scan assigns the non-empty queues nobody was told about during
+ * the last interval.
  */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+#include <hiredis/adapters/libev.h>
+#include <jansson.h>
+
+#include "codeq.h"
 #include "conf.h"
+#include "http.h"
 #include "log.h"
 #include "notifier.h"
+#include "route.h"
+#include "store.h"
 #include "webhook.h"
+
+#define SUBS_REFRESH_MS 1000
+#define RECONNECT_MS 1000
+#define STORE_RETRY_MS 500
+#define CHANNEL "codeq:ready"
+
+struct qmark {				/* a queue and a time */
+	char *queue;
+	int64_t at;
+};
+
+struct notifier {
+	struct wh_proc proc;
+	const struct codeq_config *cfg;
+	codeq_t *store;
+	int store_down;
+	int64_t store_wait_until;
+	redisAsyncContext *ac;
+	int subscribed;
+	struct http *http;
+	struct sign_key key;
+	int have_key;
+	struct route *route;
+	int64_t subs_at;
+	ev_timer coalesce, sends, scan, reconnect, refresh;
+	struct qmark *signalled;	/* queues signalled this window */
+	size_t nsignalled;
+	struct qmark *told;		/* when each queue was last assigned */
+	size_t ntold;
+};
+
+struct send {
+	struct notifier *n;
+	char *sub_id;
+	char *url;
+	char *body;
+	size_t len;
+	char id[48];
+	struct sign_key key;
+	int have_key;
+	int retries_left;
+	int attempt;
+	ev_timer retry;
+};
+
+static void schedule_sends(struct notifier *n);
+static void subscribe_connect(struct notifier *n);
+
+/* ---- small helpers ----------------------------------------------- */
+
+static int
+mark(struct qmark **v, size_t *nv, const char *queue, int64_t at)
+{
+	struct qmark *t;
+	size_t i;
+
+	for (i = 0; i < *nv; i++)
+		if (strcmp((*v)[i].queue, queue) == 0) {
+			(*v)[i].at = at;
+			return 0;
+		}
+	if ((t = realloc(*v, (*nv + 1) * sizeof(*t))) == NULL)
+		return -1;
+	*v = t;
+	if ((t[*nv].queue = strdup(queue)) == NULL)
+		return -1;
+	t[*nv].at = at;
+	(*nv)++;
+	return 0;
+}
+
+static int64_t
+marked_at(const struct qmark *v, size_t nv, const char *queue)
+{
+	size_t i;
+
+	for (i = 0; i < nv; i++)
+		if (strcmp(v[i].queue, queue) == 0)
+			return v[i].at;
+	return 0;
+}
+
+static void
+marks_free(struct qmark *v, size_t nv)
+{
+	size_t i;
+
+	for (i = 0; i < nv; i++)
+		free(v[i].queue);
+	free(v);
+}
+
+static void
+store_failed(struct notifier *n, const char *why)
+{
+	if (!n->store_down)
+		log_warning("store unavailable", "error", why);
+	n->store_down = 1;
+	n->store_wait_until = wh_now_ms() + STORE_RETRY_MS;
+}
+
+static int
+store_ready(struct notifier *n)
+{
+	char err[256];
+
+	if (wh_now_ms() < n->store_wait_until)
+		return -1;
+	if (n->store == NULL &&
+	    wh_store_connect(n->cfg, &n->store, err, sizeof(err)) < 0) {
+		store_failed(n, err);
+		return -1;
+	}
+	if (n->store_down)
+		log_info("store available again");
+	n->store_down = 0;
+	return 0;
+}
+
+/* ---- subscriptions ----------------------------------------------- */
+
+static struct nsub *
+nsub_from(struct notifier *n, const codeq_subscription *cs)
+{
+	struct nsub *s = calloc(1, sizeof(*s));
+	redisReply *r;
+	codeq_error e;
+	char err[128];
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	if (!(s->id = strdup(cs->id)) || !(s->url = strdup(cs->url)) ||
+	    !(s->group = strdup(cs->group ? cs->group : "")) ||
+	    !(s->queues = calloc(cs->nqueues + 1, sizeof(char *))))
+		goto fail;
+	for (i = 0; i < cs->nqueues; i++)
+		if ((s->queues[s->nqueues++] = strdup(cs->queues[i])) == NULL)
+			goto fail;
+	s->mode = cs->mode == CODEQ_SUB_GROUP ? SUB_GROUP :
+	    cs->mode == CODEQ_SUB_HASH ? SUB_HASH : SUB_FANOUT;
+	s->min_interval_ms = cs->min_interval_ms;
+	s->expires_at = cs->expires_at;
+	if (cs->has_secret) {
+		r = store_command(n->store, &e, "HGET codeq:sub:%s secret",
+		    cs->id);
+		if (r && r->type == REDIS_REPLY_STRING &&
+		    sign_key_parse(r->str, &s->key, err, sizeof(err)) == 0)
+			s->has_key = 1;
+		else
+			log_warning("subscription secret unusable: its "
+			    "requests are signed with the daemon's secret",
+			    "subscription", cs->id);
+		if (r)
+			freeReplyObject(r);
+	}
+	return s;
+fail:
+	nsub_free(s);
+	return NULL;
+}
+
+static void
+refresh_subs(struct notifier *n)
+{
+	codeq_subscription **cs;
+	struct nsub **v;
+	codeq_error e;
+	size_t ncs, i, k = 0;
+
+	if (store_ready(n) < 0)
+		return;
+	if (codeq_subscription_list(n->store, &cs, &ncs, &e) != CODEQ_OK) {
+		store_failed(n, e.msg);
+		return;
+	}
+	if ((v = calloc(ncs + 1, sizeof(*v))) == NULL) {
+		codeq_subscriptions_free(cs, ncs);
+		return;
+	}
+	for (i = 0; i < ncs; i++)
+		if ((v[k] = nsub_from(n, cs[i])) != NULL)
+			k++;
+	codeq_subscriptions_free(cs, ncs);
+	if (k != route_count(n->route)) {
+		char cnt[24];
+
+		snprintf(cnt, sizeof(cnt), "%zu", k);
+		log_info("subscriptions changed", "count", cnt);
+	}
+	route_replace(n->route, v, k);
+	n->subs_at = wh_now_ms();
+}
+
+static void
+on_refresh(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct notifier *n = w->data;
+
+	refresh_subs(n);
+	schedule_sends(n);
+}
+
+/* ---- depth and assignment ---------------------------------------- */
+
+/* Ready depth of each queue (sum of its ten priority lists); -1 where
+ * unknown.  One pipelined round trip. */
+static int
+depths(struct notifier *n, char *const *queues, size_t nq, int64_t *out)
+{
+	codeq_error e;
+	redisReply *r;
+	size_t i;
+	int p;
+
+	for (i = 0; i < nq; i++)
+		out[i] = -1;
+	if (nq == 0 || store_ready(n) < 0)
+		return -1;
+	for (i = 0; i < nq; i++)
+		for (p = 0; p < 10; p++)
+			if (store_append_command(n->store, &e,
+			    "LLEN codeq:{%s}:ready:%d", queues[i], p) != CODEQ_OK)
+				goto lost;
+	for (i = 0; i < nq; i++) {
+		out[i] = 0;
+		for (p = 0; p < 10; p++) {
+			if ((r = store_get_reply(n->store, &e)) == NULL)
+				goto lost;
+			if (r->type == REDIS_REPLY_INTEGER)
+				out[i] += r->integer;
+			freeReplyObject(r);
+		}
+	}
+	return 0;
+lost:
+	store_failed(n, e.msg);
+	for (i = 0; i < nq; i++)
+		out[i] = -1;
+	return -1;
+}
+
+static void
+assign(struct notifier *n, char *const *queues, size_t nq, int64_t now)
+{
+	int64_t *d = calloc(nq ? nq : 1, sizeof(*d));
+	size_t i;
+
+	if (d == NULL)
+		return;
+	depths(n, queues, nq, d);
+	for (i = 0; i < nq; i++) {
+		/* An emptied queue is not worth a notification; an unknown
+		 * depth (store trouble) still is: it is only advisory. */
+		if (d[i] == 0)
+			continue;
+		if (route_assign(n->route, queues[i], d[i] < 0 ? 0 : d[i], now))
+			mark(&n->told, &n->ntold, queues[i], now);
+	}
+	free(d);
+	schedule_sends(n);
+}
+
+static void
+on_coalesce(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct notifier *n = w->data;
+	char **q = calloc(n->nsignalled + 1, sizeof(*q));
+	size_t i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < n->nsignalled; i++)
+		q[i] = n->signalled[i].queue;
+	assign(n, q, n->nsignalled, wh_now_ms());
+	free(q);
+	marks_free(n->signalled, n->nsignalled);
+	n->signalled = NULL;
+	n->nsignalled = 0;
+}
+
+/* The periodic depth scan: queues with ready work that nobody was told
+ * about for a scan interval (lost signals, or work nobody took). */
+static void
+scan(struct notifier *n)
+{
+	int64_t now = wh_now_ms(), iv = n->cfg->notifier.scan_interval_ms;
+	char **names, **want;
+	codeq_error e;
+	size_t nn, i, k = 0;
+
+	if (route_count(n->route) == 0 || store_ready(n) < 0)
+		return;
+	if (codeq_queues(n->store, &names, &nn, &e) != CODEQ_OK) {
+		store_failed(n, e.msg);
+		return;
+	}
+	if ((want = calloc(nn + 1, sizeof(*want))) != NULL) {
+		for (i = 0; i < nn; i++)
+			if (route_wants(n->route, names[i]) &&
+			    now - marked_at(n->told, n->ntold, names[i]) >= iv)
+				want[k++] = names[i];
+		if (k)
+			assign(n, want, k, now);
+		free(want);
+	}
+	codeq_strv_free(names, nn);
+}
+
+static void
+on_scan(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	scan(w->data);
+}
+
+/* ---- sending ----------------------------------------------------- */
+
+static char *
+body_for(const struct nsub *s, const char *id, int64_t now, size_t *len)
+{
+	json_t *root, *arr = json_array();
+	char at[40], *out;
+	size_t i;
+
+	if (arr == NULL)
+		return NULL;
+	for (i = 0; i < s->npending; i++) {
+		wh_rfc3339(s->pending[i].at_ms, at, sizeof(at));
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:s}",
+		    "queue", s->pending[i].queue,
+		    "ready", (json_int_t)s->pending[i].ready, "time", at));
+	}
+	wh_rfc3339(now, at, sizeof(at));
+	root = json_pack("{s:s, s:s, s:s, s:s, s:o}", "eventType",
+	    "WORK_AVAILABLE", "notificationId", id, "subscriptionId", s->id,
+	    "time", at, "queues", arr);
+	if (root == NULL)
+		return NULL;
+	out = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (out)
+		*len = strlen(out);
+	return out;
+}
+
+static void
+send_free(struct send *x)
+{
+	free(x->sub_id);
+	free(x->url);
+	free(x->body);
+	sign_key_clear(&x->key);
+	free(x);
+}
+
+static struct nsub *
+sub_find(struct notifier *n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < route_count(n->route); i++)
+		if (strcmp(route_get(n->route, i)->id, id) == 0)
+			return route_get(n->route, i);
+	return NULL;
+}
+
+static int post(struct send *x);
+
+static void
+on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct send *x = w->data;
+
+	if (post(x) < 0) {
+		struct nsub *s = sub_find(x->n, x->sub_id);
+
+		if (s)
+			s->inflight = 0;
+		send_free(x);
+	}
+}
+
+static void
+on_sent(void *arg, const struct http_result *r)
+{
+	struct send *x = arg;
+	struct notifier *n = x->n;
+	enum http_verdict v = http_classify(r);
+	struct nsub *s;
+
+	if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
+		send_free(x);
+		return;
+	}
+	wh_count("work_available", (int)v, r->seconds);
+	if (v != HTTP_DELIVERED)
+		log_notice("WORK_AVAILABLE delivery failed", "subscription",
+		    x->sub_id, "webhook_id", x->id, "outcome",
+		    http_verdict_name(v), "error", r->error);
+	if (v == HTTP_RETRY && x->retries_left > 0 && !n->proc.stopping) {
+		double d = (double)(1 << (x->attempt < 6 ? x->attempt : 6));
+
+		if (r->retry_after_ms >= 0)
+			d = r->retry_after_ms / 1000.0;
+		x->retries_left--;
+		x->attempt++;
+		ev_timer_init(&x->retry, on_retry, d, 0.);
+		x->retry.data = x;
+		ev_timer_start(n->proc.loop, &x->retry);
+		return;
+	}
+	if ((s = sub_find(n, x->sub_id)) != NULL)
+		s->inflight = 0;
+	send_free(x);
+	if (!n->proc.stopping)
+		schedule_sends(n);
+}
+
+static int
+post(struct send *x)
+{
+	struct curl_slist *h;
+	char *body;
+
+	if ((body = malloc(x->len + 1)) == NULL)
+		return -1;
+	memcpy(body, x->body, x->len + 1);
+	if ((h = wh_headers(x->have_key ? &x->key : NULL, x->id, body, x->len,
+	    NULL)) == NULL) {
+		free(body);
+		return -1;
+	}
+	return http_post(x->n->http, x->url, body, x->len, h, on_sent, x);
+}
+
+static void
+send_now(struct notifier *n, struct nsub *s, int64_t now)
+{
+	struct send *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return;
+	x->n = n;
+	x->retries_left = n->cfg->notifier.retries;
+	wh_random_id("ntf_", x->id, sizeof(x->id));
+	if ((x->body = body_for(s, x->id, now, &x->len)) == NULL ||
+	    (x->sub_id = strdup(s->id)) == NULL ||
+	    (x->url = strdup(s->url)) == NULL) {
+		send_free(x);
+		return;
+	}
+	if (s->has_key) {
+		x->key = s->key;
+		x->have_key = 1;
+	} else if (n->have_key) {
+		x->key = n->key;
+		x->have_key = 1;
+	}
+	route_sent(s, now);
+	if (post(x) < 0) {
+		log_warning("could not start a WORK_AVAILABLE request",
+		    "subscription", s->id);
+		send_free(x);
+		return;
+	}
+	s->inflight = 1;
+}
+
+static void
+schedule_sends(struct notifier *n)
+{
+	int64_t now = wh_now_ms(), next = INT64_MAX, t;
+	size_t i;
+
+	for (i = 0; i < route_count(n->route); i++) {
+		struct nsub *s = route_get(n->route, i);
+
+		if ((t = route_next_send(s, now)) == 0)
+			send_now(n, s, now);
+		else if (t < next)
+			next = t;
+	}
+	ev_timer_stop(n->proc.loop, &n->sends);
+	if (next != INT64_MAX) {
+		ev_timer_set(&n->sends, (double)(next - now) / 1000.0, 0.);
+		ev_timer_start(n->proc.loop, &n->sends);
+	}
+}
+
+static void
+on_sends(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	schedule_sends(w->data);
+}
+
+/* ---- the subscriber connection ----------------------------------- */
+
+static void
+on_message(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct notifier *n = priv;
+	redisReply *r = reply;
+	char queue[128];
+	const char *msg, *sp;
+	size_t len;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(r->element[0]->str, "subscribe") == 0) {
+		n->subscribed = 1;
+		log_info("listening", "channel", CHANNEL);
+		/* Signals sent while we were away are lost: look. */
+		scan(n);
+		return;
+	}
+	if (strcmp(r->element[0]->str, "message") != 0 ||
+	    r->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	msg = r->element[2]->str;
+	sp = strrchr(msg, ' ');
+	len = sp ? (size_t)(sp - msg) : strlen(msg);
+	if (len == 0 || len >= sizeof(queue))
+		return;
+	memcpy(queue, msg, len);
+	queue[len] = '\0';
+	if (!codeq_queue_name_valid(queue) || !route_wants(n->route, queue))
+		return;
+	mark(&n->signalled, &n->nsignalled, queue, wh_now_ms());
+	if (!ev_is_active(&n->coalesce)) {
+		ev_timer_set(&n->coalesce,
+		    n->cfg->notifier.coalesce_ms / 1000.0, 0.);
+		ev_timer_start(n->proc.loop, &n->coalesce);
+	}
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+	struct notifier *n = ac->data;
+
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		n->ac = NULL;
+		if (!n->proc.stopping)
+			ev_timer_start(n->proc.loop, &n->reconnect);
+	}
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct notifier *n = ac->data;
+
+	n->ac = NULL;
+	n->subscribed = 0;
+	if (!n->proc.stopping) {
+		log_warning("subscriber connection lost: reconnecting");
+		ev_timer_start(n->proc.loop, &n->reconnect);
+	}
+}
+
+static void
+subscribe_connect(struct notifier *n)
+{
+	const struct store_url *u;
+
+	if (n->ac != NULL || store_ready(n) < 0) {
+		if (n->ac == NULL)
+			ev_timer_start(n->proc.loop, &n->reconnect);
+		return;
+	}
+	u = &n->store->url;
+	if ((n->ac = redisAsyncConnect(u->host, u->port)) == NULL ||
+	    n->ac->err) {
+		log_warning("subscriber connection failed", "error",
+		    n->ac ? n->ac->errstr : "out of memory");
+		if (n->ac)
+			redisAsyncFree(n->ac);
+		n->ac = NULL;
+		ev_timer_start(n->proc.loop, &n->reconnect);
+		return;
+	}
+	n->ac->data = n;
+	redisLibevAttach(n->proc.loop, n->ac);
+	redisAsyncSetConnectCallback(n->ac, on_connect);
+	redisAsyncSetDisconnectCallback(n->ac, on_disconnect);
+	if (u->password[0])
+		redisAsyncCommand(n->ac, NULL, NULL, "AUTH %s", u->password);
+	redisAsyncCommand(n->ac, on_message, n, "SUBSCRIBE " CHANNEL);
+}
+
+static void
+on_reconnect(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct notifier *n = w->data;
+
+	ev_timer_stop(loop, w);
+	subscribe_connect(n);
+}
+
+/* ---- the process ------------------------------------------------- */
 
 static void
 on_stop(struct wh_proc *p)
 {
+	struct notifier *n = p->data;
+
+	ev_timer_stop(p->loop, &n->coalesce);
+	ev_timer_stop(p->loop, &n->sends);
+	ev_timer_stop(p->loop, &n->scan);
+	ev_timer_stop(p->loop, &n->reconnect);
+	ev_timer_stop(p->loop, &n->refresh);
+	/* WORK_AVAILABLE is advisory: nothing in flight is worth waiting
+	 * for at shutdown. */
 	ev_break(p->loop, EVBREAK_ALL);
+}
+
+static int
+setup(struct notifier *n, const struct codeq_config *cfg)
+{
+	const struct webhook_policy *w = &cfg->webhooks;
+	struct http_opts o = {
+		.allow_loopback = w->allow_loopback,
+		.allow_private = w->allow_private,
+		.max_per_host = w->max_per_host,
+		.connect_timeout_ms = w->connect_timeout_ms,
+		.timeout_ms = w->timeout_ms,
+	};
+	char err[256];
+	double scan_s;
+
+	n->cfg = cfg;
+	if (wh_secret_load(w, &n->key, &n->have_key, err, sizeof(err)) < 0) {
+		log_error("webhook secret unavailable", "error", err);
+		return -1;
+	}
+	if ((n->route = route_new()) == NULL ||
+	    (n->http = http_new(n->proc.loop, &o, err, sizeof(err))) == NULL) {
+		log_error("notifier setup failed", "error", err);
+		return -1;
+	}
+	scan_s = (cfg->notifier.scan_interval_ms > 0 ?
+	    cfg->notifier.scan_interval_ms : 5000) / 1000.0;
+	ev_timer_init(&n->coalesce, on_coalesce, 0., 0.);
+	ev_timer_init(&n->sends, on_sends, 0., 0.);
+	ev_timer_init(&n->scan, on_scan, scan_s, scan_s);
+	ev_timer_init(&n->reconnect, on_reconnect, RECONNECT_MS / 1000.0, 0.);
+	ev_timer_init(&n->refresh, on_refresh, 0., SUBS_REFRESH_MS / 1000.0);
+	n->coalesce.data = n->sends.data = n->scan.data = n;
+	n->reconnect.data = n->refresh.data = n;
+	return 0;
 }
 
 int
 notifier_main(const struct codeq_config *cfg, int ipc_fd)
 {
-	struct wh_proc p = { .on_stop = on_stop };
+	struct notifier n;
 
+	memset(&n, 0, sizeof(n));
 	log_set_proc("notifier");
-	if (wh_proc_init(&p, "notifier", ipc_fd) < 0)
+	n.proc.on_stop = on_stop;
+	n.proc.data = &n;
+	if (wh_proc_init(&n.proc, "notifier", ipc_fd) < 0)
 		return 1;
-	wh_proc_ready(&p);
-	log_info("notifier started", "enabled", cfg->notifier.enabled ? "yes" : "no");
-	ev_run(p.loop, 0);
-	wh_proc_fini(&p);
+	if (setup(&n, cfg) < 0) {
+		http_free(n.http);
+		route_free(n.route);
+		wh_proc_fini(&n.proc);
+		return 1;
+	}
+	if (cfg->notifier.enabled) {
+		refresh_subs(&n);
+		ev_timer_start(n.proc.loop, &n.refresh);
+		ev_timer_start(n.proc.loop, &n.scan);
+		subscribe_connect(&n);
+	}
+	wh_proc_ready(&n.proc);
+	log_info("notifier started", "enabled",
+	    cfg->notifier.enabled ? "yes" : "no", "signed",
+	    n.have_key ? "yes" : "no");
+	ev_run(n.proc.loop, 0);
+	if (n.ac) {
+		redisAsyncContext *ac = n.ac;
+
+		n.ac = NULL;
+		redisAsyncFree(ac);
+	}
+	http_free(n.http);
+	route_free(n.route);
+	marks_free(n.signalled, n.nsignalled);
+	marks_free(n.told, n.ntold);
+	codeq_close(n.store);
+	sign_key_clear(&n.key);
+	wh_proc_fini(&n.proc);
 	return 0;
 }
