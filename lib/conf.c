@@ -422,8 +422,9 @@ listen_problem(const char *s)
 		return "IPv6 address must be in brackets, as [::1]:9464";
 	errno = 0;
 	v = strtol(colon + 1, &ep, 10);
-	if (ep == colon + 1 || *ep != '\0' || errno != 0 || v < 1 || v > 65535)
-		return "port must be 1-65535";
+	/* Port 0: the kernel picks one (codeqd logs it); tests use that. */
+	if (ep == colon + 1 || *ep != '\0' || errno != 0 || v < 0 || v > 65535)
+		return "port must be 0-65535";
 	return NULL;
 }
 

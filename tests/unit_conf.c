@@ -321,8 +321,8 @@ START_TEST(errors_keys)
 	    ":2: max_per_host: must be a whole number, got '8x'");
 	assert_error("[metrics]\nlisten = localhost\n",
 	    ":2: listen: must be HOST:PORT, [IPV6]:PORT or off, got 'localhost'");
-	assert_error("[metrics]\nlisten = 127.0.0.1:0\n",
-	    ":2: listen: port must be 1-65535, got '127.0.0.1:0'");
+	assert_error("[metrics]\nlisten = 127.0.0.1:70000\n",
+	    ":2: listen: port must be 0-65535, got '127.0.0.1:70000'");
 	assert_error("[callbacks]\nbackoff_base = 1m\nbackoff_max = 10s\n",
 	    ":3: backoff_max: backoff_max (10s) must not be below "
 	    "backoff_base (1m)");
