@@ -569,8 +569,11 @@ child_exited(struct child *c, int status)
 	    "pool", c->pool ? c->pool->pc->name : "", "status", why + 7,
 	    (char *)NULL);
 	if (c->nleases > 0) {
-		if (c->killed == KILLED_TIMEOUT)
-			lease_give_back(c, "handler timed out (worker killed)", 1);
+		if (c->killed == KILLED_TIMEOUT) {
+			snprintf(why, sizeof(why), "handler timed out after %lld ms "
+			    "(worker killed)", (long long)c->pool->pc->timeout_ms);
+			lease_give_back(c, why, 1);
+		}
 		else if (c->killed == KILLED_SHUTDOWN)
 			lease_give_back(c, "shutdown: worker killed after shutdown_timeout", 0);
 		else
