@@ -439,7 +439,9 @@ registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
 	if ((code = codeq_queues(f->c, names, n, err)) != CODEQ_OK)
 		return code;
 	do {
-		r = store_command(f->c, err, "SCAN %s MATCH codeq:{*}:seq COUNT %d",
+		/* A prefix pattern: KVRocks matches SCAN patterns by prefix
+		 * only in some versions; the suffix is checked here. */
+		r = store_command(f->c, err, "SCAN %s MATCH codeq:{* COUNT %d",
 		    cursor, CHUNK);
 		if (r == NULL)
 			return err->code;
@@ -452,7 +454,8 @@ registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
 			const char *k = r->element[1]->element[i]->str;
 			klen = strlen(k);
 			/* codeq:{Q}:seq */
-			if (klen < 12 || klen - 11 >= sizeof(q))
+			if (klen < 12 || klen - 11 >= sizeof(q) ||
+			    strcmp(k + klen - 5, "}:seq") != 0)
 				continue;
 			memcpy(q, k + 7, klen - 12);
 			q[klen - 12] = '\0';
