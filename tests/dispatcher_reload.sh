@@ -1,0 +1,56 @@
+#!/bin/sh
+# SIGHUP: a good new configuration restarts the pools that changed and
+# keeps the others (same worker pids, a running task not interrupted); a
+# bad one is reported with file:line and the old configuration keeps
+# running.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/dispatcher_lib.sh"
+start_redis
+
+pools() {
+	cat <<EOC
+[pool a]
+queues = qa
+command = echo '"$1"'
+processes = 1
+
+[pool b]
+queues = qb
+command = sleep 2; echo '"b"'
+processes = 2
+EOC
+}
+pools v1 | write_conf "$T_DIR/c.conf"
+start_codeqd "$T_DIR/c.conf"
+id=$(cq enqueue qa); wait_status "$id" completed
+assert_eq "before reload" '"v1"' "$(field "$id" result)"
+long=$(cq enqueue qb)
+wait_status "$long" leased
+bworker=$(field "$long" worker | cut -d: -f2)
+
+pools v2 | write_conf "$T_DIR/c.conf"
+kill -HUP "$CODEQD_PID"
+wait_for 10 grep -q 'msg="configuration reloaded"' "$T_DIR/codeqd.log" || fail "no reload"
+grep -q 'msg="pool changed: restarting" pool=a' "$T_DIR/codeqd.log" || fail "pool a not restarted"
+grep -q 'msg="pool changed: restarting" pool=b' "$T_DIR/codeqd.log" && fail "pool b restarted"
+id=$(cq enqueue qa); wait_status "$id" completed
+assert_eq "after reload" '"v2"' "$(field "$id" result)"
+wait_status "$long" completed
+assert_eq "unchanged pool's task ran on in the same worker" "$bworker" \
+	"$(field "$long" worker | cut -d: -f2)"
+kill -0 "$bworker" || fail "unchanged pool's worker was restarted"
+ok "good reload: changed pool restarted, unchanged pool untouched"
+
+printf '[pool c]\nqueues = qc\nprocesses = 0\n' >>"$T_DIR/c.conf"
+line=$(grep -n 'processes = 0' "$T_DIR/c.conf" | cut -d: -f1)
+kill -HUP "$CODEQD_PID"
+wait_for 10 grep -q 'msg="reload failed: keeping the running configuration"' "$T_DIR/codeqd.log" ||
+	fail "bad reload not reported"
+grep 'reload failed' "$T_DIR/codeqd.log" | grep -q "c.conf:$line:" || fail "no file:line in the report"
+kill -0 "$CODEQD_PID" || fail "codeqd died"
+id=$(cq enqueue qa); wait_status "$id" completed
+assert_eq "old configuration still runs" '"v2"' "$(field "$id" result)"
+ok "bad reload reported with file:line, old configuration kept"
+stop_codeqd
+check_counts qa 3
+check_counts qb 1
