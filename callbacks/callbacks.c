@@ -343,8 +343,10 @@ intake(struct cbp *p)
 		}
 		freeReplyObject(r);
 	}
-	if (got)
+	if (got) {
+		snprintf(lim, sizeof(lim), "%zu", got);
 		log_debug("callback items taken", "count", lim);
+	}
 out:
 	free(keys);
 	free(av);

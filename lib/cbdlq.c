@@ -78,8 +78,9 @@ codeq_callbacks_dlq_list(codeq_t *c, const char *queue, size_t offset,
 		return code;
 	if (limit == 0)
 		limit = 100;
-	if ((ns = store_command(c, err, "LRANGE codeq:{%s}:cbdlq %zu %zu",
-	    queue, offset, offset + limit - 1)) == NULL)
+	/* hiredis' format knows %lld, not %zu. */
+	if ((ns = store_command(c, err, "LRANGE codeq:{%s}:cbdlq %lld %lld",
+	    queue, (long long)offset, (long long)(offset + limit - 1))) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	if (ns->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(ns);
