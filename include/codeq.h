@@ -59,13 +59,20 @@ typedef struct codeq codeq_t;
 typedef struct codeq_options {
 	int64_t connect_timeout_ms;	/* 0: default 2000 */
 	int64_t command_timeout_ms;	/* 0: default 5000 */
-	int reconnect_attempts;		/* retries with backoff on a lost link; 0: default 5 */
+	int reconnect_attempts;		/* retries with backoff (100 ms doubling, up to 2 s)
+					 * when a call finds the link lost; 0: default 5;
+					 * < 0: none, one connect per call (event loops) */
 	size_t max_payload;		/* 0: default 1 MiB */
 	int64_t retention_ms;		/* terminal tasks kept; 0: default 7 days */
 	const char *password;		/* overrides the URL's password; never logged */
 } codeq_options;
 
-/* url: redis://[:password@]host:port[/db].  opt may be NULL. */
+/* url: redis://[:password@]host[:port][/db] (port 6379, db 0 by default;
+ * the password may be %-encoded; [v6addr] for IPv6).  opt may be NULL.
+ * The first connection is tried once: an unreachable store is
+ * CODEQ_ESTORE within the connect timeout.  Later, a call whose reply was
+ * lost (link down, command timeout) returns CODEQ_ESTORE — its effect is
+ * unknown — and the next call reconnects (reconnect_attempts). */
 int codeq_connect(const char *url, const codeq_options *opt, codeq_t **out,
     codeq_error *err);
 void codeq_close(codeq_t *c);

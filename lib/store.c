@@ -163,6 +163,8 @@ codeq_connect(const char *url, const codeq_options *opt, codeq_t **out,
 			c->command_timeout_ms = opt->command_timeout_ms;
 		if (opt->reconnect_attempts > 0)
 			c->reconnect_attempts = opt->reconnect_attempts;
+		else if (opt->reconnect_attempts < 0)
+			c->reconnect_attempts = 0;	/* event loops: no sleeping */
 		if (opt->max_payload > 0)
 			c->max_payload = opt->max_payload;
 		if (opt->retention_ms > 0)
