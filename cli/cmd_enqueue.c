@@ -31,6 +31,29 @@ static const char enqueue_help[] =
 "                      enqueued; the exit status is then 65.\n"
 "  --json              print {\"id\": ..., \"duplicate\": ...}\n";
 
+/* libcodeq names the field ("webhook: must be ..."); say the option. */
+static int
+lib_error(struct cli *cli, int rc, const codeq_error *err)
+{
+	static const char *fields[] = { "payload", "webhook", "traceparent",
+	    "idempotency_key", "priority", "max_attempts", "delay", "at" };
+	size_t i, n;
+	char opt[32], *p;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		n = strlen(fields[i]);
+		if (strncmp(err->msg, fields[i], n) != 0 || err->msg[n] != ':')
+			continue;
+		snprintf(opt, sizeof(opt), "--%s", fields[i]);
+		for (p = opt; *p != '\0'; p++)
+			if (*p == '_')
+				*p = '-';
+		return cli_error(cli, cli_exit_status(rc), "%s%s", opt,
+		    err->msg + n);
+	}
+	return cli_lib_error(cli, rc, err);
+}
+
 int
 cmd_enqueue(struct cli *cli, int argc, char **argv)
 {
@@ -53,7 +76,7 @@ cmd_enqueue(struct cli *cli, int argc, char **argv)
 	const char *payload = NULL, *payload_file = NULL, *bulk = NULL;
 	char id[CODEQ_ID_MAX], *file_payload = NULL;
 	long v;
-	int ch, done = 0, dup = 0, rc, status, nopts = 0;
+	int ch, done = 0, dup = 0, rc, status, nopts = 0, delay = 0, at = 0;
 
 	memset(&spec, 0, sizeof(spec));
 	while ((ch = cli_getopt(cli, argc, argv, "p:P:r:d:a:m:k:w:t:b:",
@@ -71,10 +94,12 @@ cmd_enqueue(struct cli *cli, int argc, char **argv)
 			if (arg_duration(cli, "--delay", optarg,
 			    &spec.delay_ms) == -1)
 				return EX_USAGE;
+			delay = 1;
 			break;
 		case 'a':
 			if (arg_time(cli, "--at", optarg, &spec.at_ms) == -1)
 				return EX_USAGE;
+			at = 1;
 			break;
 		case 'm':
 			if (arg_long(cli, "--max-attempts", optarg, 1, 1000,
@@ -98,7 +123,7 @@ cmd_enqueue(struct cli *cli, int argc, char **argv)
 		return EX_USAGE;
 	if (payload != NULL && payload_file != NULL)
 		return cli_usage(cli, "--payload and --payload-file: give one");
-	if (spec.delay_ms > 0 && spec.at_ms > 0)
+	if (delay && at)
 		return cli_usage(cli, "--delay and --at: give one");
 	if ((status = cli_load_config(cli)) != 0)
 		return status;
@@ -123,7 +148,7 @@ cmd_enqueue(struct cli *cli, int argc, char **argv)
 		goto out;
 	rc = codeq_enqueue(cli->c, &spec, id, &dup, &err);
 	if (rc != CODEQ_OK) {
-		status = cli_lib_error(cli, rc, &err);
+		status = lib_error(cli, rc, &err);
 		goto out;
 	}
 	if (cli->json) {

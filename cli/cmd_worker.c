@@ -188,8 +188,12 @@ lease_args(struct cli *cli, int argc, char **argv, const char *help,
 		if (ch == '?')
 			return -1;
 		if (strchr(allowed, ch) == NULL) {
-			cli_usage(cli, "%s: not an option of %s",
-			    argv[optind - 1], cli->cmd);
+			const struct option *o = longopts;
+
+			while (o->name != NULL && o->val != ch)
+				o++;
+			cli_usage(cli, "--%s: not an option of %s", o->name,
+			    cli->cmd);
 			return -1;
 		}
 		switch (ch) {

@@ -82,6 +82,10 @@ cli_lib_error(struct cli *cli, int rc, const codeq_error *err)
 	const char *msg = err != NULL && err->msg[0] != '\0' ? err->msg :
 	    codeq_strerror(rc);
 
+	/* Scripts answer tersely ("task q:9"): say what is wrong with it. */
+	if (rc == CODEQ_ENOTFOUND && strstr(msg, "not found") == NULL)
+		return cli_error(cli, cli_exit_status(rc), "%s: not found",
+		    msg);
 	return cli_error(cli, cli_exit_status(rc), "%s", msg);
 }
 
