@@ -267,7 +267,7 @@ main(int argc, char **argv)
 				    "pool", D.cfg->pools[i].name);
 	D.opt.connect_timeout_ms = D.cfg->store.connect_timeout_ms;
 	D.opt.command_timeout_ms = D.cfg->store.command_timeout_ms;
-	D.opt.reconnect_attempts = 1;	/* codeqd has its own backoff */
+	D.opt.reconnect_attempts = -1;	/* no sleeps in calls: codeqd backs off */
 	D.opt.max_payload = D.cfg->store.max_payload;
 	D.opt.retention_ms = D.cfg->store.retention_ms;
 	D.opt.password = D.password;

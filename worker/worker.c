@@ -206,6 +206,26 @@ report_once(struct worker *w, const codeq_task *t, const struct run_result *r,
 }
 
 /*
+ * After a call whose reply was lost (CODEQ_ESTORE: its effect unknown),
+ * a refusal of the retry may mean the first call went through: the task
+ * has left the lease with our token still on it.
+ */
+static int
+applied_before(struct worker *w, const codeq_task *t)
+{
+	codeq_task *now = NULL;
+	codeq_error err;
+	int yes;
+
+	if (codeq_get(w->store, t->id, &now, &err) != CODEQ_OK)
+		return 0;
+	yes = now->status != CODEQ_LEASED && now->lease_token != NULL &&
+	    t->lease_token != NULL && strcmp(now->lease_token, t->lease_token) == 0;
+	codeq_task_free(now);
+	return yes;
+}
+
+/*
  * Stores a verdict, retrying while the store is unreachable (the
  * dispatcher keeps the lease alive meanwhile).  Returns the IPC outcome.
  */
@@ -221,6 +241,11 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 		rc = w->store ? report_once(w, t, r, &err) : CODEQ_ESTORE;
 		if (rc == CODEQ_OK)
 			break;
+		if ((rc == CODEQ_ESTALE || rc == CODEQ_ESTATE) && fails > 0 &&
+		    applied_before(w, t)) {
+			rc = CODEQ_OK;	/* the reply lost in the outage was a yes */
+			break;
+		}
 		if (rc == CODEQ_ESTALE) {
 			log_warning("lease lost: another worker owns the task, "
 			    "verdict refused", "task", t->id, "error", err.msg);
