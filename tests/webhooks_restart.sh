@@ -1,0 +1,79 @@
+#!/bin/sh
+# At-least-once across restarts: the endpoint is down while callbacks pile
+# up; codeqd is restarted, the store is restarted, the callbacks process
+# is killed with SIGKILL while it holds leased items; once the endpoint
+# comes back every callback arrives, and the outbox and the callbacks DLQ
+# end empty.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/webhooks_lib.sh"
+[ -f "$TEST_SO" ] || skip "tests/test_handler.so not built"
+start_redis
+start_sink S
+PORT=$(cat "$T_DIR/S.port")
+stop_sink S
+
+N=200
+wh_conf "$T_DIR/c.conf" <<EOC
+$(webhooks_section yes 1s)
+[notifier]
+enabled = no
+[callbacks]
+max_attempts = 100
+backoff_base = 100ms
+backoff_max = 1s
+visibility = 6s
+[pool p]
+queues = rs
+so = $TEST_SO
+processes = 2
+EOC
+start_codeqd "$T_DIR/c.conf"
+
+i=0
+while [ $i -lt $N ]; do
+	printf '{"payload":{"op":"echo","i":%d},"webhook":"http://127.0.0.1:%s/r"}\n' $i "$PORT"
+	i=$((i+1))
+done >"$T_DIR/tasks.jsonl"
+cq enqueue rs --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
+completed() { rcli HGET "codeq:{rs}:stats" completed; }
+wait_for 60 size_is $N completed || fail "tasks not completed"
+wait_for 20 grep -q 'callback delivery failed.*Could not connect\|callback delivery failed.*Connection refused\|callback delivery failed.*Failed to connect' "$T_DIR/codeqd.log" ||
+	fail "no failed delivery while the endpoint is down"
+ok "$N tasks completed, endpoint down, deliveries failing"
+
+stop_codeqd
+ok "codeqd stopped with callbacks pending"
+stop_redis
+restart_redis
+# (the store answers LOADING for a moment after it starts)
+wait_for 20 size_is $N outbox_size rs ||
+	fail "outbox items lost across the store restart: $(outbox_size rs)"
+ok "$N outbox items kept across the store restart"
+start_codeqd "$T_DIR/c.conf"
+
+# Kill the callbacks process while it holds leases; codeqd restarts it.
+cbpid() {
+	grep 'proc=callbacks .*msg="callbacks started"' "$T_DIR/codeqd.log" |
+		tail -n 1 | sed 's/.* pid=\([0-9]*\) .*/\1/'
+}
+wait_for 10 grep -q "pid=$(cbpid) .*callback delivery failed" "$T_DIR/codeqd.log" ||
+	fail "callbacks process not retrying after the restart"
+old=$(cbpid)
+kill -KILL "$old"
+wait_for 20 sh -c "[ \"\$(grep 'msg=\"callbacks started\"' '$T_DIR/codeqd.log' | tail -n 1 | sed 's/.* pid=\([0-9]*\) .*/\1/')\" != $old ]" ||
+	fail "callbacks process not restarted after SIGKILL"
+ok "callbacks process killed (SIGKILL) and restarted"
+
+start_sink S --port "$PORT"
+wait_for 60 delivered_at_least $N S /r ||
+	fail "only $(task_ids S /r | grep -c .) of $N callbacks delivered"
+wait_for 20 is_zero outbox_size rs || fail "outbox not empty"
+assert_eq "callbacks DLQ" 0 "$(cbdlq_size rs)"
+task_ids S /r >"$T_DIR/ids"
+i=1
+while [ $i -le $N ]; do
+	grep -qx "rs:$i" "$T_DIR/ids" || fail "rs:$i never delivered"
+	i=$((i+1))
+done
+ok "every one of $N callbacks delivered after the restarts ($(requests S /r) requests)"
+stop_codeqd
