@@ -41,21 +41,26 @@ if tonumber(ARGV[5]) > 0 then due = tonumber(ARGV[5]) end
 local status = 'ready'
 if due > now then status = 'delayed' end
 
-redis.call('HSET', tkey, 'id', id, 'queue', Q, 'payload', ARGV[2],
-	'priority', int(prio), 'status', status, 'attempts', '0',
-	'max_attempts', ARGV[6], 'created_at', int(now), 'updated_at', int(now))
-if ARGV[9] ~= '' then redis.call('HSET', tkey, 'webhook', ARGV[9]) end
-if ARGV[10] ~= '' then redis.call('HSET', tkey, 'traceparent', ARGV[10]) end
+-- One HSET with every field (the hot path of bulk enqueues).
+local f = {'id', id, 'queue', Q, 'payload', ARGV[2], 'priority', int(prio),
+	'status', status, 'attempts', '0', 'max_attempts', ARGV[6],
+	'created_at', int(now), 'updated_at', int(now)}
+if ARGV[9] ~= '' then f[#f + 1] = 'webhook'; f[#f + 1] = ARGV[9] end
+if ARGV[10] ~= '' then f[#f + 1] = 'traceparent'; f[#f + 1] = ARGV[10] end
+if idem ~= '' then f[#f + 1] = 'idem_key'; f[#f + 1] = idem end
+if status == 'delayed' then
+	f[#f + 1] = 'due_at'; f[#f + 1] = int(due)
+else
+	f[#f + 1] = 'ready_at'; f[#f + 1] = int(now)
+end
+redis.call('HSET', tkey, unpack(f))
+
 if idem ~= '' then
-	redis.call('HSET', tkey, 'idem_key', idem)
 	redis.call('SET', P .. 'idem:' .. idem, id, 'PX', ARGV[8])
 end
-
 if status == 'delayed' then
-	redis.call('HSET', tkey, 'due_at', int(due))
 	redis.call('ZADD', P .. 'delayed', int(due), id)
 else
-	redis.call('HSET', tkey, 'ready_at', int(now))
 	redis.call('RPUSH', P .. 'ready:' .. int(prio), id)
 	redis.call('PUBLISH', 'codeq:ready', Q .. ' 1')
 end
