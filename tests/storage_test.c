@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -704,11 +705,30 @@ START_TEST(result_wait)
 	char id[CODEQ_ID_MAX];
 	codeq_task *t;
 	codeq_error e;
+	pid_t pid;
+	int status;
 
 	enq(c, "wait", 0, "{}", id);
 	ck_assert_int_eq(codeq_result(c, id, 0, &t, &e), CODEQ_ETIMEDOUT);
 	ck_assert_int_eq(codeq_result(c, id, 100, &t, &e), CODEQ_ETIMEDOUT);
 	ck_assert_msg(strstr(e.msg, "ready") != NULL, "%s", e.msg);
+	/* Another process completes it while we wait. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		codeq_t *w = conn(NULL);
+		codeq_task *k;
+		sleep_ms(200);
+		k = claim1(w, "wait", 5000);
+		_exit(k == NULL || codeq_complete(w, k->id, k->lease_token,
+		    "{\"done\":true}", NULL) != CODEQ_OK);
+	}
+	ck_assert_int_eq(codeq_result(c, id, 20000, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_COMPLETED);
+	ck_assert_str_eq(t->result, "{\"done\":true}");
+	codeq_task_free(t);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	codeq_close(c);
 }
 END_TEST
@@ -874,6 +894,8 @@ START_TEST(bulk_100k)
 		s[i].priority = i % 10;
 	}
 	s[500].priority = 42;		/* one bad task among the good ones */
+	s[700].idempotency_key = "same";	/* and a duplicate */
+	s[900].idempotency_key = "same";
 	t0 = now_ms();
 	ck_assert_int_eq(codeq_enqueue_batch(c, s, N, res, &e), CODEQ_OK);
 	ms = now_ms() - t0;
@@ -881,12 +903,24 @@ START_TEST(bulk_100k)
 		ok += res[i].status == CODEQ_OK;
 	ck_assert_int_eq(ok, N - 1);
 	ck_assert_int_eq(res[500].status, CODEQ_EINVAL);
+	ck_assert_str_eq(res[500].msg, "priority: must be 0-9, got 42");
+	ck_assert_int_eq(res[900].duplicate, 1);
+	ck_assert_str_eq(res[900].id, res[700].id);
 	ck_assert_int_eq(codeq_stats_get(c, "bulk", &st, &e), CODEQ_OK);
-	ck_assert_int_eq(st.enqueued, N - 1);
-	ck_assert_int_eq(st.ready_total, N - 1);
+	ck_assert_int_eq(st.enqueued, N - 2);
+	ck_assert_int_eq(st.ready_total, N - 2);
 	ck_assert_int_eq(st.ready[9], N / 10);
-	printf("bulk: %d tasks enqueued in %lld ms (%.0f/s)\n", N - 1,
-	    (long long)ms, (N - 1) * 1000.0 / (ms ? ms : 1));
+	{
+		char **names;
+		size_t nn, k, found = 0;
+		ck_assert_int_eq(codeq_queues(c, &names, &nn, &e), CODEQ_OK);
+		for (k = 0; k < nn; k++)
+			found += strcmp(names[k], "bulk") == 0;
+		ck_assert_int_eq(found, 1);
+		codeq_strv_free(names, nn);
+	}
+	printf("bulk: %d tasks enqueued in %lld ms (%.0f/s)\n", N - 2,
+	    (long long)ms, (N - 2) * 1000.0 / (ms ? ms : 1));
 	free(s);
 	free(res);
 	codeq_close(c);
