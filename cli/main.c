@@ -15,13 +15,19 @@
 #include "cli.h"
 
 /*
- * The command table.  To add a command: write cli/cmd_NAME.c with
- * `int cmd_NAME(struct cli *, int argc, char **argv)` (parse with
- * cli_getopt, connect with cli_connect, print with print_json/--json),
- * declare it below, add ONE line here, add the file to cli/Makefile.inc,
- * and document it in docs/codeq.1.  (Planned: subscribe, subscriptions,
- * callbacks from the webhooks part; top from observability.)
+ * The command table.  To add a command (webhooks: subscribe,
+ * subscriptions, callbacks; observability: top):
+ *   1. write cli/cmd_NAME.c with `int cmd_NAME(struct cli *, int argc,
+ *      char **argv)`: parse with cli_getopt (it handles --help and
+ *      --json), call cli_connect, print with print_json when cli->json,
+ *      report with cli_error / cli_lib_error (exit statuses: cli.h);
+ *   2. add its prototype below and ONE line to the table;
+ *   3. add the file to codeq_SOURCES in cli/Makefile.inc;
+ *   4. document it in docs/codeq.1 (COMMANDS) and test it in a
+ *      tests/*.sh of your part.
  */
+/* Prototypes of commands that live outside cli.h go here. */
+
 static const struct cli_command commands[] = {
 	{ "enqueue", "QUEUE [--payload JSON | --payload-file F | --bulk F] [...]",
 	    "add a task (or many, from JSON Lines) to a queue", cmd_enqueue },
