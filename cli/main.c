@@ -24,7 +24,7 @@
  *   2. add its prototype below and ONE line to the table;
  *   3. add the file to codeq_SOURCES in cli/Makefile.inc;
  *   4. document it in docs/codeq.1 (COMMANDS) and test it in a
- *      tests/*.sh of your part.
+ *      shell test of your part.
  */
 /* Prototypes of commands that live outside cli.h go here. */
 
