@@ -131,6 +131,40 @@ on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 }
 
+/* Releases what main() holds, so leak checkers see a clean exit. */
+static void
+shutdown_free(void)
+{
+	struct pool *p;
+	struct giveback *g;
+	size_t i;
+
+	while ((p = D.pools) != NULL) {
+		D.pools = p->next;
+		free(p->children);
+		free(p);
+	}
+	while ((g = D.givebacks) != NULL) {
+		D.givebacks = g->next;
+		free(g);
+	}
+	for (i = 0; i < D.noldcfgs; i++) {
+		config_free(D.oldcfgs[i]);
+		free(D.oldcfgs[i]);
+	}
+	free(D.oldcfgs);
+	if (D.cfg != NULL) {
+		config_free(D.cfg);
+		free(D.cfg);
+	}
+	if (D.password != NULL) {
+		explicit_bzero(D.password, strlen(D.password));
+		free(D.password);
+	}
+	if (D.loop != NULL)
+		ev_loop_destroy(D.loop);
+}
+
 /* ---- Start ----------------------------------------------------------- */
 
 /* Without --foreground: detach, and let the parent exit 0 only once the
@@ -186,18 +220,23 @@ load(const char *path, struct codeq_config *cfg)
 {
 	char err[512];
 
-	config_defaults(cfg);
-	if (config_load(path, cfg, err, sizeof(err)) < 0 ||
-	    config_check_environment(cfg, err, sizeof(err)) < 0) {
+	if (config_load(path, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "codeqd: %s\n", err);
 		return -1;
+	}
+	if (config_check_environment(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "codeqd: %s\n", err);
+		goto fail;
 	}
 	if (cfg->npools == 0) {
 		fprintf(stderr, "codeqd: %s: no [pool NAME] section: nothing to run\n",
 		    path);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	config_free(cfg);
+	return -1;
 }
 
 int
@@ -244,11 +283,14 @@ main(int argc, char **argv)
 	}
 	if ((D.cfg = calloc(1, sizeof(*D.cfg))) == NULL)
 		return 1;
-	if (load(D.cfg_path, D.cfg) < 0)
+	if (load(D.cfg_path, D.cfg) < 0) {
+		free(D.cfg);
 		return EXIT_CONFIG;
+	}
 	if (check) {
 		printf("codeqd: %s: configuration OK (%zu pools)\n", D.cfg_path,
 		    D.cfg->npools);
+		shutdown_free();
 		return 0;
 	}
 	if (level_arg == NULL && D.cfg->daemon.log_level != NULL)
@@ -258,6 +300,7 @@ main(int argc, char **argv)
 	    (D.password = read_password(D.cfg->store.password_file, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "codeqd: password_file: %s\n", err);
+		shutdown_free();
 		return EXIT_CONFIG;
 	}
 	if (geteuid() == 0)
@@ -312,5 +355,6 @@ main(int argc, char **argv)
 	if (D.cfg->daemon.pidfile != NULL)
 		unlink(D.cfg->daemon.pidfile);
 	log_info("codeqd stopped");
+	shutdown_free();
 	return 0;
 }

@@ -53,13 +53,12 @@ reload(void)
 	log_info("reloading the configuration", "config", D.cfg_path);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return;
-	config_defaults(n);
 	if (config_load(D.cfg_path, n, err, sizeof(err)) < 0 ||
 	    config_check_environment(n, err, sizeof(err)) < 0) {
 		log_error("reload failed: keeping the running configuration",
 		    "error", err);
 		notify_send("STATUS=reload failed: %s", err);
-		config_free(n);
+		config_free(n);	/* a no-op on the zeroed struct of a failed load */
 		free(n);
 		D.status[0] = '\0';	/* the next summary replaces it */
 		return;
