@@ -1,0 +1,197 @@
+#!/bin/sh
+# WORK_AVAILABLE through codeqd: one batched POST per subscriber with every
+# queue that has work for it (fanout), round-robin within a group, a
+# stable hash choice, minIntervalSeconds, expiry of an unrenewed
+# subscription, the depth scan for work nobody was told about, and the
+# target policy refusing loopback (notifier and result callbacks alike).
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/webhooks_lib.sh"
+[ -f "$TEST_SO" ] || skip "tests/test_handler.so not built"
+start_redis
+start_sink N
+
+# Tasks of these queues stay ready: the only pool serves another queue.
+conf() {
+	wh_conf "$T_DIR/c.conf" <<EOC
+$(webhooks_section "$1" 3s)
+[notifier]
+coalesce = 300ms
+scan_interval = $2
+[callbacks]
+backoff_base = 100ms
+[pool p]
+queues = work
+so = $TEST_SO
+processes = 1
+EOC
+}
+sub() { cq subscribe "$@"; }
+# bulk Q...: one task in each queue, in one pipelined CLI call (so that
+# the signals fall in one coalescing window).
+bulk() {
+	for q in "$@"; do printf '{"queue":"%s"}\n' "$q"; done >"$T_DIR/b.jsonl"
+	cq enqueue "$1" --bulk "$T_DIR/b.jsonl" >/dev/null || fail "enqueue $*"
+}
+# The subscriptions are read every second: wait until the notifier's
+# latest count is N.
+subs_now() {
+	awk '/proc=notifier .*msg=stopping/ { c = 0 }
+	    /msg="subscriptions changed"/ { sub(/.*count=/, ""); c = $0 }
+	    END { print c + 0 }' "$T_DIR/codeqd.log"
+}
+wait_subs() {
+	wait_for 10 size_is "$1" subs_now || fail "notifier did not see $1 subscriptions"
+}
+
+conf yes 1h
+start_codeqd "$T_DIR/c.conf"
+
+# ---- fanout: batched per subscriber --------------------------------
+f1=$(sub qa qb qc --url "$N_URL/f1")
+f2=$(sub qa --url "$N_URL/f2")
+wait_subs 2
+bulk qa qb qc qa
+wait_for 10 at_least 1 N /f1 || fail "f1 not notified"
+wait_for 10 at_least 1 N /f2 || fail "f2 not notified"
+sleep 1
+sinkpy N "$f1" "$f2" <<'PY' || fail "fanout batch"
+f1, f2 = sys.argv[2:4]
+for r in rs:
+    assert r["std_ok"] and r["codeq_ok"], "signature does not verify"
+    j = r["json"]
+    assert j["eventType"] == "WORK_AVAILABLE", j
+    assert r["headers"]["webhook-id"] == j["notificationId"], r["headers"]
+a = [r["json"] for r in rs if r["path"] == "/f1"]
+b = [r["json"] for r in rs if r["path"] == "/f2"]
+assert len(a) == 1 and len(b) == 1, (a, b)
+assert a[0]["subscriptionId"] == f1 and b[0]["subscriptionId"] == f2
+qs = {q["queue"]: q["ready"] for q in a[0]["queues"]}
+assert qs == {"qa": 2, "qb": 1, "qc": 1}, qs
+assert [q["queue"] for q in b[0]["queues"]] == ["qa"], b
+assert all(q["time"].endswith("Z") for q in a[0]["queues"])
+print("ok - fanout: one POST to f1 with qa, qb, qc (ready 2, 1, 1), one to f2 with qa")
+PY
+cq subscriptions remove "$f1" >/dev/null && cq subscriptions remove "$f2" >/dev/null ||
+	fail "remove"
+wait_subs 0
+
+# ---- group: round-robin, one member per notification ----------------
+for m in g1 g2 g3; do sub qg --url "$N_URL/$m" --mode group --group g >/dev/null; done
+wait_subs 3
+: >"$T_DIR/N.jsonl"
+i=1
+while [ $i -le 6 ]; do
+	cq enqueue qg >/dev/null
+	wait_for 10 at_least $i N || fail "group notification $i missing"
+	i=$((i+1))
+done
+sleep 1
+sinkpy N <<'PY' || fail "group round-robin"
+paths = [r["path"] for r in rs]
+assert len(rs) == 6, paths
+assert sorted(paths) == ["/g1", "/g1", "/g2", "/g2", "/g3", "/g3"], paths
+print("ok - group: 6 notifications, 2 to each of 3 members: %s" % " ".join(paths))
+PY
+for id in $(cq subscriptions list --json | "$PYTHON3" -c 'import json,sys
+print(" ".join(s["id"] for s in json.load(sys.stdin)))'); do
+	cq subscriptions remove "$id" >/dev/null
+done
+wait_subs 0
+
+# ---- hash: each queue to one member, the same one every time --------
+H="qh1 qh2 qh3 qh4 qh5 qh6 qh7 qh8"
+sub $H --url "$N_URL/h1" --mode hash --group hg >/dev/null
+sub $H --url "$N_URL/h2" --mode hash --group hg >/dev/null
+wait_subs 2
+: >"$T_DIR/N.jsonl"
+bulk $H
+wait_for 10 at_least 1 N || fail "hash: no notification"
+sleep 1.5
+bulk $H
+sleep 1.5
+sinkpy N <<'PY' || fail "hash mode"
+owner = {}
+for r in rs:
+    for q in r["json"]["queues"]:
+        owner.setdefault(q["queue"], []).append(r["path"])
+assert len(owner) == 8, owner
+for q, who in owner.items():
+    assert len(who) == 2 and who[0] == who[1], (q, who)
+members = {w[0] for w in owner.values()}
+assert members == {"/h1", "/h2"}, owner
+print("ok - hash: 8 queues split over h1/h2, each queue to the same member twice")
+PY
+for id in $(cq subscriptions list --json | "$PYTHON3" -c 'import json,sys
+print(" ".join(s["id"] for s in json.load(sys.stdin)))'); do
+	cq subscriptions remove "$id" >/dev/null
+done
+wait_subs 0
+
+# ---- minIntervalSeconds --------------------------------------------
+sub qm --url "$N_URL/m" --min-interval 2s >/dev/null
+wait_subs 1
+: >"$T_DIR/N.jsonl"
+cq enqueue qm >/dev/null
+wait_for 10 at_least 1 N /m || fail "min-interval: first notification"
+for i in 1 2 3; do cq enqueue qm >/dev/null; sleep 0.4; done
+wait_for 10 at_least 2 N /m || fail "min-interval: second notification"
+sleep 1
+sinkpy N <<'PY' || fail "min interval"
+m = [r for r in rs if r["path"] == "/m"]
+assert len(m) == 2, "%d POSTs" % len(m)
+gap = m[1]["t"] - m[0]["t"]
+assert gap >= 1.9, "second POST %.2f s after the first" % gap
+assert m[1]["json"]["queues"][0]["ready"] == 4, m[1]["json"]
+print("ok - minInterval 2s: 4 signals, 2 POSTs %.1f s apart, the second with ready 4" % gap)
+PY
+cq subscriptions remove "$(cq subscriptions list --json | "$PYTHON3" -c 'import json,sys
+print(json.load(sys.stdin)[0]["id"])')" >/dev/null
+wait_subs 0
+
+# ---- expiry --------------------------------------------------------
+e=$(sub qe --url "$N_URL/e" --ttl 1s)
+r=$(sub qe --url "$N_URL/r" --ttl 3s)
+wait_subs 2
+sleep 1.5
+cq subscriptions renew "$r" >/dev/null || fail "renew"
+wait_subs 1
+cq subscriptions list | grep -q "$e" && fail "expired subscription still listed"
+cq subscriptions renew "$e" 2>/dev/null && fail "an expired subscription was renewed"
+: >"$T_DIR/N.jsonl"
+cq enqueue qe >/dev/null
+wait_for 10 at_least 1 N /r || fail "renewed subscription not notified"
+sleep 1
+assert_eq "requests to the expired subscription" 0 "$(requests N /e)"
+stop_codeqd
+
+# ---- the depth scan: work that arrived before the subscription -----
+conf yes 1s
+rcli DEL "codeq:sub:$r" >/dev/null; rcli DEL codeq:subs >/dev/null
+cq enqueue qs >/dev/null
+start_codeqd "$T_DIR/c.conf"
+: >"$T_DIR/N.jsonl"
+sub qs --url "$N_URL/s" >/dev/null
+wait_for 10 at_least 1 N /s || fail "depth scan did not notify existing work"
+ok "depth scan: a new subscriber is told about work enqueued before it"
+stop_codeqd
+
+# ---- target policy: loopback refused -------------------------------
+conf no 1h
+rcli DEL codeq:subs >/dev/null
+start_codeqd "$T_DIR/c.conf"
+: >"$T_DIR/N.jsonl"
+sub qp --url "$N_URL/p" >/dev/null
+wait_subs 1
+cq enqueue qp >/dev/null
+cid=$(cq enqueue work --payload '{"op":"echo"}' --webhook "$N_URL/cb")
+wait_for 20 grep -q 'proc=notifier.*target refused by policy: loopback' "$T_DIR/codeqd.log" ||
+	fail "notifier did not refuse a loopback target"
+wait_for 20 size_is 1 cbdlq_size work || fail "refused callback not dead-lettered"
+cq callbacks dlq list work | grep -q "$cid.*refused by policy" ||
+	fail "callbacks DLQ does not say why: $(cq callbacks dlq list work)"
+assert_eq "requests that reached the loopback sink" 0 "$(requests N)"
+ok "loopback refused on the resolved address: no request sent, callback dead-lettered"
+rc=0; cq subscribe qx --url ftp://example.com/ 2>"$T_DIR/err" || rc=$?
+assert_eq "subscribe refuses a non-http URL: exit status" 64 "$rc"
+grep -q "scheme must be http or https" "$T_DIR/err" || fail "message: $(cat "$T_DIR/err")"
+stop_codeqd
