@@ -97,7 +97,8 @@ add_section(struct reader *r, const char *start, int line)
 	r->secs = n;
 	if ((name = strndup(start, (size_t)(end - start))) == NULL)
 		return -1;
-	memmove(name, trim(name), strlen(trim(name)) + 1);
+	start = trim(name);
+	memmove(name, start, strlen(start) + 1);
 	r->secs[r->nsecs].name = name;
 	r->secs[r->nsecs].line = line;
 	r->nsecs++;

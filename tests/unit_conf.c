@@ -454,6 +454,58 @@ START_TEST(environment)
 }
 END_TEST
 
+/* Random mixes of INI pieces and bytes: always 0 or -1 with a message
+ * that starts with the path, never a crash (run it under ASan). */
+START_TEST(garbage)
+{
+	static const char *pieces[] = { "[store]\n", "[pool p]\n", "[pool]\n",
+	    "[", "]", "=", " ; c\n", "# c\n", "\n", "  ", "\t", "\"", "url",
+	    "queues = a, b\n", "exec = x \"y z\"\n", "so = s\n", "processes",
+	    "5m", "1MiB", "redis://h:1/2", "\xff\xfe", ":", "[metrics]\n",
+	    "listen = [::1]:9\n", "lease = 1s\n", "[pool q]\nqueues=q\ncommand=c\n" };
+	unsigned int seed = 12345;
+	char text[4096];
+	int i, j;
+
+	for (i = 0; i < 300; i++) {
+		size_t len = 0;
+		int n = 1 + (int)((seed = seed * 1103515245 + 12345) >> 16) % 60;
+
+		for (j = 0; j < n; j++) {
+			const char *p;
+			unsigned int r = (seed = seed * 1103515245 + 12345) >> 16;
+
+			if (r % 7 == 0) {	/* any byte but NUL */
+				if (len + 1 < sizeof(text))
+					text[len++] = (char)(1 + r % 255);
+				continue;
+			}
+			p = pieces[r % (sizeof(pieces) / sizeof(pieces[0]))];
+			if (len + strlen(p) + 1 >= sizeof(text))
+				break;
+			memcpy(text + len, p, strlen(p));
+			len += strlen(p);
+		}
+		text[len] = '\0';
+		if (load(text) == 0) {
+			config_free(&cfg);
+		} else {
+			ck_assert_msg(strncmp(err, path, strlen(path)) == 0,
+			    "%s", err);
+		}
+	}
+}
+END_TEST
+
+START_TEST(section_names_trimmed)
+{
+	ck_assert_int_eq(load("[ store ]\nurl = redis://h\n[  pool   p1 ]\n"
+	    "queues = q\nso = x\n"), 0);
+	ck_assert_str_eq(cfg.store.url, "redis://h");
+	ck_assert_str_eq(cfg.pools[0].name, "p1");
+}
+END_TEST
+
 /* The installed example must always load. */
 START_TEST(example_config)
 {
@@ -492,6 +544,8 @@ main(void)
 	tcase_add_test(tc, pools_differ);
 	tcase_add_test(tc, environment);
 	tcase_add_test(tc, example_config);
+	tcase_add_test(tc, garbage);
+	tcase_add_test(tc, section_names_trimmed);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
