@@ -38,6 +38,15 @@ stop_codeqd() {
 	wait "$CODEQD_PID" || rc=$?
 	[ "$rc" = 0 ] || fail "codeqd exited $rc after SIGTERM"
 	CODEQD_PID=
+	no_sanitizer_reports "$T_DIR/codeqd.log"
+}
+
+# Children's sanitizer reports land in codeqd's log, not in an exit status.
+no_sanitizer_reports() {
+	if grep -Eq 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$1"; then
+		grep -E -A 20 'Sanitizer|runtime error:' "$1" | head -n 60
+		fail "sanitizer report in $1"
+	fi
 }
 
 cq() { "$CODEQ" "$@"; }
