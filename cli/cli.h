@@ -113,6 +113,7 @@ int cmd_nack(struct cli *, int, char **);
 int cmd_stats(struct cli *, int, char **);
 int cmd_dlq(struct cli *, int, char **);
 int cmd_fsck(struct cli *, int, char **);
+int cmd_reap(struct cli *, int, char **);
 /* webhooks: cli/subscribe.c, cli/callbacks.c */
 int cmd_subscribe(struct cli *, int, char **);
 int cmd_subscriptions(struct cli *, int, char **);

@@ -48,6 +48,8 @@ static const struct cli_command commands[] = {
 	{ "dlq", "list|requeue|purge QUEUE", "the dead-letter queue", cmd_dlq },
 	{ "fsck", "[--repair] [QUEUE]", "check that every task is in one place",
 	    cmd_fsck },
+	{ "reap", "[QUEUE...]", "requeue expired leases, promote due tasks",
+	    cmd_reap },
 	{ "subscribe", "QUEUE... --url URL [--ttl D] [--mode M] [...]",
 	    "ask for WORK_AVAILABLE webhooks", cmd_subscribe },
 	{ "subscriptions", "list|renew ID|remove ID", "WORK_AVAILABLE "

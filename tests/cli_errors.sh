@@ -99,11 +99,26 @@ expect_match 77 "^codeq: fail: lease token $old is not the current one" \
 	fail "$id" --token "$old" --error late
 cq complete "$id" --token "$new" --result '{"winner":true}' >/dev/null
 assert_eq "the current holder's result stands" '{"winner":true}' "$(cq result "$id")"
+
 # a finished task takes no more completions, whatever the token
 expect_match 77 "^codeq: complete: " complete "$id" --token "$new"
 
+# the same after a real lease expiry: reap gives the task back (attempt
+# counted, after the backoff), another worker claims it, the first
+# worker's token is refused
+id=$(cq enqueue expiry --payload '{}')
+old=$(cq claim expiry --lease 100ms --worker slow --json | jget '["lease_token"]')
+sleep 0.2
+assert_eq "reap" "expiry: 1 reaped, 0 promoted" "$(cq reap expiry)"
+wait_for 20 "$CODEQ" claim expiry --worker fast --quiet || fail "reaped task never claimable"
+task=$(cq get "$id" --json)
+assert_eq "claimed by the second worker" fast "$(echo "$task" | jget '["worker"]')"
+assert_eq "both attempts counted" 2 "$(echo "$task" | jget '["attempts"]')"
+expect 77 "codeq: complete: lease token $old is not the current one of task $id" \
+	complete "$id" --token "$old"
+
 # --help of every command: exit 0, usage on stdout
-for c in enqueue get result claim heartbeat complete fail nack stats dlq fsck; do
+for c in enqueue get result claim heartbeat complete fail nack stats dlq fsck reap; do
 	run_cq "$c" --help
 	[ "$RC" -eq 0 ] && echo "$OUT" | grep -q "^usage: codeq $c" ||
 		fail "codeq $c --help: exit $RC, $OUT"
