@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,47 @@ sleep_ms(int64_t ms)
 		;
 }
 
+/*
+ * hiredis writes with write(2): a write to a connection the store has
+ * reset raises SIGPIPE, whose default action kills the process.  A library
+ * must not change the caller's signal dispositions, so SIGPIPE is blocked
+ * in this thread around each I/O call and a SIGPIPE raised meanwhile is
+ * consumed (the write itself fails with EPIPE and becomes CODEQ_ESTORE).
+ */
+struct pipe_guard {
+	sigset_t old;
+	int was_pending;
+};
+
+static void
+pipe_block(struct pipe_guard *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigemptyset(&pending);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void
+pipe_unblock(struct pipe_guard *g)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigemptyset(&pending);
+	if (!g->was_pending && sigpending(&pending) == 0 &&
+	    sigismember(&pending, SIGPIPE) == 1)
+		while (sigtimedwait(&set, NULL, &zero) == -1 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 static int
 handshake_check(codeq_t *c, redisContext *rc, redisReply *r, const char *what,
     codeq_error *err)
@@ -52,13 +94,15 @@ handshake_check(codeq_t *c, redisContext *rc, redisReply *r, const char *what,
 	return code;
 }
 
+static int handshake(codeq_t *, redisContext *, codeq_error *);
+
 /* One connection attempt, bounded by the connect timeout for the TCP
  * connect and for the handshake (AUTH, SELECT, PING). */
 static int
 connect_once(codeq_t *c, codeq_error *err)
 {
+	struct pipe_guard g;
 	redisContext *rc;
-	redisReply *r;
 	int code;
 
 	rc = redisConnectWithTimeout(c->url.host, c->url.port,
@@ -72,26 +116,38 @@ connect_once(codeq_t *c, codeq_error *err)
 		return code;
 	}
 	redisSetTimeout(rc, ms_tv(c->connect_timeout_ms));
-	if (c->url.password[0] != '\0') {
-		r = redisCommand(rc, "AUTH %s", c->url.password);
-		if ((code = handshake_check(c, rc, r, "AUTH", err)) != CODEQ_OK)
-			goto fail;
+	pipe_block(&g);
+	code = handshake(c, rc, err);
+	pipe_unblock(&g);
+	if (code != CODEQ_OK) {
+		redisFree(rc);
+		return code;
 	}
-	if (c->url.db != 0) {
-		r = redisCommand(rc, "SELECT %d", c->url.db);
-		if ((code = handshake_check(c, rc, r, "SELECT", err)) != CODEQ_OK)
-			goto fail;
-	}
-	r = redisCommand(rc, "PING");
-	if ((code = handshake_check(c, rc, r, "PING", err)) != CODEQ_OK)
-		goto fail;
 	redisSetTimeout(rc, ms_tv(c->command_timeout_ms));
 	redisEnableKeepAlive(rc);
 	c->rc = rc;
 	return CODEQ_OK;
-fail:
-	redisFree(rc);
-	return code;
+}
+
+/* AUTH, SELECT, PING on a fresh connection. */
+static int
+handshake(codeq_t *c, redisContext *rc, codeq_error *err)
+{
+	redisReply *r;
+	int code;
+
+	if (c->url.password[0] != '\0') {
+		r = redisCommand(rc, "AUTH %s", c->url.password);
+		if ((code = handshake_check(c, rc, r, "AUTH", err)) != CODEQ_OK)
+			return code;
+	}
+	if (c->url.db != 0) {
+		r = redisCommand(rc, "SELECT %d", c->url.db);
+		if ((code = handshake_check(c, rc, r, "SELECT", err)) != CODEQ_OK)
+			return code;
+	}
+	r = redisCommand(rc, "PING");
+	return handshake_check(c, rc, r, "PING", err);
 }
 
 int
@@ -214,14 +270,17 @@ codeq_close(codeq_t *c)
 redisReply *
 store_command(codeq_t *c, codeq_error *err, const char *fmt, ...)
 {
+	struct pipe_guard g;
 	redisReply *r;
 	va_list ap;
 
 	if (store_ensure(c, err) != CODEQ_OK)
 		return NULL;
+	pipe_block(&g);
 	va_start(ap, fmt);
 	r = redisvCommand(c->rc, fmt, ap);
 	va_end(ap);
+	pipe_unblock(&g);
 	if (r == NULL)
 		store_lost(c, err);
 	return r;
@@ -231,11 +290,14 @@ redisReply *
 store_argv(codeq_t *c, int argc, const char **argv, const size_t *lens,
     codeq_error *err)
 {
+	struct pipe_guard g;
 	redisReply *r;
 
 	if (store_ensure(c, err) != CODEQ_OK)
 		return NULL;
+	pipe_block(&g);
 	r = redisCommandArgv(c->rc, argc, argv, lens);
+	pipe_unblock(&g);
 	if (r == NULL)
 		store_lost(c, err);
 	return r;
@@ -273,13 +335,18 @@ store_append_command(codeq_t *c, codeq_error *err, const char *fmt, ...)
 redisReply *
 store_get_reply(codeq_t *c, codeq_error *err)
 {
+	struct pipe_guard g;
 	void *r = NULL;
+	int rc;
 
 	if (c->rc == NULL) {
 		cq_err(err, CODEQ_ESTORE, "store: connection lost");
 		return NULL;
 	}
-	if (redisGetReply(c->rc, &r) != REDIS_OK || r == NULL) {
+	pipe_block(&g);
+	rc = redisGetReply(c->rc, &r);
+	pipe_unblock(&g);
+	if (rc != REDIS_OK || r == NULL) {
 		store_lost(c, err);
 		return NULL;
 	}

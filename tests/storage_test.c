@@ -8,6 +8,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -787,6 +789,86 @@ START_TEST(unreachable_store)
 }
 END_TEST
 
+/* A fake store for reset_link_is_not_fatal: answers PING, SCRIPT LOAD
+ * and one EVALSHA, then closes once the client has been quiet for 200 ms. */
+static void
+fake_store(int fd)
+{
+	struct pollfd p;
+	char buf[65536];
+	ssize_t n;
+	int cfd;
+
+	if ((cfd = accept(fd, NULL, NULL)) < 0)
+		_exit(1);
+	p.fd = cfd;
+	p.events = POLLIN;
+	while (poll(&p, 1, 200) > 0) {
+		if ((n = read(cfd, buf, sizeof(buf) - 1)) <= 0)
+			break;
+		buf[n] = '\0';
+		const char *reply = strstr(buf, "PING") ? "+PONG\r\n" :
+		    strstr(buf, "SCRIPT") ? "$40\r\n"
+		    "0123456789012345678901234567890123456789\r\n" :
+		    strstr(buf, "EVALSHA") ? "-NOTFOUND task x:1\r\n" : "";
+		(void)!write(cfd, reply, strlen(reply));
+	}
+	close(cfd);		/* a graceful close: FIN */
+	_exit(0);
+}
+
+START_TEST(reset_link_is_not_fatal)
+{
+	enum { N = 2000 };
+	codeq_options o = { .reconnect_attempts = -1 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	codeq_completion *cm = calloc(N, sizeof(*cm));
+	char *result = malloc(8192);
+	int *st = calloc(N, sizeof(*st));
+	char u[64];
+	codeq_error e;
+	codeq_t *c;
+	int fd, i;
+	pid_t pid;
+
+	/* SIGPIPE at its default action (terminate): writing a big pipeline
+	 * to a link the store closed must be an error, not our death. */
+	signal(SIGPIPE, SIG_DFL);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	snprintf(u, sizeof(u), "redis://127.0.0.1:%d", ntohs(sa.sin_port));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		fake_store(fd);
+	close(fd);
+	ck_assert_int_eq(codeq_connect(u, &o, &c, &e), CODEQ_OK);
+	/* Loads the script (its sha is cached), then gets NOTFOUND. */
+	ck_assert_int_eq(codeq_complete(c, "x:1", "1", NULL, &e),
+	    CODEQ_ENOTFOUND);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);	/* store gone */
+	memset(result, ' ', 8190);
+	result[0] = '"';
+	result[8190] = '"';
+	result[8191] = '\0';
+	for (i = 0; i < N; i++) {
+		cm[i].id = "x:1";
+		cm[i].token = "1";
+		cm[i].result = result;
+	}
+	ck_assert_int_eq(codeq_complete_batch(c, cm, N, st, &e), CODEQ_ESTORE);
+	ck_assert_int_eq(st[0], CODEQ_ESTORE);
+	codeq_close(c);
+	free(cm);
+	free(st);
+	free(result);
+}
+END_TEST
+
 START_TEST(reconnect_and_noscript)
 {
 	codeq_t *c = conn(NULL);
@@ -1028,6 +1110,7 @@ storage_suite(void)
 	tcase_add_test(tc, result_wait);
 	tcase_add_test(tc, bad_urls);
 	tcase_add_test(tc, unreachable_store);
+	tcase_add_test(tc, reset_link_is_not_fatal);
 	tcase_add_test(tc, reconnect_and_noscript);
 	tcase_add_test(tc, command_timeout);
 	tcase_add_test(tc, bulk_100k);
