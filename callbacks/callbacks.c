@@ -25,6 +25,7 @@
 #include "batch.h"
 #include "callbacks.h"
 #include "codeq.h"
+#include "codeq_metrics.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -78,6 +79,7 @@ store_failed(struct cbp *p, const codeq_error *e)
 {
 	if (!p->store_down)
 		log_warning("store unavailable", "error", e->msg);
+	cqm_store_error("callbacks");
 	p->store_down = 1;
 	p->store_wait_until = wh_now_ms() + STORE_RETRY_MS;
 }

@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "codeq.h"
+#include "codeq_metrics.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -131,6 +132,7 @@ store_failed(struct notifier *n, const char *why)
 {
 	if (!n->store_down)
 		log_warning("store unavailable", "error", why);
+	cqm_store_error("notifier");
 	n->store_down = 1;
 	n->store_wait_until = wh_now_ms() + STORE_RETRY_MS;
 }

@@ -11,7 +11,8 @@ start_redis
 start_sink S --plan /flaky=500,200 --plan /busy=429:2,200 --plan /gone=404
 start_sink H --plan /hang=hang
 
-wh_conf "$T_DIR/c.conf" <<EOC
+MPORT=$(free_port)
+WH_METRICS=127.0.0.1:$MPORT wh_conf "$T_DIR/c.conf" <<EOC
 $(webhooks_section yes 3s)
 [notifier]
 enabled = no
@@ -117,6 +118,22 @@ print("ok - 5 callbacks delivered while another endpoint hung; it was "
       "retried %.1f s later" % (hang[1] - hang[0]))
 PY
 grep -q 'timed out' "$T_DIR/codeqd.log" || fail "timeout not logged"
+
+# The callbacks process reports its outcomes to codeqd (IPC_COUNTERS).
+metric() {
+	curl -fsS "http://127.0.0.1:$MPORT/metrics" |
+		grep "^codeq_webhook_requests_total{kind=\"result\",outcome=\"$1\"}" |
+		awk '{ print $2 }'
+}
+has_metric() { v=$(metric "$1"); [ -n "$v" ] && [ "${v%.*}" -ge "$2" ]; }
+if grep -q 'msg="metrics: listening"' "$T_DIR/codeqd.log"; then
+	wait_for 10 has_metric success 5 || fail "success counter: $(metric success)"
+	wait_for 10 has_metric retry 3 || fail "retry counter: $(metric retry)"
+	wait_for 10 has_metric permanent 1 || fail "permanent counter: $(metric permanent)"
+	ok "webhook counters exported: success $(metric success), retry $(metric retry), permanent $(metric permanent)"
+else
+	echo "# codeqd has no metrics listener yet: counters not checked"
+fi
 
 stop_codeqd
 grep -q 'proc=callbacks.*msg=stopping' "$T_DIR/codeqd.log" || fail "callbacks did not stop cleanly"

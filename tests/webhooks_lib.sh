@@ -69,16 +69,16 @@ PRE
 	"$PYTHON3" "$T_DIR/check.py" "$log" "$@"
 }
 
-# wh_conf FILE: codeqd with the webhook processes on, loopback allowed,
-# short intervals; pools and overrides come from stdin (later keys of a
-# section win, so stdin may repeat a section).
+# wh_conf FILE: codeqd with the webhook processes on, short intervals; the
+# other sections (webhooks, notifier, callbacks, pools) come from stdin.
+# The metrics listener is $WH_METRICS (default off).
 wh_conf() {
 	{
 		printf '[store]\nurl = %s\n\n' "$REDIS_URL"
 		printf '[codeqd]\ntick = 50ms\nreap_interval = 500ms\n'
 		printf 'shutdown_timeout = 10s\nrestart_backoff_max = 1s\n'
 		printf 'log_level = debug\n\n'
-		printf '[metrics]\nlisten = off\n\n'
+		printf '[metrics]\nlisten = %s\n\n' "${WH_METRICS:-off}"
 		cat
 	} >"$1"
 }
