@@ -194,4 +194,18 @@ ok "loopback refused on the resolved address: no request sent, callback dead-let
 rc=0; cq subscribe qx --url ftp://example.com/ 2>"$T_DIR/err" || rc=$?
 assert_eq "subscribe refuses a non-http URL: exit status" 64 "$rc"
 grep -q "scheme must be http or https" "$T_DIR/err" || fail "message: $(cat "$T_DIR/err")"
-stop_codeqd
+
+# If codeqd dies, its webhook processes see EOF on their IPC socket and
+# exit by themselves.
+lastpid() {
+	grep "proc=$1 .*msg=\"$1 started\"" "$T_DIR/codeqd.log" | tail -n 1 |
+		sed 's/.* pid=\([0-9]*\) .*/\1/'
+}
+npid=$(lastpid notifier); cpid=$(lastpid callbacks)
+kill -0 "$npid" && kill -0 "$cpid" || fail "webhook processes not running"
+kill -KILL "$CODEQD_PID"
+# (gone, or a zombie waiting for whoever inherited it)
+gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"; }
+wait_for 10 gone "$npid" || fail "notifier outlived codeqd"
+wait_for 10 gone "$cpid" || fail "callbacks process outlived codeqd"
+ok "notifier and callbacks exit when codeqd is gone (EOF on the IPC socket)"
