@@ -182,6 +182,15 @@ on_collected(void *arg)
 
 	for (i = 0; i < mh->nwaiters; i++)
 		MHD_resume_connection(mh->waiters[i]);
+	/* A resumed connection is only picked up by the next MHD_run(), and
+	 * libmicrohttpd's wake-up does not always make its epoll descriptor
+	 * readable: run it from the loop right away (not from here, which
+	 * may be inside MHD_run()). */
+	if (mh->nwaiters > 0) {
+		ev_timer_stop(mh->loop, &mh->timer);
+		ev_timer_set(&mh->timer, 0, 0);
+		ev_timer_start(mh->loop, &mh->timer);
+	}
 	mh->nwaiters = 0;
 }
 
@@ -330,11 +339,11 @@ metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	mh->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, mh,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, mh,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, mh,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, mh,
 	    MHD_OPTION_END);
 	if (mh->d == NULL) {
 		snprintf(err, errlen, "metrics: listen %s: cannot start the HTTP listener (address in use?)",
