@@ -37,6 +37,9 @@ const size_t cqm_webhook_nbuckets =
  * largest IPC_COUNTERS message, so one report always fits. */
 #define LOCAL_MAX	64
 #define LOCAL_NAME	64
+/* Every wire name starts with this, so that the metrics' counters never
+ * collide with other counters a child puts in the same IPC_COUNTERS. */
+#define WIRE		"m."
 
 struct local_counter {
 	char name[LOCAL_NAME];
@@ -257,9 +260,9 @@ local_observe(const char *prefix, const double *bounds, size_t n, double v)
 
 	if (isnan(v) || v < 0)
 		v = 0;
-	snprintf(name, sizeof(name), "%s.b%zu", prefix, bucket_of(bounds, n, v));
+	snprintf(name, sizeof(name), WIRE "%s.b%zu", prefix, bucket_of(bounds, n, v));
 	cqm_local_add(name, 1);
-	snprintf(name, sizeof(name), "%s.sum_us", prefix);
+	snprintf(name, sizeof(name), WIRE "%s.sum_us", prefix);
 	cqm_local_add(name, (uint64_t)llround(v * 1e6));
 }
 
@@ -299,7 +302,7 @@ cqm_dead_lettered(const char *pool, const char *queue, size_t queue_index)
 		metric_add(cqm.dead_lettered, lv, 1);
 		return;
 	}
-	snprintf(name, sizeof(name), "dead_lettered.%zu", queue_index);
+	snprintf(name, sizeof(name), WIRE "dead_lettered.%zu", queue_index);
 	cqm_local_add(name, 1);
 }
 
@@ -333,7 +336,7 @@ cqm_webhook(const char *kind, const char *outcome, double seconds)
 		return;
 	}
 	/* The kind is implied by the process that reports. */
-	snprintf(name, sizeof(name), "webhook.%s", lv[1]);
+	snprintf(name, sizeof(name), WIRE "webhook.%s", lv[1]);
 	cqm_local_add(name, 1);
 	local_observe("webhook_seconds", cqm_webhook_buckets,
 	    cqm_webhook_nbuckets, seconds);
@@ -347,7 +350,7 @@ cqm_store_error(const char *proc)
 	if (cqm.reg != NULL)
 		metric_add(cqm.store_errors, lv, 1);
 	else
-		cqm_local_add("store_errors", 1);
+		cqm_local_add(WIRE "store_errors", 1);
 }
 
 void
@@ -358,7 +361,7 @@ cqm_store_reconnect(const char *proc)
 	if (cqm.reg != NULL)
 		metric_add(cqm.store_reconnects, lv, 1);
 	else
-		cqm_local_add("store_reconnects", 1);
+		cqm_local_add(WIRE "store_reconnects", 1);
 }
 
 void
@@ -519,10 +522,12 @@ cqm_fold(pid_t pid, const char *proc, const struct pool_config *pool,
 	const char *dot;
 	uint64_t d;
 
-	if (cqm.reg == NULL || (cr = report_of(pid)) == NULL)
+	if (cqm.reg == NULL || strncmp(name, WIRE, strlen(WIRE)) != 0 ||
+	    (cr = report_of(pid)) == NULL)
 		return;
 	if ((d = delta_of(cr, name, value)) == 0)
 		return;
+	name += strlen(WIRE);
 	if (proc == NULL)
 		proc = "other";
 	dot = strchr(name, '.');

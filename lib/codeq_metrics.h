@@ -11,16 +11,17 @@
  * on the wire are short (IPC_NAME_MAX) and carry no queue or pool: the
  * dispatcher knows which pool a child belongs to.
  *
- *   wire name			   becomes
- *   handler_seconds.bN  .sum_us	   codeq_handler_duration_seconds{pool} bucket N, sum
- *   claim_seconds.bN    .sum_us	   codeq_claim_duration_seconds{pool}
- *   webhook_seconds.bN  .sum_us	   codeq_webhook_duration_seconds{kind}
- *   webhook.OUTCOME		   codeq_webhook_requests_total{kind,outcome}
- *   dead_lettered.I		   codeq_tasks_dead_lettered_total{queue=pool's I-th queue,pool}
- *   store_errors, store_reconnects   codeq_store_{errors,reconnects}_total{proc}
+ *   wire name			      becomes
+ *   m.handler_seconds.bN  .sum_us   codeq_handler_duration_seconds{pool} bucket N, sum
+ *   m.claim_seconds.bN    .sum_us   codeq_claim_duration_seconds{pool}
+ *   m.webhook_seconds.bN  .sum_us   codeq_webhook_duration_seconds{kind}
+ *   m.webhook.OUTCOME		      codeq_webhook_requests_total{kind,outcome}
+ *   m.dead_lettered.I		      codeq_tasks_dead_lettered_total{queue=pool's I-th queue,pool}
+ *   m.store_errors, m.store_reconnects  codeq_store_{errors,reconnects}_total{proc}
  *
  * (bN is bucket N, not cumulative; N = number of bounds is +Inf; sum_us is
- * the sum in microseconds.)
+ * the sum in microseconds.)  Names without the "m." prefix are other
+ * counters of the child (dispatcher/counters.c) and are ignored here.
  *
  * A process calling fork() leaves registry mode in the child
  * automatically (pthread_atfork), so the calls below do the right thing

@@ -306,22 +306,24 @@ START_TEST(test_cqm_fold)
 	ck_assert(metric_get(cqm.store_reconnects, (const char *[]){ "worker" }) == 1);
 
 	/* A callbacks process: kind comes from the process. */
-	cqm_fold(4242, "callbacks", NULL, "webhook.retry", 3);
-	cqm_fold(4242, "callbacks", NULL, "webhook.retry", 5);
+	cqm_fold(4242, "callbacks", NULL, "m.webhook.retry", 3);
+	cqm_fold(4242, "callbacks", NULL, "m.webhook.retry", 5);
 	ck_assert(metric_get(cqm.webhook_requests, wk) == 5);
-	cqm_fold(4242, "callbacks", NULL, "store_errors", 2);
+	cqm_fold(4242, "callbacks", NULL, "m.store_errors", 2);
 	ck_assert(metric_get(cqm.store_errors, wp) == 2);
 	/* A smaller value: a new process reused the pid. */
-	cqm_fold(4242, "callbacks", NULL, "webhook.retry", 1);
+	cqm_fold(4242, "callbacks", NULL, "m.webhook.retry", 1);
 	ck_assert(metric_get(cqm.webhook_requests, wk) == 6);
 	cqm_child_gone(4242);
-	cqm_fold(4242, "callbacks", NULL, "webhook.retry", 2);
+	cqm_fold(4242, "callbacks", NULL, "m.webhook.retry", 2);
 	ck_assert(metric_get(cqm.webhook_requests, wk) == 8);
 	/* Garbage names and out-of-range buckets are ignored. */
-	cqm_fold(4243, "worker", &pool, "handler_seconds.b99", 1);
-	cqm_fold(4243, "worker", &pool, "handler_seconds.bx", 1);
-	cqm_fold(4243, "worker", &pool, "dead_lettered.7", 1);
+	cqm_fold(4243, "worker", &pool, "m.handler_seconds.b99", 1);
+	cqm_fold(4243, "worker", &pool, "m.handler_seconds.bx", 1);
+	cqm_fold(4243, "worker", &pool, "m.dead_lettered.7", 1);
 	cqm_fold(4243, "worker", &pool, "nonsense", 1);
+	cqm_fold(4243, "worker", &pool, "store_errors", 5);	/* not ours */
+	ck_assert(metric_get(cqm.store_errors, (const char *[]){ "worker" }) == 1);
 	ck_assert(metric_get(cqm.handler_seconds, pl) == 2);
 	cqm_shutdown();
 }
