@@ -164,8 +164,8 @@ void pools_gc(void);
 /* lease.c */
 codeq_t *dstore_get(void);
 void dstore_lost(const codeq_error *err);
-void lease_add(struct child *c, const struct ipc_msg *m);
-void lease_drop(struct child *c, const char *id);
+int lease_add(struct child *c, const struct ipc_msg *m);
+void lease_drop(struct child *c, const char *id, const char *outcome);
 void lease_give_back(struct child *c, const char *why, int fail);
 void givebacks_run(void);
 void heartbeat_pools(ev_tstamp now);

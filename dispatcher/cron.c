@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 
@@ -117,6 +118,7 @@ status_update(void)
 			busy += c->nleases > 0;
 			leases += c->nleases;
 		}
+		cqm_pool_status(p->pc->name, up == p->nchildren, p->nchildren);
 		off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
 		    "%s%s %d/%d up %d busy%s", off ? ", " : "", p->pc->name, up,
 		    p->nchildren, busy, p->crashloop ? " CRASH-LOOPING" : "");

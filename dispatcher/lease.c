@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 
@@ -64,6 +65,7 @@ void
 dstore_lost(const codeq_error *err)
 {
 	D.n.store_errors++;
+	cqm_store_error("dispatcher");
 	if (D.store_fails++ == 0 || D.store_fails % 50 == 0)
 		log_warning("store unreachable, retrying with backoff",
 		    "error", err ? err->msg : "");
@@ -86,10 +88,11 @@ dstore_ok(int rc, const codeq_error *err)
 
 /* ---- Leases ---------------------------------------------------------- */
 
-void
+int
 lease_add(struct child *c, const struct ipc_msg *m)
 {
 	struct lease *l = NULL;
+	int added = 0;
 	size_t i;
 
 	for (i = 0; i < c->nleases; i++)
@@ -99,23 +102,29 @@ lease_add(struct child *c, const struct ipc_msg *m)
 		if (c->nleases == MAX_LEASES) {
 			log_warning("too many leases reported by one worker",
 			    "task", m->u.claimed.id);
-			return;
+			return 0;
 		}
 		l = &c->leases[c->nleases++];
+		added = 1;
 	}
 	memcpy(l->queue, m->u.claimed.queue, sizeof(l->queue));
 	memcpy(l->id, m->u.claimed.id, sizeof(l->id));
 	memcpy(l->token, m->u.claimed.token, sizeof(l->token));
 	l->deadline_ms = (int64_t)m->u.claimed.deadline_ms;
+	return added;
 }
 
+/* Forgets a lease; outcome (or NULL) goes to the metrics. */
 void
-lease_drop(struct child *c, const char *id)
+lease_drop(struct child *c, const char *id, const char *outcome)
 {
 	size_t i;
 
 	for (i = 0; i < c->nleases; i++)
 		if (strcmp(c->leases[i].id, id) == 0) {
+			if (outcome != NULL && c->pool != NULL)
+				cqm_task_done(c->pool->pc->name,
+				    c->leases[i].queue, outcome);
 			c->leases[i] = c->leases[--c->nleases];
 			return;
 		}
@@ -128,6 +137,9 @@ lease_give_back(struct child *c, const char *why, int fail)
 	size_t i;
 
 	for (i = 0; i < c->nleases; i++) {
+		if (c->pool != NULL)
+			cqm_task_done(c->pool->pc->name, c->leases[i].queue,
+			    "worker_died");
 		if ((g = calloc(1, sizeof(*g))) == NULL)
 			continue;	/* the reaper will requeue it */
 		memcpy(g->id, c->leases[i].id, sizeof(g->id));
@@ -215,7 +227,7 @@ heartbeat_pool(struct pool *p, codeq_t *s)
 		m.type = IPC_LEASE_LOST;
 		snprintf(m.u.lease_lost.id, sizeof(m.u.lease_lost.id), "%s", refs[j].id);
 		child_send(owner[j], &m);
-		lease_drop(owner[j], m.u.lease_lost.id);
+		lease_drop(owner[j], m.u.lease_lost.id, "stale");
 	}
 }
 

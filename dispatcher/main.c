@@ -22,12 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
+#include "metrics_http.h"
 
 #define EXIT_CONFIG 78
 
 struct codeqd D;
+static struct metrics_http *metrics;
 
 static void
 usage(FILE *f)
@@ -163,6 +166,28 @@ shutdown_free(void)
 	}
 	if (D.loop != NULL)
 		ev_loop_destroy(D.loop);
+}
+
+/* /healthz: every pool up? */
+static int
+pools_up(void *arg, char *reason, size_t len)
+{
+	struct pool *p;
+	int i, down;
+
+	for (p = D.pools; p != NULL; p = p->next) {
+		if (p->retiring)
+			continue;
+		for (down = i = 0; i < p->nchildren; i++)
+			down += p->children[i].state != CS_RUNNING;
+		if (down > 0) {
+			snprintf(reason, len, "pool %s: %d of %d workers down%s",
+			    p->pc->name, down, p->nchildren,
+			    p->crashloop ? " (crash-looping)" : "");
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* ---- Start ----------------------------------------------------------- */
@@ -335,6 +360,16 @@ main(int argc, char **argv)
 
 	log_info("codeqd starting", "version", PACKAGE_VERSION, "config",
 	    D.cfg_path);
+	{
+		struct metrics_http_hooks hooks = { pools_up, NULL };
+
+		if (metrics_http_start(D.loop, D.cfg, &hooks, &metrics, err,
+		    sizeof(err)) < 0) {
+			log_error("cannot start", "error", err);
+			shutdown_free();
+			return 1;
+		}
+	}
 	if (pools_create(D.cfg) < 0) {
 		log_error("out of memory");
 		return 1;
@@ -350,6 +385,8 @@ main(int argc, char **argv)
 	ev_run(D.loop, 0);
 
 	givebacks_run();
+	metrics_http_stop(metrics);
+	cqm_shutdown();
 	wake_stop();
 	codeq_close(D.store);
 	if (D.cfg->daemon.pidfile != NULL)

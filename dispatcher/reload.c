@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 
@@ -89,6 +90,9 @@ reload(void)
 		if (pc == NULL || store_changed || pool_config_differs(p->pc, pc)) {
 			log_info(pc ? "pool changed: restarting" : "pool removed",
 			    "pool", p->pc->name);
+			if (pc != NULL)
+				for (k = 0; k < p->nchildren; k++)
+					cqm_worker_restart(p->pc->name, "reload");
 			pool_retire(p);
 			continue;
 		}

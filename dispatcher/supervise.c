@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 #include "worker.h"
@@ -119,6 +120,8 @@ child_send(struct child *c, const struct ipc_msg *m)
 static void
 handle_msg(struct child *c, const struct ipc_msg *m)
 {
+	size_t i;
+
 	switch (m->type) {
 	case IPC_READY:
 		if (c->state == CS_STARTING)
@@ -138,17 +141,21 @@ handle_msg(struct child *c, const struct ipc_msg *m)
 		break;
 	case IPC_CLAIMED:
 		c->idle = 0;
-		lease_add(c, m);
+		if (lease_add(c, m) && c->pool != NULL)
+			cqm_task_claimed(c->pool->pc->name, m->u.claimed.queue);
 		break;
 	case IPC_HANDLER:
 		c->handler_pgid = (pid_t)m->u.handler.pgid;
 		break;
 	case IPC_DONE:
-		lease_drop(c, m->u.done.id);
+		lease_drop(c, m->u.done.id, ipc_outcome_name(m->u.done.outcome));
 		c->handler_pgid = 0;
 		break;
 	case IPC_COUNTERS:
 		counters_child_update(c, m);
+		for (i = 0; i < m->u.counters.n; i++)
+			cqm_fold(c->pid, child_name(c), c->pool ? c->pool->pc : NULL,
+			    m->u.counters.c[i].name, m->u.counters.c[i].value);
 		break;
 	default:
 		log_warning("unexpected message from a child", "child",
@@ -580,6 +587,7 @@ child_exited(struct child *c, int status)
 			lease_give_back(c, why, 0);
 	}
 	counters_retire(c);
+	cqm_child_gone(c->pid);
 	c->nleases = 0;
 	c->handler_pgid = 0;
 	c->idle = 0;
@@ -603,6 +611,8 @@ child_exited(struct child *c, int status)
 		return;
 	}
 	c->state = CS_DOWN;
+	cqm_worker_restart(c->pool->pc->name, WIFSIGNALED(status) ? "signal" :
+	    WEXITSTATUS(status) != 0 ? "exit" : "clean");
 	schedule_restart(c, crashed || c->killed != KILLED_NONE);
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codeq_metrics.h"
 #include "handler.h"
 #include "ipc.h"
 #include "log.h"
@@ -90,6 +91,9 @@ send_counters(struct worker *w, int force)
 {
 	struct ipc_msg m;
 	int64_t now = mono_ms();
+	const char *name;
+	uint64_t value;
+	size_t i;
 
 	if (!force && now - w->counters_sent < 1000)
 		return;
@@ -106,6 +110,9 @@ send_counters(struct worker *w, int force)
 	ipc_counters_add(&m, "handler_timeouts", w->n.timeouts);
 	ipc_counters_add(&m, "store_errors", w->n.store_errors);
 	ipc_counters_add(&m, "handler_ms", w->n.handler_ms);
+	/* The metrics table (histograms, DLQ moves) of codeq_metrics.h. */
+	for (i = 0; cqm_local_get(i, &name, &value) == 0; i++)
+		ipc_counters_add(&m, name, value);
 	send_msg(w, &m);
 }
 
@@ -205,6 +212,16 @@ report_once(struct worker *w, const codeq_task *t, const struct run_result *r,
 	return CODEQ_EINVAL;
 }
 
+static void
+dead_lettered(struct worker *w, const codeq_task *t)
+{
+	size_t i;
+
+	for (i = 0; i < w->pool->nqueues; i++)
+		if (strcmp(w->pool->queues[i], t->queue) == 0)
+			cqm_dead_lettered(w->pool->name, t->queue, i);
+}
+
 /*
  * After a call whose reply was lost (CODEQ_ESTORE: its effect unknown),
  * a refusal of the retry may mean the first call went through: the task
@@ -253,6 +270,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 		}
 		if (rc == CODEQ_ESTORE) {
 			w->n.store_errors++;
+			cqm_store_error("worker");
 			if (fails++ == 0)
 				log_warning("store unreachable while reporting, retrying",
 				    "task", t->id, "error", w->store ? err.msg : "not connected");
@@ -279,6 +297,9 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 		    "error", err.msg);
 		return IPC_OUT_LOST;
 	}
+	if ((r->verdict == RUN_RETRY || r->verdict == RUN_FAIL) &&
+	    t->attempts >= t->max_attempts)
+		dead_lettered(w, t);	/* the script moved it to the DLQ */
 	switch (r->verdict) {
 	case RUN_OK: w->n.completed++; return IPC_OUT_COMPLETED;
 	case RUN_RETRY: case RUN_FAIL: w->n.retried++; return IPC_OUT_RETRY;
@@ -342,6 +363,7 @@ run_task(struct worker *w, const codeq_task *t)
 		}
 	}
 	w->n.handler_ms += (uint64_t)(mono_ms() - start);
+	cqm_handler_duration(w->pool->name, (mono_ms() - start) / 1000.);
 	if (r.timed_out)
 		w->n.timeouts++;
 	outcome = report(w, t, &r);
@@ -365,6 +387,7 @@ claim_loop(struct worker *w)
 	codeq_error err;
 	size_t n, i;
 	int rc, fails = 0;
+	int64_t t0;
 
 	memset(&co, 0, sizeof(co));
 	co.lease_ms = w->pool->lease_ms;
@@ -378,8 +401,11 @@ claim_loop(struct worker *w)
 		if (w->shutdown)
 			break;
 		n = 0;
+		t0 = mono_ms();
 		rc = codeq_claim(w->store, queues, w->pool->nqueues, &co, tasks,
 		    &n, &err);
+		if (rc == CODEQ_OK || rc == CODEQ_EEMPTY)
+			cqm_claim_latency(w->pool->name, (mono_ms() - t0) / 1000.);
 		if (rc == CODEQ_OK) {
 			fails = 0;
 			w->n.claimed += n;
@@ -397,12 +423,14 @@ claim_loop(struct worker *w)
 			struct ipc_msg m = { .type = IPC_IDLE };
 
 			fails = 0;
-			send_counters(w, 0);
+			send_counters(w, 1);	/* going quiet: report now */
 			send_msg(w, &m);
 			wait_ipc(w, IDLE_RECHECK_MS);
 			continue;
 		}
 		w->n.store_errors++;
+		if (rc == CODEQ_ESTORE)
+			cqm_store_error("worker");
 		if (fails++ == 0 || fails % 20 == 0)
 			log_warning("claim failed, retrying", "error", err.msg,
 			    "code", codeq_strerror(rc));
