@@ -262,7 +262,10 @@ int codeq_dlq_purge(codeq_t *c, const char *queue, size_t *purged,
     codeq_error *err);
 
 /* Consistency check of invariant 2 (each live task in exactly one place).
- * Calls report() for each problem; with repair, fixes it. */
+ * queue NULL: every queue (codeq:queues plus queues found by their keys;
+ * a queue missing from codeq:queues is reported with id NULL).  Calls
+ * report() (may be NULL) for each problem, with repaired = 1 when repair
+ * fixed it; *problems counts them.  Chunked reads, safe on a live queue. */
 typedef void (*codeq_fsck_report)(void *arg, const char *queue,
     const char *id, const char *problem, int repaired);
 int codeq_fsck(codeq_t *c, const char *queue, int repair,
