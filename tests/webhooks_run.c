@@ -26,7 +26,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: webhooks_run notifier|callbacks CONFIG\n");
 		return 2;
 	}
-	config_defaults(&cfg);
+	memset(&cfg, 0, sizeof(cfg));
 	if (config_load(argv[2], &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
