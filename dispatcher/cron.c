@@ -146,6 +146,8 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	heartbeat_pools(now);
 	if (D.givebacks != NULL)
 		givebacks_run();
+	if (D.draining)
+		drain_check();
 	if (!D.draining && (s = dstore_get()) != NULL) {
 		each_queue(promote_one, s, now);
 		if (now >= D.next_reap) {

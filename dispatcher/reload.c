@@ -45,6 +45,7 @@ reload(void)
 	struct pool *p, *np, **tail;
 	struct pool_config *pc;
 	enum log_level lvl;
+	struct ipc_msg m;
 	char err[512];
 	int store_changed, *kept, k;
 	size_t i;
@@ -99,6 +100,10 @@ reload(void)
 		kept[pc - n->pools] = 1;
 		p->pc = pc;		/* same settings, new owner */
 		p->owner = n;
+		memset(&m, 0, sizeof(m));
+		m.type = IPC_RELOAD;
+		for (k = 0; k < p->nchildren; k++)
+			child_send(&p->children[k], &m);
 	}
 	D.oldcfgs[D.noldcfgs++] = old;
 	D.cfg = n;

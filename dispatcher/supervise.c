@@ -407,6 +407,8 @@ pools_gc(void)
 	}
 }
 
+/* Every pool up, or reported as crash-looping (READY=1 is then sent with
+ * a STATUS= that says so, rather than never). */
 int
 pools_ready(void)
 {
@@ -415,7 +417,7 @@ pools_ready(void)
 	int i;
 
 	FOREACH_WORKER(p, c, i)
-		if (!p->retiring && c->state != CS_RUNNING)
+		if (!p->retiring && !p->crashloop && c->state != CS_RUNNING)
 			return 0;
 	return 1;
 }

@@ -151,6 +151,9 @@ wait_ipc(struct worker *w, int timeout_ms)
 			w->shutdown = w->aborted = woken = 1;
 			break;
 		case IPC_RELOAD:
+			log_debug("configuration reloaded, this pool unchanged",
+			    "pool", w->pool->name);
+			break;
 		case IPC_LEASE_LOST:
 			break;
 		default:
