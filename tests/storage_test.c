@@ -502,6 +502,71 @@ START_TEST(backoff_and_dlq)
 }
 END_TEST
 
+/* The delay a nack chose, from the server's own timestamps. */
+static long long
+nack_delay(redisContext *r, const char *id)
+{
+	char *due, *upd;
+	long long d;
+
+	due = raw_str(r, "HGET codeq:{jitter}:t:%s due_at", strchr(id, ':') + 1);
+	upd = raw_str(r, "HGET codeq:{jitter}:t:%s updated_at",
+	    strchr(id, ':') + 1);
+	ck_assert(due != NULL && upd != NULL);
+	d = strtoll(due, NULL, 10) - strtoll(upd, NULL, 10);
+	free(due);
+	free(upd);
+	return d;
+}
+
+START_TEST(backoff_jitter_and_growth)
+{
+	codeq_t *c = conn(NULL);
+	redisContext *r = raw();
+	codeq_backoff b = { .base_ms = 10000, .max_ms = 3600000,
+	    .jitter_pct = 50 };
+	long long d, first = -1;
+	int i, differ = 0;
+	codeq_task *t;
+	codeq_error e;
+
+	ck_assert_int_eq(codeq_queue_set_backoff(c, "jitter", &b, &e), CODEQ_OK);
+	for (i = 0; i < 8; i++) {
+		enq(c, "jitter", 0, "{}", NULL);
+		t = claim1(c, "jitter", 5000);
+		ck_assert_int_eq(codeq_nack(c, t->id, t->lease_token, -1, "x",
+		    &e), CODEQ_OK);
+		d = nack_delay(r, t->id);
+		/* attempt 1: 10 s +/- 50 % */
+		ck_assert_msg(d >= 5000 && d <= 15000, "delay %lld", d);
+		if (first < 0)
+			first = d;
+		else if (d != first)
+			differ = 1;
+		codeq_task_free(t);
+	}
+	ck_assert_msg(differ, "jitter: every delay was %lld", first);
+	/* Growth: attempt n waits 10 s * 2^(n-1) (no jitter now). */
+	b.jitter_pct = 0;
+	ck_assert_int_eq(codeq_queue_set_backoff(c, "jitter", &b, &e), CODEQ_OK);
+	enq(c, "jitter", 0, "{}", NULL);	/* the others are still delayed */
+	for (i = 1; i <= 3; i++) {
+		t = claim1(c, "jitter", 5000);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_int_eq(t->attempts, i);
+		ck_assert_int_eq(codeq_nack(c, t->id, t->lease_token, -1, "x",
+		    &e), CODEQ_OK);
+		d = nack_delay(r, t->id);
+		ck_assert_int_eq(d, 10000LL << (i - 1));
+		/* Make it due now for the next round. */
+		raw_do(r, "ZADD codeq:{jitter}:delayed 0 %s", t->id);
+		codeq_task_free(t);
+	}
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
 START_TEST(reap_to_dlq_and_requeue_all)
 {
 	codeq_t *c = conn(NULL);
@@ -1102,6 +1167,7 @@ storage_suite(void)
 	tcase_add_test(tc, heartbeat_extends);
 	tcase_add_test(tc, batch_heartbeat_and_complete);
 	tcase_add_test(tc, backoff_and_dlq);
+	tcase_add_test(tc, backoff_jitter_and_growth);
 	tcase_add_test(tc, reap_to_dlq_and_requeue_all);
 	tcase_add_test(tc, retention);
 	tcase_add_test(tc, outbox_on_every_terminal_state);
