@@ -48,16 +48,34 @@ start_codeqd "$T_DIR/c.conf"
 
 # ---- fanout: batched per subscriber --------------------------------
 f1=$(sub qa qb qc --url "$N_URL/f1")
-f2=$(sub qa --url "$N_URL/f2")
+# f2 signs with its own secret, read by the CLI from a file.
+SECRET2=whsec_c2Vjb25kIHNlY3JldCBmb3IgZjIgb25seQ==
+printf '%s\n' "$SECRET2" >"$T_DIR/secret2"
+f2=$(sub qa --url "$N_URL/f2" --secret-file "$T_DIR/secret2")
+cq subscriptions list --json | grep -q "$SECRET2" && fail "secret listed"
+grep -rq "$SECRET2" "$T_DIR"/*.log && fail "secret logged"
 wait_subs 2
 bulk qa qb qc qa
 wait_for 10 at_least 1 N /f1 || fail "f1 not notified"
 wait_for 10 at_least 1 N /f2 || fail "f2 not notified"
 sleep 1
-sinkpy N "$f1" "$f2" <<'PY' || fail "fanout batch"
-f1, f2 = sys.argv[2:4]
+sinkpy N "$f1" "$f2" "$SECRET2" <<'PY' || fail "fanout batch"
+import base64, hashlib, hmac
+f1, f2, secret2 = sys.argv[2:5]
+def verify(secret, h, body):
+    key = base64.b64decode(secret[len("whsec_"):])
+    mac = hmac.new(key, ("%s.%s." % (h["webhook-id"], h["webhook-timestamp"])).encode()
+                   + body.encode(), hashlib.sha256).digest()
+    hexmac = hmac.new(secret.encode(), (h["x-codeq-timestamp"] + ".").encode()
+                      + body.encode(), hashlib.sha256).hexdigest()
+    return (h["webhook-signature"] == "v1," + base64.b64encode(mac).decode()
+            and h["x-codeq-signature"] == hexmac)
 for r in rs:
-    assert r["std_ok"] and r["codeq_ok"], "signature does not verify"
+    if r["path"] == "/f2":
+        assert not r["std_ok"] and not r["codeq_ok"], "f2 signed with the daemon's secret"
+        assert verify(secret2, r["headers"], r["body"]), "f2's own secret does not verify"
+    else:
+        assert r["std_ok"] and r["codeq_ok"], "signature does not verify"
     j = r["json"]
     assert j["eventType"] == "WORK_AVAILABLE", j
     assert r["headers"]["webhook-id"] == j["notificationId"], r["headers"]
@@ -70,6 +88,7 @@ assert qs == {"qa": 2, "qb": 1, "qc": 1}, qs
 assert [q["queue"] for q in b[0]["queues"]] == ["qa"], b
 assert all(q["time"].endswith("Z") for q in a[0]["queues"])
 print("ok - fanout: one POST to f1 with qa, qb, qc (ready 2, 1, 1), one to f2 with qa")
+print("ok - f2's requests signed with its own secret (both schemes)")
 PY
 cq subscriptions remove "$f1" >/dev/null && cq subscriptions remove "$f2" >/dev/null ||
 	fail "remove"
