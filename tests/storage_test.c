@@ -975,9 +975,9 @@ START_TEST(command_timeout)
 	int64_t end;
 	int rc;
 
-	/* The store stops answering for 3 s: the call gives up with
+	/* The store stops answering for 1.5 s: the call gives up with
 	 * ESTORE instead of hanging, and a later call works again. */
-	raw_do(r, "CLIENT PAUSE 3000 ALL");
+	raw_do(r, "CLIENT PAUSE 1500 ALL");
 	/* Without the timeout the call would wait and then succeed. */
 	ck_assert_int_eq(codeq_stats_get(c, "pause", &st, &e), CODEQ_ESTORE);
 	ck_assert_msg(strstr(e.msg, "timed out") != NULL, "%s", e.msg);
@@ -1137,6 +1137,10 @@ START_TEST(fsck_detect_and_repair)
 	ck_assert_int_eq(codeq_fsck(c, NULL, 1, fsck_cb, &log, &problems, &e),
 	    CODEQ_OK);
 	ck_assert_msg(strstr(log.text, "codeq:queues") != NULL, "%s", log.text);
+	/* Every queue the earlier tests used is consistent: the scripts
+	 * keep invariant 2 through all of them. */
+	ck_assert_msg(problems == 1, "%zu problems in all queues:\n%s",
+	    problems, log.text);
 	/* Each task is where its status says. */
 	ck_assert_int_eq(raw_int(r, "LPOS codeq:{fsck}:ready:0 %s", a) >= 0, 1);
 	ck_assert_int_eq(raw_int(r, "EXISTS codeq:{fsck}:leased"), 0);
@@ -1148,6 +1152,22 @@ START_TEST(fsck_detect_and_repair)
 	ck_assert_int_eq(t->status, CODEQ_READY);
 	codeq_task_free(t);
 	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
+START_TEST(final_fsck_clean)
+{
+	codeq_t *c = conn(NULL);
+	struct fsck_log log = { 0 };
+	codeq_error e;
+	size_t problems = 99;
+
+	/* After every test above (100 000 bulk tasks included), the whole
+	 * store still satisfies invariant 2. */
+	ck_assert_int_eq(codeq_fsck(c, NULL, 0, fsck_cb, &log, &problems, &e),
+	    CODEQ_OK);
+	ck_assert_msg(problems == 0, "%zu problems:\n%s", problems, log.text);
 	codeq_close(c);
 }
 END_TEST
@@ -1180,6 +1200,7 @@ storage_suite(void)
 	tcase_add_test(tc, reconnect_and_noscript);
 	tcase_add_test(tc, command_timeout);
 	tcase_add_test(tc, bulk_100k);
+	tcase_add_test(tc, final_fsck_clean);
 	tcase_add_test(tc, password);	/* last: it changes the server */
 	suite_add_tcase(s, tc);
 	return s;
