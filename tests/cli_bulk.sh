@@ -89,3 +89,25 @@ if command -v script >/dev/null 2>&1; then
 		fail "no summary under a terminal"
 	ok "progress bar on a terminal"
 fi
+
+# the store goes away in the middle: what was enqueued is counted, the
+# lines whose outcome is unknown are named, exit 69 (no hang)
+mkfifo "$T_DIR/fifo"
+"$CODEQ" enqueue cut --bulk - <"$T_DIR/fifo" >"$T_DIR/cut.out" 2>"$T_DIR/cut.err" &
+bulk_pid=$!
+exec 3>"$T_DIR/fifo"
+"$PYTHON3" -c 'for i in range(2000): print("{\"payload\": %d}" % i)' >&3
+wait_for 20 sh -c "[ \"\$(redis-cli -p $REDIS_PORT hget 'codeq:{cut}:stats' enqueued)\" = 2000 ]" ||
+	fail "the first 2000 lines were not enqueued"
+stop_redis
+"$PYTHON3" -c 'for i in range(1000): print("{\"payload\": %d}" % i)' >&3
+exec 3>&-
+set +e
+wait "$bulk_pid"
+rc=$?
+set -e
+assert_eq "store lost: exit" 69 "$rc"
+assert_eq "store lost: counts" "2000 enqueued, 0 duplicates, 0 bad lines (of 3000)" "$(cat "$T_DIR/cut.out")"
+grep -Eq '^codeq: enqueue: lines 2001-3000: outcome unknown: store' "$T_DIR/cut.err" ||
+	fail "store lost: message: $(cat "$T_DIR/cut.err")"
+ok "store lost: $(cat "$T_DIR/cut.err")"
