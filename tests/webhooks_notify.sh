@@ -181,6 +181,24 @@ cq enqueue qe >/dev/null
 wait_for 10 at_least 1 N /r || fail "renewed subscription not notified"
 sleep 1
 assert_eq "requests to the expired subscription" 0 "$(requests N /e)"
+
+# ---- a delayed task becoming ready ---------------------------------
+# The only worker is kept busy, so the promoted task stays ready; no
+# depth scan runs in this configuration (1 h): the promotion's signal is
+# what triggers the notification.
+sub work --url "$N_URL/d" >/dev/null
+wait_subs 2
+cq enqueue work --payload '{"op":"sleep","ms":6000}' >/dev/null
+sleep 1
+: >"$T_DIR/N.jsonl"
+cq enqueue work --payload '{"op":"echo"}' --delay 1500ms >/dev/null
+wait_for 10 at_least 1 N /d || fail "no WORK_AVAILABLE when a delayed task became ready"
+sinkpy N <<'PY' || fail "delayed task"
+d = [r for r in rs if r["path"] == "/d"]
+assert d[0]["json"]["queues"] == [{"queue": "work", "ready": 1,
+    "time": d[0]["json"]["queues"][0]["time"]}], d[0]["json"]
+print("ok - a delayed task became ready: WORK_AVAILABLE for work (ready 1)")
+PY
 stop_codeqd
 
 # ---- the depth scan: work that arrived before the subscription -----
