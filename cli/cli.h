@@ -37,10 +37,15 @@ struct cli_command {
 	int (*run)(struct cli *cli, int argc, char **argv);
 };
 
-/* Every command takes these two. */
+/* Every command takes these; --redis and --config are the global options,
+ * also accepted after the command name. */
+#define CLI_OPT_REDIS 0x101
+#define CLI_OPT_CONFIG 0x102
 #define CLI_COMMON_OPTIONS \
 	{ "help", no_argument, NULL, 'h' }, \
-	{ "json", no_argument, NULL, 'j' }
+	{ "json", no_argument, NULL, 'j' }, \
+	{ "redis", required_argument, NULL, CLI_OPT_REDIS }, \
+	{ "config", required_argument, NULL, CLI_OPT_CONFIG }
 
 /* ---- messages and exit statuses (cli/util.c) ------------------------- */
 

@@ -109,6 +109,15 @@ cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 		cli->json = 1;
 		return cli_getopt(cli, argc, argv, shortopts, longopts, help,
 		    done);
+	case CLI_OPT_REDIS:
+		cli->redis_url = optarg;
+		return cli_getopt(cli, argc, argv, shortopts, longopts, help,
+		    done);
+	case CLI_OPT_CONFIG:
+		cli->config_path = optarg;
+		cli->config_explicit = 1;
+		return cli_getopt(cli, argc, argv, shortopts, longopts, help,
+		    done);
 	case ':':
 		cli_usage(cli, "%s: needs a value", argv[optind - 1]);
 		return '?';

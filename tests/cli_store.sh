@@ -97,6 +97,8 @@ assert_eq "CODEQ_REDIS_URL over [store] url" "p:2" \
 	"$(CODEQ_REDIS_URL=$REDIS_URL "$CODEQ" -c "$T_DIR/wrong.conf" enqueue p)"
 assert_eq "--redis over both" "p:3" \
 	"$(CODEQ_REDIS_URL=redis://127.0.0.1:$port/0 "$CODEQ" -c "$T_DIR/wrong.conf" --redis "$REDIS_URL" enqueue p)"
+assert_eq "--redis and --config after the command" "p:4" \
+	"$(cq enqueue p --config "$T_DIR/wrong.conf" --redis "$REDIS_URL")"
 guarded -c "$T_DIR/good.conf" --redis "redis://127.0.0.1:$port/0" enqueue p
 assert_eq "--redis wins even when wrong" 69 "$RC"
 assert_eq "db number honoured" "" "$(redis-cli -p "$REDIS_PORT" -n 3 keys '*')"
