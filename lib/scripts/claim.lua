@@ -18,6 +18,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = tonumber(ARGV[2])
 local want = tonumber(ARGV[4])
+if lease == nil or want == nil or tonumber(ARGV[5]) == nil then
+	return redis.error_reply('INVAL claim: malformed numeric argument')
+end
 
 -- Promote due delayed tasks so that they compete by priority.
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', int(now),
@@ -31,7 +34,7 @@ for _, id in ipairs(due) do
 		redis.call('HSET', tkey, 'status', 'ready', 'ready_at', int(now),
 			'updated_at', int(now))
 		redis.call('HDEL', tkey, 'due_at')
-		redis.call('RPUSH', P .. 'ready:' .. f[2], id)
+		redis.call('RPUSH', P .. 'ready:' .. (f[2] or '0'), id)
 		promoted = promoted + 1
 	end
 end

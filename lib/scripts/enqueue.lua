@@ -33,13 +33,21 @@ if idem ~= '' then
 	end
 end
 
+-- Every argument is checked before the first write: a Lua error after a
+-- write would leave that write in place (scripts do not roll back).
+local delay, at = tonumber(ARGV[4]), tonumber(ARGV[5])
+if delay == nil or at == nil or tonumber(ARGV[6]) == nil or
+    (idem ~= '' and tonumber(ARGV[8]) == nil) then
+	return redis.error_reply('INVAL enqueue: malformed numeric argument')
+end
+local due = now + delay
+if at > 0 then due = at end
+local status = 'ready'
+if due > now then status = 'delayed' end
+
 local seq = redis.call('INCR', KEYS[1])
 local id = Q .. ':' .. int(seq)
 local tkey = P .. 't:' .. int(seq)
-local due = now + tonumber(ARGV[4])
-if tonumber(ARGV[5]) > 0 then due = tonumber(ARGV[5]) end
-local status = 'ready'
-if due > now then status = 'delayed' end
 
 -- One HSET with every field (the hot path of bulk enqueues).
 local f = {'id', id, 'queue', Q, 'payload', ARGV[2], 'priority', int(prio),

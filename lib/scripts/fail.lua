@@ -15,6 +15,9 @@ local function int(n) return string.format('%d', n) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = ARGV[2]
+if tonumber(ARGV[5]) == nil then
+	return redis.error_reply('INVAL fail: malformed retention')
+end
 local f = redis.call('HMGET', KEYS[1], 'status', 'lease_token', 'webhook',
 	'attempts', 'traceparent')
 if not f[1] then return redis.error_reply('NOTFOUND task ' .. id) end
@@ -35,7 +38,7 @@ if f[3] and f[3] ~= '' then
 	local n = redis.call('INCR', P .. 'cbseq')
 	redis.call('HSET', P .. 'cb:' .. int(n), 'task_id', id, 'url', f[3],
 		'status', 'failed', 'result', '', 'error', ARGV[4],
-		'attempts', f[4], 'completed_at', int(now),
+		'attempts', f[4] or '0', 'completed_at', int(now),
 		'traceparent', f[5] or '', 'deliveries', '0',
 		'created_at', int(now))
 	redis.call('ZADD', P .. 'outbox', int(now), int(n))

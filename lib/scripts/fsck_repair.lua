@@ -21,6 +21,9 @@ local function int(n) return string.format('%d', n) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = ARGV[2]
+if tonumber(ARGV[3]) == nil then
+	return redis.error_reply('INVAL fsck_repair: malformed retention')
+end
 for prio = 0, 9 do redis.call('LREM', P .. 'ready:' .. prio, 0, id) end
 redis.call('ZREM', P .. 'delayed', id)
 redis.call('ZREM', P .. 'leased', id)

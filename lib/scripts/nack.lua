@@ -23,6 +23,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = ARGV[2]
 local tkey = KEYS[1]
+if tonumber(ARGV[4]) == nil or tonumber(ARGV[6]) == nil then
+	return redis.error_reply('INVAL nack: malformed numeric argument')
+end
 local f = redis.call('HMGET', tkey, 'status', 'lease_token', 'webhook',
 	'attempts', 'traceparent', 'max_attempts', 'priority')
 if not f[1] then return redis.error_reply('NOTFOUND task ' .. id) end
@@ -46,7 +49,7 @@ if attempts >= (tonumber(f[6]) or 1) then
 		local n = redis.call('INCR', P .. 'cbseq')
 		redis.call('HSET', P .. 'cb:' .. int(n), 'task_id', id,
 			'url', f[3], 'status', 'dead', 'result', '',
-			'error', ARGV[5], 'attempts', f[4],
+			'error', ARGV[5], 'attempts', f[4] or '0',
 			'completed_at', int(now), 'traceparent', f[5] or '',
 			'deliveries', '0', 'created_at', int(now))
 		redis.call('ZADD', P .. 'outbox', int(now), int(n))
@@ -71,7 +74,7 @@ end
 redis.call('HINCRBY', P .. 'stats', 'retried', 1)
 if delay == 0 then
 	redis.call('HSET', tkey, 'status', 'ready', 'ready_at', int(now))
-	redis.call('RPUSH', P .. 'ready:' .. f[7], id)
+	redis.call('RPUSH', P .. 'ready:' .. (f[7] or '0'), id)
 	redis.call('PUBLISH', 'codeq:ready', Q .. ' 1')
 	return {'ready', 0}
 end

@@ -24,7 +24,7 @@ for _, id in ipairs(due) do
 		redis.call('HSET', tkey, 'status', 'ready', 'ready_at', int(now),
 			'updated_at', int(now))
 		redis.call('HDEL', tkey, 'due_at')
-		redis.call('RPUSH', P .. 'ready:' .. f[2], id)
+		redis.call('RPUSH', P .. 'ready:' .. (f[2] or '0'), id)
 		n = n + 1
 	end
 end

@@ -16,6 +16,9 @@ local P = 'codeq:{' .. Q .. '}:'
 local function int(n) return string.format('%d', n) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(ARGV[2]) == nil or tonumber(ARGV[3]) == nil then
+	return redis.error_reply('INVAL reap: malformed numeric argument')
+end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now),
 	'LIMIT', 0, tonumber(ARGV[2]))
 local c = redis.call('HMGET', P .. 'conf', 'backoff_base_ms',
@@ -47,7 +50,7 @@ for _, id in ipairs(ids) do
 				redis.call('HSET', P .. 'cb:' .. int(n),
 					'task_id', id, 'url', f[2],
 					'status', 'dead', 'result', '',
-					'error', err, 'attempts', f[3],
+					'error', err, 'attempts', f[3] or '0',
 					'completed_at', int(now),
 					'traceparent', f[4] or '',
 					'deliveries', '0', 'created_at', int(now))
@@ -66,7 +69,7 @@ for _, id in ipairs(ids) do
 				ready = ready + 1
 				redis.call('HSET', tkey, 'status', 'ready',
 					'ready_at', int(now))
-				redis.call('RPUSH', P .. 'ready:' .. f[6], id)
+				redis.call('RPUSH', P .. 'ready:' .. (f[6] or '0'), id)
 			else
 				redis.call('HSET', tkey, 'status', 'delayed',
 					'due_at', int(now + delay))
