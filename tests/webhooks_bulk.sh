@@ -1,7 +1,8 @@
 #!/bin/sh
 # 10 000 result callbacks to one endpoint: they arrive batched (at most
 # batch_max per POST, far fewer POSTs than callbacks), every task id at
-# least once, none missing, over kept-alive connections.
+# least once, none missing, over at most max_per_host kept-alive
+# connections.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/webhooks_lib.sh"
 [ -f "$TEST_SO" ] || skip "tests/test_handler.so not built"
@@ -51,6 +52,7 @@ assert not missing, "missing: %s" % missing[:10]
 assert max(sizes) <= 100, "a batch of %d > batch_max" % max(sizes)
 assert len(rs) <= n // 5, "%d POSTs for %d callbacks: not batched" % (len(rs), n)
 conns = len({r["port"] for r in rs})
+assert conns <= 8, "%d connections, max_per_host is 8" % conns
 print("ok - %d callbacks in %d POSTs (largest %d, mean %.1f) over %d "
       "connection(s), none missing" % (n, len(rs), max(sizes),
       sum(sizes) / len(sizes), conns))

@@ -17,6 +17,7 @@ $(webhooks_section "$1" 3s)
 [notifier]
 coalesce = 300ms
 scan_interval = $2
+retries = ${3:-0}
 [callbacks]
 backoff_base = 100ms
 [pool p]
@@ -202,14 +203,23 @@ PY
 stop_codeqd
 
 # ---- the depth scan: work that arrived before the subscription -----
-conf yes 1s
+# (with one retry configured: the endpoint answers 500 first)
+conf yes 1s 1
 rcli DEL "codeq:sub:$r" >/dev/null; rcli DEL codeq:subs >/dev/null
 cq enqueue qs >/dev/null
 start_codeqd "$T_DIR/c.conf"
 : >"$T_DIR/N.jsonl"
+plan N /s 500,200
 sub qs --url "$N_URL/s" >/dev/null
 wait_for 10 at_least 1 N /s || fail "depth scan did not notify existing work"
 ok "depth scan: a new subscriber is told about work enqueued before it"
+wait_for 10 at_least 2 N /s || fail "[notifier] retries = 1: no retry after a 500"
+sinkpy N <<'PY' || fail "notifier retry"
+s = [r for r in rs if r["path"] == "/s"]
+assert [r["step"] for r in s[:2]] == ["500", "200"], [r["step"] for r in s]
+assert s[0]["headers"]["webhook-id"] == s[1]["headers"]["webhook-id"]
+print("ok - [notifier] retries = 1: a 500 retried with the same webhook-id")
+PY
 stop_codeqd
 
 # ---- target policy: loopback refused -------------------------------
