@@ -35,6 +35,8 @@
 
 #define BODY_SOFT_MAX (1024 * 1024)	/* a batch stops growing past this */
 #define QUEUES_REFRESH_MS 1000
+#define IDLE_POLL_MAX_MS 500	/* a queue with an empty outbox is polled
+				 * less and less often, down to this */
 #define STORE_RETRY_MS 500
 
 struct endpoint {
@@ -55,9 +57,11 @@ struct cbp {
 	int have_key;
 	char token[40];
 	ev_timer tick, drain;
-	char **queues;
+	char **queues;			/* sorted */
 	size_t nqueues;
 	int64_t queues_at;
+	int64_t *poll_at;		/* per queue: next cb_take */
+	int64_t *poll_gap;		/* per queue: current idle interval */
 	struct endpoint *eps;
 	size_t held;			/* items waiting or in flight */
 	size_t hold_max;
@@ -252,12 +256,19 @@ fail:
 	return NULL;
 }
 
+static int
+strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void
 refresh_queues(struct cbp *p, int64_t now)
 {
+	int64_t *at, *gap;
 	codeq_error e;
 	char **v;
-	size_t n;
+	size_t n, i, j = 0;
 
 	if (now - p->queues_at < QUEUES_REFRESH_MS && p->queues)
 		return;
@@ -266,35 +277,84 @@ refresh_queues(struct cbp *p, int64_t now)
 		return;
 	}
 	store_ok(p);
+	at = calloc(n + 1, sizeof(*at));
+	gap = calloc(n + 1, sizeof(*gap));
+	if (at == NULL || gap == NULL) {
+		free(at);
+		free(gap);
+		codeq_strv_free(v, n);
+		return;
+	}
+	/* Both lists sorted: carry each queue's polling state over. */
+	qsort(v, n, sizeof(*v), strp_cmp);
+	for (i = 0; i < n; i++) {
+		while (j < p->nqueues && strcmp(p->queues[j], v[i]) < 0)
+			j++;
+		if (j < p->nqueues && strcmp(p->queues[j], v[i]) == 0) {
+			at[i] = p->poll_at[j];
+			gap[i] = p->poll_gap[j];
+		}
+	}
 	codeq_strv_free(p->queues, p->nqueues);
+	free(p->poll_at);
+	free(p->poll_gap);
 	p->queues = v;
 	p->nqueues = n;
+	p->poll_at = at;
+	p->poll_gap = gap;
 	p->queues_at = now;
 }
 
+/* A queue whose outbox had nothing due waits twice as long (up to
+ * IDLE_POLL_MAX_MS) before the next look; one with items is looked at
+ * every batch window. */
 static void
-intake(struct cbp *p)
+poll_result(struct cbp *p, size_t i, size_t got, int64_t now)
+{
+	int64_t window = p->cfg->callbacks.batch_window_ms;
+
+	if (got > 0 || window >= IDLE_POLL_MAX_MS)
+		p->poll_gap[i] = 0;
+	else if (p->poll_gap[i] == 0)
+		p->poll_gap[i] = window > 0 ? window : 50;
+	else if ((p->poll_gap[i] *= 2) > IDLE_POLL_MAX_MS)
+		p->poll_gap[i] = IDLE_POLL_MAX_MS;
+	p->poll_at[i] = now + p->poll_gap[i];
+}
+
+static void
+intake(struct cbp *p, int64_t now)
 {
 	char lim[24], vis[24];
-	const char *const *argvs[p->nqueues ? p->nqueues : 1];
-	redisReply *replies[p->nqueues ? p->nqueues : 1];
+	const char *const **argvs;
+	redisReply **replies;
 	char (*keys)[160];
 	const char *(*av)[5];
-	size_t i, j, limit, got = 0;
+	size_t i, j, limit, got = 0, ndue = 0;
 	codeq_error e;
 
 	if (p->nqueues == 0 || p->held >= p->hold_max)
 		return;
-	limit = (p->hold_max - p->held) / p->nqueues;
+	for (i = 0; i < p->nqueues; i++)
+		ndue += p->poll_at[i] <= now;
+	if (ndue == 0)
+		return;
+	/* The room left, shared by the queues looked at this time. */
+	limit = (p->hold_max - p->held) / ndue;
 	if (limit == 0)
 		limit = 1;
 	snprintf(lim, sizeof(lim), "%zu", limit);
 	snprintf(vis, sizeof(vis), "%" PRId64, p->visibility_ms);
 	keys = calloc(p->nqueues, sizeof(*keys));
 	av = calloc(p->nqueues, sizeof(*av));
-	if (keys == NULL || av == NULL)
+	argvs = calloc(p->nqueues, sizeof(*argvs));
+	replies = calloc(p->nqueues, sizeof(*replies));
+	if (keys == NULL || av == NULL || argvs == NULL || replies == NULL)
 		goto out;
 	for (i = 0; i < p->nqueues; i++) {
+		argvs[i] = NULL;
+		if (p->poll_at[i] > now)
+			continue;	/* idle queue, not yet */
 		snprintf(keys[i], sizeof(keys[i]), "codeq:{%s}:outbox",
 		    p->queues[i]);
 		av[i][0] = keys[i];
@@ -312,6 +372,7 @@ intake(struct cbp *p)
 	store_ok(p);
 	for (i = 0; i < p->nqueues; i++) {
 		redisReply *r = replies[i];
+		size_t before = got;
 
 		if (r == NULL)
 			continue;
@@ -343,6 +404,7 @@ intake(struct cbp *p)
 			p->held++;
 			got++;
 		}
+		poll_result(p, i, got - before, now);
 		freeReplyObject(r);
 	}
 	if (got) {
@@ -352,6 +414,8 @@ intake(struct cbp *p)
 out:
 	free(keys);
 	free(av);
+	free(argvs);
+	free(replies);
 }
 
 /* Items that waited here for most of their lease are given up before
@@ -520,7 +584,7 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	if (store_ready(p) == 0) {
 		refresh_queues(p, now);
 		if (!p->store_down)
-			intake(p);
+			intake(p, now);
 	}
 	for (ep = p->eps; ep; ep = ep->next)
 		dispatch(p, ep);
@@ -646,6 +710,8 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	ev_timer_stop(p.proc.loop, &p.drain);
 	http_free(p.http);
 	codeq_strv_free(p.queues, p.nqueues);
+	free(p.poll_at);
+	free(p.poll_gap);
 	endpoint_gc(&p);
 	codeq_close(p.store);
 	sign_key_clear(&p.key);
