@@ -27,6 +27,7 @@
  *      shell test of your part.
  */
 /* Prototypes of commands that live outside cli.h go here. */
+int cmd_top(struct cli *, int, char **);	/* cli/top.c */
 
 static const struct cli_command commands[] = {
 	{ "enqueue", "QUEUE [--payload JSON | --payload-file F | --bulk F] [...]",
@@ -56,6 +57,8 @@ static const struct cli_command commands[] = {
 	    "subscriptions", cmd_subscriptions },
 	{ "callbacks", "dlq list|replay|purge QUEUE",
 	    "result callbacks that were not delivered", cmd_callbacks },
+	{ "top", "[QUEUE...] [--interval D]", "live view of queues and rates",
+	    cmd_top },
 	{ NULL, NULL, NULL, NULL }
 };
 
