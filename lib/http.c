@@ -321,8 +321,13 @@ req_setup(struct http_req *r, const char *url, size_t len)
 	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, r) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85: the string form */
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https")
 	    != CURLE_OK;
+#else
+	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK;
+#endif
 	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
 	/* An empty proxy disables the *_proxy environment variables. */
 	bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
