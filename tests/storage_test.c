@@ -722,6 +722,63 @@ START_TEST(outbox_on_every_terminal_state)
 }
 END_TEST
 
+/* Next message on a subscribed raw connection, or NULL (malloc()ed). */
+static char *
+next_message(redisContext *sub)
+{
+	redisReply *rep = NULL;
+	char *m = NULL;
+
+	if (redisGetReply(sub, (void **)&rep) != REDIS_OK || rep == NULL)
+		return NULL;
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+	    rep->element[2]->type == REDIS_REPLY_STRING)
+		m = strdup(rep->element[2]->str);
+	freeReplyObject(rep);
+	return m;
+}
+
+START_TEST(ready_notifications)
+{
+	struct timeval tv = { 10, 0 };
+	codeq_t *c = conn(NULL);
+	redisContext *sub = raw();
+	codeq_task_spec s = { .queue = "pub", .payload = "{}", .delay_ms = 1 };
+	char id[CODEQ_ID_MAX], *m;
+	codeq_task *t;
+	codeq_error e;
+	size_t moved = 0;
+	int64_t end;
+
+	redisSetTimeout(sub, tv);
+	raw_do(sub, "SUBSCRIBE codeq:ready");
+	enq(c, "pub", 0, "{}", NULL);
+	m = next_message(sub);
+	ck_assert_str_eq(m, "pub 1");
+	free(m);
+	/* Delayed: nothing now; "pub 1" when promoted. */
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	end = now_ms() + 10000;
+	while (moved == 0 && now_ms() < end) {
+		sleep_ms(5);
+		ck_assert_int_eq(codeq_promote(c, "pub", 0, &moved, &e), CODEQ_OK);
+	}
+	m = next_message(sub);
+	ck_assert_str_eq(m, "pub 1");
+	free(m);
+	/* A requeue without delay. */
+	t = claim1(c, "pub", 5000);
+	ck_assert_int_eq(codeq_nack(c, t->id, t->lease_token, 0, NULL, &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	m = next_message(sub);
+	ck_assert_str_eq(m, "pub 1");
+	free(m);
+	redisFree(sub);
+	codeq_close(c);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
 	codeq_options o = { .max_payload = 100 };
@@ -1192,6 +1249,7 @@ storage_suite(void)
 	tcase_add_test(tc, retention);
 	tcase_add_test(tc, outbox_on_every_terminal_state);
 	tcase_add_test(tc, fsck_detect_and_repair);
+	tcase_add_test(tc, ready_notifications);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, result_wait);
 	tcase_add_test(tc, bad_urls);
