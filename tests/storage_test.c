@@ -674,7 +674,7 @@ START_TEST(outbox_on_every_terminal_state)
 	codeq_task_spec s = { .queue = "cb", .payload = "{}",
 	    .webhook = "http://127.0.0.1:9/hook", .max_attempts = 1,
 	    .traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" };
-	char id[4][CODEQ_ID_MAX];
+	char id[4][CODEQ_ID_MAX], plain[CODEQ_ID_MAX];
 	codeq_task *t;
 	codeq_stats st;
 	codeq_error e;
@@ -704,6 +704,13 @@ START_TEST(outbox_on_every_terminal_state)
 		if (reaped == 0)
 			sleep_ms(20);
 	}
+	/* No webhook, no callback item. */
+	s.webhook = NULL;
+	ck_assert_int_eq(codeq_enqueue(c, &s, plain, NULL, &e), CODEQ_OK);
+	t = claim1(c, "cb", 5000);
+	ck_assert_int_eq(codeq_complete(c, t->id, t->lease_token, NULL, &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
 	ck_assert_int_eq(raw_int(r, "ZCARD codeq:{cb}:outbox"), 4);
 	check_cb(r, "cb", 1, id[0], "completed", "");
 	check_cb(r, "cb", 2, id[1], "failed", "nope");
