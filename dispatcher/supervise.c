@@ -615,7 +615,9 @@ child_exited(struct child *c, int status)
 	c->state = CS_DOWN;
 	cqm_worker_restart(c->pool->pc->name, WIFSIGNALED(status) ? "signal" :
 	    WEXITSTATUS(status) != 0 ? "exit" : "clean");
-	schedule_restart(c, crashed || c->killed != KILLED_NONE);
+	/* A worker killed for a handler timeout did not crash: restarted
+	 * at once, not counted towards crash-looping. */
+	schedule_restart(c, crashed && c->killed == KILLED_NONE);
 }
 
 void

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Leases held on this host are kept alive by the dispatcher: with a 1 s
+# lease (and the reaper running every 500 ms) tasks that run and wait in a
+# prefetch batch for several seconds are never reaped, so each completes
+# on its first attempt.  A worker killed with a prefetched batch in hand:
+# every task of the batch comes back at once.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/dispatcher_lib.sh"
+start_redis
+
+write_conf "$T_DIR/c.conf" <<EOC
+[pool l]
+queues = lq
+command = sleep 1.2; echo "\$CODEQ_ATTEMPT"
+processes = 1
+prefetch = 3
+lease = 1s
+EOC
+start_codeqd "$T_DIR/c.conf"
+a=$(cq enqueue lq); b=$(cq enqueue lq); c=$(cq enqueue lq)
+for id in $a $b $c; do wait_status "$id" completed 30; done
+for id in $a $b $c; do
+	assert_eq "$id ran on attempt" 1 "$(field "$id" result)"
+done
+grep -q 'msg="expired leases requeued"' "$T_DIR/codeqd.log" && fail "a held lease expired"
+ok "3.6 s of work under 1 s leases: heartbeats kept every lease, prefetched ones too"
+
+# Three tasks claimed by one worker at once, then the worker dies.
+cnt() { [ "$(rcli ZCARD "codeq:{lq}:leased")" = 3 ]; }
+# One due time for all three, so one promotion makes them ready together.
+at=$(( $(date +%s) + 2 ))
+d=$(cq enqueue lq --at "$at"); e=$(cq enqueue lq --at "$at"); f=$(cq enqueue lq --at "$at")
+wait_for 15 cnt || fail "the batch was not claimed together"
+w=$(field "$d" worker | cut -d: -f2)
+[ "$(field "$e" worker | cut -d: -f2)" = "$w" ] || fail "not one worker's batch"
+kill -9 "$w"
+for id in $d $e $f; do wait_status "$id" completed 30; done
+for id in $d $e $f; do
+	assert_eq "$id completed on attempt" 2 "$(field "$id" result)"
+done
+n=$(grep -c 'msg="task given back".*reason="worker exited on signal 9"' "$T_DIR/codeqd.log")
+assert_eq "tasks given back at once" 3 "$n"
+stop_codeqd
+check_counts lq 6
