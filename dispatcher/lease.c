@@ -185,32 +185,41 @@ givebacks_run(void)
 
 /* ---- Heartbeats ------------------------------------------------------ */
 
-static void
-heartbeat_pool(struct pool *p, codeq_t *s)
+#define HB_BATCH 256
+
+/*
+ * One pipelined round for the leases of children [*ci, ...) of a pool, at
+ * most HB_BATCH of them; *ci and *ki say where the next round starts.
+ * Returns -1 when the store is unreachable.
+ */
+static int
+heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 {
-	codeq_lease_ref refs[256];
-	struct child *owner[256];
-	int status[256];
-	int64_t until[256];
+	codeq_lease_ref refs[HB_BATCH];
+	struct child *owner[HB_BATCH];
+	int status[HB_BATCH];
+	int64_t until[HB_BATCH];
 	codeq_error err;
 	struct ipc_msg m;
-	size_t n = 0, k, j;
-	int i, rc;
+	size_t n = 0, j;
+	int rc;
 
-	for (i = 0; i < p->nchildren; i++) {
-		struct child *c = &p->children[i];
+	for (; *ci < p->nchildren && n < HB_BATCH; (*ci)++, *ki = 0) {
+		struct child *c = &p->children[*ci];
 
-		for (k = 0; k < c->nleases && n < 256; k++) {
-			refs[n].id = c->leases[k].id;
-			refs[n].token = c->leases[k].token;
+		for (; *ki < c->nleases && n < HB_BATCH; (*ki)++) {
+			refs[n].id = c->leases[*ki].id;
+			refs[n].token = c->leases[*ki].token;
 			owner[n++] = c;
 		}
+		if (*ki < c->nleases)
+			break;		/* the batch is full mid-child */
 	}
 	if (n == 0)
-		return;
+		return 0;
 	rc = codeq_heartbeat_batch(s, refs, n, p->pc->lease_ms, status, until, &err);
 	if (!dstore_ok(rc, &err))
-		return;
+		return -1;
 	D.n.heartbeat_rounds++;
 	/* Walk backwards: lease_drop moves the last lease into the hole. */
 	for (j = n; j-- > 0; ) {
@@ -229,6 +238,21 @@ heartbeat_pool(struct pool *p, codeq_t *s)
 		child_send(owner[j], &m);
 		lease_drop(owner[j], m.u.lease_lost.id, "stale");
 	}
+	return 0;
+}
+
+/* All leases of a pool, HB_BATCH per pipelined round.  A dropped lease
+ * moves another into its slot; the worst that does is skip that one
+ * lease until the next heartbeat, a third of a lease later. */
+static void
+heartbeat_pool(struct pool *p, codeq_t *s)
+{
+	size_t ki = 0;
+	int ci = 0;
+
+	while (ci < p->nchildren)
+		if (heartbeat_round(p, s, &ci, &ki) < 0)
+			return;
 }
 
 /* Each pool's leases are extended every third of its lease length. */

@@ -165,6 +165,8 @@ static void schedule_retry(void);
 static void
 on_connect(const redisAsyncContext *c, int status)
 {
+	if (c != ac)
+		return;		/* a context replaced by a reload */
 	if (status != REDIS_OK) {
 		if (fails++ == 0)
 			log_warning("work notifications: cannot connect, retrying",
@@ -177,6 +179,8 @@ on_connect(const redisAsyncContext *c, int status)
 static void
 on_disconnect(const redisAsyncContext *c, int status)
 {
+	if (c != ac)
+		return;		/* the one wake_stop() let go of */
 	ac = NULL;
 	if (subscribed && !stopping)
 		log_warning("work notifications: link lost, reconnecting",
