@@ -15,6 +15,7 @@
 
 #include "codeq_metrics.h"
 #include "conf.h"
+#include "ipc.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "metrics_store.h"
@@ -142,11 +143,17 @@ respond_text(struct MHD_Connection *c, unsigned int status, const char *text)
 }
 
 static enum MHD_Result
-serve_metrics(struct MHD_Connection *c)
+serve_metrics(struct metrics_http *mh, struct MHD_Connection *c)
 {
-	size_t len;
+	static struct ipc_counter totals[2 * IPC_MAX_COUNTERS];
+	size_t len, n, i;
 	char *body;
 
+	if (mh->hooks.counters != NULL) {
+		n = mh->hooks.counters(totals, sizeof(totals) / sizeof(totals[0]));
+		for (i = 0; i < n; i++)
+			cqm_dispatcher_total(totals[i].name, totals[i].value);
+	}
 	if ((body = metrics_render(cqm.reg, &len)) == NULL)
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "out of memory\n");
@@ -236,7 +243,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_YES;
 		}
 	}
-	return is_metrics ? serve_metrics(c) : serve_healthz(mh, c);
+	return is_metrics ? serve_metrics(mh, c) : serve_healthz(mh, c);
 }
 
 static void

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,28 @@ declare_all(struct metrics *r)
 	m->store_reconnects = metrics_counter(r, "codeq_store_reconnects_total",
 	    "Connections to the store re-established after a loss, by process.",
 	    "proc");
+	m->promoted = metrics_counter(r, "codeq_tasks_promoted_total",
+	    "Delayed tasks made ready by this host's promote timer.", NULL);
+	m->reaped = metrics_counter(r, "codeq_leases_reaped_total",
+	    "Expired leases requeued (or dead-lettered) by this host's reaper.", NULL);
+	m->leases_extended = metrics_counter(r, "codeq_leases_extended_total",
+	    "Leases extended by this host's heartbeats.", NULL);
+	m->leases_lost = metrics_counter(r, "codeq_leases_lost_total",
+	    "Heartbeats refused because another worker owns the task now (fencing).",
+	    NULL);
+	m->heartbeat_rounds = metrics_counter(r, "codeq_heartbeat_rounds_total",
+	    "Pipelined heartbeat rounds sent to the store.", NULL);
+	m->handler_timeouts = metrics_counter(r, "codeq_handler_timeouts_total",
+	    "Handlers stopped because they ran past their timeout.", NULL);
+	m->handler_kills = metrics_counter(r, "codeq_handler_kills_total",
+	    "Workers killed by the dispatcher because their handler overran its deadline.",
+	    NULL);
+	m->wakeups = metrics_counter(r, "codeq_worker_wakeups_total",
+	    "Wake-ups sent to idle workers when work became ready.", NULL);
+	if (!m->promoted || !m->reaped || !m->leases_extended ||
+	    !m->leases_lost || !m->heartbeat_rounds || !m->handler_timeouts ||
+	    !m->handler_kills || !m->wakeups)
+		return -1;
 	if (!m->build_info || !m->start_time || !m->claimed || !m->completed ||
 	    !m->failed || !m->retried || !m->dead_lettered || !m->abandoned ||
 	    !m->handler_seconds || !m->claim_seconds || !m->leases_held ||
@@ -554,4 +577,40 @@ cqm_fold(pid_t pid, const char *proc, const struct pool_config *pool,
 		metric_add(cqm.store_reconnects, lv, (double)d);
 	}
 	/* Anything else is a name from a newer child: ignored. */
+}
+
+/* ---- The dispatcher's own totals ----------------------------------- */
+
+void
+cqm_dispatcher_total(const char *name, uint64_t value)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} map[] = {
+#define M(n, f) { n, offsetof(struct codeq_metrics, f) }
+		M("dispatcher_promoted", promoted),
+		M("dispatcher_reaped", reaped),
+		M("dispatcher_leases_extended", leases_extended),
+		M("dispatcher_leases_lost", leases_lost),
+		M("dispatcher_heartbeat_rounds", heartbeat_rounds),
+		M("dispatcher_handler_kills", handler_kills),
+		M("dispatcher_wakes_sent", wakeups),
+		M("worker_handler_timeouts", handler_timeouts),
+#undef M
+	};
+	size_t i;
+
+	if (cqm.reg == NULL || name == NULL)
+		return;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].name, name) == 0) {
+			struct metric *m = *(struct metric **)(void *)
+			    ((char *)&cqm + map[i].off);
+			/* The totals only grow (children that exited are
+			 * kept); never let the counter go back. */
+			if ((double)value > metric_get(m, NULL))
+				metric_set(m, NULL, (double)value);
+			return;
+		}
 }

@@ -49,7 +49,9 @@ struct codeq_metrics {
 	struct metric *queue_depth, *queue_oldest_ready, *callback_outbox;
 	struct metric *callback_dlq, *queues;
 	struct metric *store_up, *store_errors, *store_reconnects;
-	struct metric *ipc_counters;
+	struct metric *promoted, *reaped, *leases_extended, *leases_lost;
+	struct metric *heartbeat_rounds, *handler_timeouts, *handler_kills;
+	struct metric *wakeups;
 };
 
 /* The process's metrics (cqm.reg is NULL in child mode). */
@@ -92,6 +94,12 @@ void cqm_task_done(const char *pool, const char *queue, const char *outcome);
  * asked to stop), "reload" (configuration changed). */
 void cqm_worker_restart(const char *pool, const char *reason);
 void cqm_pool_status(const char *pool, int up, int workers);
+
+/* Sets a family from one of the dispatcher's running totals
+ * (dispatcher_counters() of dispatcher/counters.c: "dispatcher_promoted",
+ * "dispatcher_reaped", "worker_handler_timeouts", ...); names it does not
+ * know are ignored.  Called just before rendering. */
+void cqm_dispatcher_total(const char *name, uint64_t value);
 
 /* Folds one counter of a child's IPC_COUNTERS report.  proc: "worker",
  * "notifier" or "callbacks"; pool: the worker's pool (NULL otherwise). */

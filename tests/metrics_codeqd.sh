@@ -76,31 +76,38 @@ wait_for 30 st so 2 completed || fail "so:2 not completed"
 wait_for 30 st so 3 dead || fail "so:3 not dead"
 wait_for 30 st so 4 failed || fail "so:4 not failed"
 
+# A delayed task: made ready by the dispatcher's promote timer.
+cq enqueue so --payload '{"op":"echo"}' --delay 300ms >/dev/null		# so:5
+wait_for 30 st so 5 completed || fail "so:5 (delayed) not completed"
+
 # One task whose worker is killed in the middle: given back, run again.
-cq enqueue so --payload '{"op":"sleep","ms":1500}' >/dev/null		# so:5
-wait_for 20 st so 5 leased || fail "so:5 never leased"
-wpid=$(rcli HGET 'codeq:{so}:t:5' worker | cut -d: -f2)
-[ -n "$wpid" ] && kill -0 "$wpid" 2>/dev/null || fail "no live worker for so:5 ($wpid)"
+cq enqueue so --payload '{"op":"sleep","ms":1500}' >/dev/null		# so:6
+wait_for 20 st so 6 leased || fail "so:6 never leased"
+wpid=$(rcli HGET 'codeq:{so}:t:6' worker | cut -d: -f2)
+[ -n "$wpid" ] && kill -0 "$wpid" 2>/dev/null || fail "no live worker for so:6 ($wpid)"
 kill -KILL "$wpid"
-wait_for 30 st so 5 completed || fail "so:5 not completed after its worker died"
-ok "so:5 completed by another worker after kill -9 of $wpid"
+wait_for 30 st so 6 completed || fail "so:6 not completed after its worker died"
+ok "so:6 completed by another worker after kill -9 of $wpid"
 
 # The counters: exactly what happened.
 expect 'codeq_tasks_claimed_total{queue="ex",pool="ex"}' 20
 expect 'codeq_tasks_completed_total{queue="ex",pool="ex"}' 20
 expect 'codeq_handler_duration_seconds_count{pool="ex"}' 20
-expect 'codeq_tasks_claimed_total{queue="so",pool="so"}' 8
-expect 'codeq_tasks_completed_total{queue="so",pool="so"}' 3
+expect 'codeq_tasks_claimed_total{queue="so",pool="so"}' 9
+expect 'codeq_tasks_completed_total{queue="so",pool="so"}' 4
 expect 'codeq_tasks_retried_total{queue="so",pool="so"}' 3
 expect 'codeq_tasks_failed_total{queue="so",pool="so"}' 1
 expect 'codeq_tasks_dead_lettered_total{queue="so",pool="so"}' 1
 expect 'codeq_tasks_abandoned_total{queue="so",pool="so",reason="worker_died"}' 1
 expect 'codeq_worker_restarts_total{pool="so",reason="signal"}' 1
-# 7 handler runs finished in a worker; the killed one never reported.
-expect 'codeq_handler_duration_seconds_count{pool="so"}' 7
-awk '$1 ~ /^codeq_claim_duration_seconds_count/ { n += $2 } END { exit !(n >= 28) }' "$T_DIR/metrics" ||
+# 8 handler runs finished in a worker; the killed one never reported.
+expect 'codeq_handler_duration_seconds_count{pool="so"}' 8
+awk '$1 ~ /^codeq_claim_duration_seconds_count/ { n += $2 } END { exit !(n >= 29) }' "$T_DIR/metrics" ||
 	fail "claim latency histogram: $(grep claim_duration_seconds_count "$T_DIR/metrics")"
-ok "claim latency observed for every claim (28 claims that got a task)"
+ok "claim latency observed for every claim (29 claims that got a task)"
+awk '$1 == "codeq_tasks_promoted_total" && $2 >= 1 { f = 1 } END { exit !f }' "$T_DIR/metrics" ||
+	fail "promotion not counted: $(grep promoted "$T_DIR/metrics")"
+ok "the delayed task's promotion counted"
 
 # Queues from the store: nothing ready or leased, one dead task.
 expect 'codeq_queue_depth{queue="ex",state="ready"}' 0

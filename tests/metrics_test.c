@@ -227,7 +227,13 @@ START_TEST(test_cqm_registry_events)
 	cqm_handler_duration("mail", 0.2);
 	cqm_webhook("result", "success", 0.03);
 	cqm_store_error("dispatcher");
+	cqm_dispatcher_total("dispatcher_reaped", 4);
+	cqm_dispatcher_total("dispatcher_reaped", 2);	/* never back */
+	cqm_dispatcher_total("worker_handler_timeouts", 1);
+	cqm_dispatcher_total("dispatcher_unknown", 9);
 	s = metrics_render(cqm.reg, NULL);
+	assert_contains(s, "\ncodeq_leases_reaped_total 4\n");
+	assert_contains(s, "\ncodeq_handler_timeouts_total 1\n");
 	assert_contains(s, "codeq_build_info{version=\"" PACKAGE_VERSION "\"} 1\n");
 	assert_contains(s, "codeq_worker_restarts_total{pool=\"mail\",reason=\"signal\"} 1\n");
 	assert_contains(s, "codeq_worker_restarts_total{pool=\"mail\",reason=\"other\"} 1\n");
