@@ -38,10 +38,12 @@
 #define IDLE_POLL_MAX_MS 500	/* a queue with an empty outbox is polled
 				 * less and less often, down to this */
 #define STORE_RETRY_MS 500
+#define RELEASE_DELAY_MS 1000	/* an endpoint's surplus goes back for this */
 
 struct endpoint {
 	char *url;
 	struct cb_item *head, *tail;	/* waiting to be sent */
+	size_t nwaiting;
 	int inflight;
 	struct endpoint *next;
 };
@@ -190,7 +192,10 @@ settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
 		x->v[2] = x->num;
 		x->v[3] = p->token;
 		if (how == SETTLE_RETRY || how == SETTLE_RELEASE) {
-			int64_t d = how == SETTLE_RELEASE ? 0 :
+			/* A release gives the item back, due after
+			 * retry_after_ms (0: at once). */
+			int64_t d = how == SETTLE_RELEASE ?
+			    (retry_after_ms > 0 ? retry_after_ms : 0) :
 			    cb_backoff(it->deliveries,
 			    p->cfg->callbacks.backoff_base_ms,
 			    p->cfg->callbacks.backoff_max_ms, retry_after_ms,
@@ -322,6 +327,19 @@ poll_result(struct cbp *p, size_t i, size_t got, int64_t now)
 	p->poll_at[i] = now + p->poll_gap[i];
 }
 
+#define SURPLUS_MAX 1024
+
+/* Items one endpoint may have waiting here: what it can take in the
+ * requests it may have in flight, once over. */
+static size_t
+ep_wait_max(const struct cbp *p)
+{
+	size_t per = (size_t)(p->cfg->webhooks.max_per_host > 0 ?
+	    p->cfg->webhooks.max_per_host : 1);
+
+	return per * (size_t)p->cfg->callbacks.batch_max;
+}
+
 static void
 intake(struct cbp *p, int64_t now)
 {
@@ -330,7 +348,8 @@ intake(struct cbp *p, int64_t now)
 	redisReply **replies;
 	char (*keys)[160];
 	const char *(*av)[5];
-	size_t i, j, limit, got = 0, ndue = 0;
+	size_t i, j, limit, got = 0, ndue = 0, nsurplus = 0;
+	struct cb_item *surplus[SURPLUS_MAX];
 	codeq_error e;
 
 	if (p->nqueues == 0 || p->held >= p->hold_max)
@@ -396,13 +415,24 @@ intake(struct cbp *p, int64_t now)
 				cb_item_free(it);
 				continue;
 			}
+			got++;
+			if (ep->nwaiting >= ep_wait_max(p)) {
+				/* Enough waits for this endpoint already (a slow
+				 * one): give the item back for a while rather
+				 * than let it fill the room others need. */
+				if (nsurplus < SURPLUS_MAX)
+					surplus[nsurplus++] = it;
+				else
+					cb_item_free(it);
+				continue;
+			}
 			if (ep->tail)
 				ep->tail->next = it;
 			else
 				ep->head = it;
 			ep->tail = it;
+			ep->nwaiting++;
 			p->held++;
-			got++;
 		}
 		poll_result(p, i, got - before, now);
 		freeReplyObject(r);
@@ -410,6 +440,12 @@ intake(struct cbp *p, int64_t now)
 	if (got) {
 		snprintf(lim, sizeof(lim), "%zu", got);
 		log_debug("callback items taken", "count", lim);
+	}
+	if (nsurplus) {
+		settle(p, surplus, nsurplus, SETTLE_RELEASE, 0, "",
+		    RELEASE_DELAY_MS);
+		for (i = 0; i < nsurplus; i++)
+			cb_item_free(surplus[i]);
 	}
 out:
 	free(keys);
@@ -433,6 +469,7 @@ expire_waiting(struct cbp *p, int64_t now)
 			ep->head = it->next;
 			if (ep->head == NULL)
 				ep->tail = NULL;
+			ep->nwaiting--;
 			cb_item_free(it);
 			p->held--;
 		}
@@ -547,6 +584,7 @@ dispatch(struct cbp *p, struct endpoint *ep)
 
 			ep->head = it->next;
 			it->next = NULL;
+			ep->nwaiting--;
 			size += strlen(it->result) + strlen(it->error) + 256;
 			d->items[d->n++] = it;
 		}
@@ -620,6 +658,7 @@ on_stop(struct wh_proc *wp)
 
 			ep->head = it->next;
 			it->next = NULL;
+			ep->nwaiting--;
 			v[n++] = it;
 			p->held--;
 			if (n == 64 || ep->head == NULL) {
