@@ -20,6 +20,10 @@ start_codeqd "$T_DIR/c.conf"
 e() { cq enqueue ex --payload "{\"op\":\"$1\"}" ${2:+--max-attempts $2}; }
 env_id=$(e env); text_id=$(e text); empty_id=$(e empty); retry_id=$(e retry)
 perm_id=$(e perm); other_id=$(e other 2); sig_id=$(e signal 2); big_id=$(e big)
+# A payload far larger than a pipe's buffer reaches stdin whole.
+pad=$(head -c 300000 /dev/zero | tr '\0' a)
+printf '{"op":"size","pad":"%s"}' "$pad" >"$T_DIR/big.json"
+size_id=$(cq enqueue ex --payload-file "$T_DIR/big.json")
 
 wait_status "$env_id" completed
 r=$(field "$env_id" result)
@@ -58,5 +62,9 @@ field "$big_id" error | grep -q "exceeded max_output (1024 bytes)" ||
 	fail "oversize error: $(field "$big_id" error)"
 assert_eq "oversize stdout: result not stored" "" "$(field "$big_id" result)"
 
+wait_status "$size_id" completed
+assert_eq "300 KB payload on stdin: bytes read" "$(wc -c <"$T_DIR/big.json" | tr -d ' ')" \
+	"$(field "$size_id" result)"
+
 stop_codeqd
-check_counts ex 8
+check_counts ex 9

@@ -277,134 +277,162 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-int
-exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
-    struct run_result *r)
-{
-	const struct pool_config *pool = ctx->pool;
+/* One running handler. */
+struct run {
+	pid_t pid;			/* leader = process group id */
+	int in, out, err;		/* our ends of its stdin/stdout/stderr */
+	const char *payload;
+	size_t plen, poff;
+	int64_t deadline, kill_at, exited_at;
+	int status, exited, timed_out, aborting;
 	struct capture cap;
-	struct pollfd pfd[4];
-	struct ipc_msg m;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	const char *payload = t->payload ? t->payload : "{}";
-	size_t plen = strlen(payload), poff = 0;
-	int64_t now, deadline, kill_at = 0, exited_at = 0;
-	int status = 0, exited = 0, timed_out = 0, aborting = 0, n, i, wait;
-	pid_t pid, w;
-	ssize_t k;
+};
 
-	memset(&cap, 0, sizeof(cap));
-	memset(r, 0, sizeof(*r));
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Forks the handler with its three pipes; tells the dispatcher its
+ * process group.  0, or -1 with r's verdict set. */
+static int
+run_spawn(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
+    struct run *x, struct run_result *r)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	struct ipc_msg m;
+
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(err, O_CLOEXEC) < 0) {
 		run_result_set(r, RUN_FAIL, "pipe: %s", strerror(errno));
-		goto done;
+		goto fail;
 	}
-	if ((pid = fork()) < 0) {
+	if ((x->pid = fork()) < 0) {
 		run_result_set(r, RUN_FAIL, "fork: %s", strerror(errno));
-		goto done;
+		goto fail;
 	}
-	if (pid == 0)
-		child_exec(pool, t, deadline_ms, in[0], out[1], err[1]);
-	setpgid(pid, pid);	/* both sides: whichever runs first wins */
+	if (x->pid == 0)
+		child_exec(ctx->pool, t, deadline_ms, in[0], out[1], err[1]);
+	setpgid(x->pid, x->pid);	/* both sides: whichever runs first wins */
 	close(in[0]); close(out[1]); close(err[1]);
-	in[0] = out[1] = err[1] = -1;
-	set_nonblock(in[1]); set_nonblock(out[0]); set_nonblock(err[0]);
+	x->in = in[1]; x->out = out[0]; x->err = err[0];
+	set_nonblock(x->in); set_nonblock(x->out); set_nonblock(x->err);
+	if (x->plen == 0)
+		close_fd(&x->in);
 
 	memset(&m, 0, sizeof(m));
 	m.type = IPC_HANDLER;
 	snprintf(m.u.handler.id, sizeof(m.u.handler.id), "%s", t->id);
-	m.u.handler.pgid = (uint64_t)pid;
+	m.u.handler.pgid = (uint64_t)x->pid;
 	ipc_send(ctx->ipc_fd, &m, 0);
+	return 0;
+fail:
+	close_fd(&in[0]); close_fd(&in[1]); close_fd(&out[0]);
+	close_fd(&out[1]); close_fd(&err[0]); close_fd(&err[1]);
+	return -1;
+}
 
-	deadline = mono_ms() + pool->timeout_ms;
-	if (plen == 0) {
-		close(in[1]);
-		in[1] = -1;
+/* Timeout, abort and oversize output: SIGTERM to the group, SIGKILL
+ * after KILL_GRACE_MS (at once for oversize output). */
+static void
+run_escalate(struct exec_ctx *ctx, struct run *x, int64_t now)
+{
+	if (!x->exited && !x->timed_out && !x->aborting && now >= x->deadline) {
+		x->timed_out = 1;
+		kill(-x->pid, SIGTERM);
+		x->kill_at = now + KILL_GRACE_MS;
 	}
-	while (!exited || out[0] >= 0 || err[0] >= 0) {
+	if (!x->aborting && ctx->aborted) {
+		x->aborting = 1;
+		kill(-x->pid, SIGTERM);
+		x->kill_at = now + KILL_GRACE_MS;
+	}
+	if (x->cap.oversize && x->kill_at == 0)
+		x->kill_at = now;
+	if (x->kill_at != 0 && now >= x->kill_at)
+		kill(-x->pid, SIGKILL);
+}
+
+/* Waits for something to do (at most POLL_TICK_MS) and does it. */
+static void
+run_poll(struct exec_ctx *ctx, const codeq_task *t, struct run *x, int64_t now)
+{
+	struct pollfd pfd[4];
+	int n = 0, i, wait = POLL_TICK_MS;
+	ssize_t k;
+
+	if (x->in >= 0)
+		pfd[n++] = (struct pollfd){ x->in, POLLOUT, 0 };
+	if (x->out >= 0)
+		pfd[n++] = (struct pollfd){ x->out, POLLIN, 0 };
+	if (x->err >= 0)
+		pfd[n++] = (struct pollfd){ x->err, POLLIN, 0 };
+	pfd[n++] = (struct pollfd){ ctx->ipc_fd, POLLIN, 0 };
+	if (!x->timed_out && !x->aborting && x->deadline - now < wait)
+		wait = x->deadline - now > 0 ? (int)(x->deadline - now) : 0;
+	if (poll(pfd, (nfds_t)n, wait) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		if (pfd[i].fd == x->in) {
+			k = write(x->in, x->payload + x->poff, x->plen - x->poff);
+			if (k > 0)
+				x->poff += (size_t)k;
+			if ((k < 0 && errno != EAGAIN && errno != EINTR) ||
+			    x->poff == x->plen)
+				close_fd(&x->in);	/* EPIPE: it does not read */
+		} else if (pfd[i].fd == x->out) {
+			if (!drain(x->out, &x->cap, 1, ctx->pool->max_output))
+				close_fd(&x->out);
+		} else if (pfd[i].fd == x->err) {
+			if (!drain(x->err, &x->cap, 0, 0))
+				close_fd(&x->err);
+		} else if (pfd[i].fd == ctx->ipc_fd)
+			exec_ipc(ctx, t);
+	}
+}
+
+int
+exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
+    struct run_result *r)
+{
+	struct run x;
+	int64_t now;
+
+	memset(&x, 0, sizeof(x));
+	memset(r, 0, sizeof(*r));
+	x.in = x.out = x.err = -1;
+	x.payload = t->payload ? t->payload : "{}";
+	x.plen = strlen(x.payload);
+	if (run_spawn(ctx, t, deadline_ms, &x, r) < 0)
+		return 0;
+	x.deadline = mono_ms() + ctx->pool->timeout_ms;
+	while (!x.exited || x.out >= 0 || x.err >= 0) {
 		now = mono_ms();
-		if (!exited && !timed_out && !aborting && now >= deadline) {
-			timed_out = 1;
-			kill(-pid, SIGTERM);
-			kill_at = now + KILL_GRACE_MS;
-		}
-		if (!aborting && ctx->aborted) {
-			aborting = 1;
-			kill(-pid, SIGTERM);
-			kill_at = now + KILL_GRACE_MS;
-		}
-		if (cap.oversize && kill_at == 0) {
-			kill(-pid, SIGKILL);
-			kill_at = now;
-		}
-		if (kill_at != 0 && now >= kill_at)
-			kill(-pid, SIGKILL);
-		if (exited && now - exited_at > KILL_GRACE_MS)
+		run_escalate(ctx, &x, now);
+		if (x.exited && now - x.exited_at > KILL_GRACE_MS)
 			break;	/* something left the group but holds a pipe */
-		n = 0;
-		if (in[1] >= 0)
-			pfd[n++] = (struct pollfd){ in[1], POLLOUT, 0 };
-		if (out[0] >= 0)
-			pfd[n++] = (struct pollfd){ out[0], POLLIN, 0 };
-		if (err[0] >= 0)
-			pfd[n++] = (struct pollfd){ err[0], POLLIN, 0 };
-		pfd[n++] = (struct pollfd){ ctx->ipc_fd, POLLIN, 0 };
-		wait = POLL_TICK_MS;
-		if (!timed_out && !aborting && deadline - now < wait)
-			wait = (int)(deadline - now);
-		if (wait < 0)
-			wait = 0;
-		if (poll(pfd, (nfds_t)n, wait) < 0 && errno != EINTR)
-			break;
-		for (i = 0; i < n; i++) {
-			if (pfd[i].revents == 0)
-				continue;
-			if (pfd[i].fd == in[1]) {
-				k = write(in[1], payload + poff, plen - poff);
-				if (k > 0)
-					poff += (size_t)k;
-				if ((k < 0 && errno != EAGAIN && errno != EINTR) ||
-				    poff == plen) {
-					close(in[1]);	/* EPIPE: it does not read */
-					in[1] = -1;
-				}
-			} else if (pfd[i].fd == out[0]) {
-				if (!drain(out[0], &cap, 1, pool->max_output)) {
-					close(out[0]);
-					out[0] = -1;
-				}
-			} else if (pfd[i].fd == err[0]) {
-				if (!drain(err[0], &cap, 0, 0)) {
-					close(err[0]);
-					err[0] = -1;
-				}
-			} else if (pfd[i].fd == ctx->ipc_fd)
-				exec_ipc(ctx, t);
-		}
-		if (!exited && (w = waitpid(pid, &status, WNOHANG)) == pid) {
-			exited = 1;
-			exited_at = mono_ms();
+		run_poll(ctx, t, &x, now);
+		if (!x.exited && waitpid(x.pid, &x.status, WNOHANG) == x.pid) {
+			x.exited = 1;
+			x.exited_at = mono_ms();
 			/* The task is over: whatever it left running goes. */
-			kill(-pid, SIGKILL);
-			if (in[1] >= 0) {
-				close(in[1]);
-				in[1] = -1;
-			}
+			kill(-x.pid, SIGKILL);
+			close_fd(&x.in);
 		}
 	}
-	if (!exited) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	if (!x.exited) {
+		kill(-x.pid, SIGKILL);
+		while (waitpid(x.pid, &x.status, 0) < 0 && errno == EINTR)
 			;
 	}
-	verdict(pool, status, timed_out, aborting, &cap, r);
-done:
-	for (i = 0; i < 2; i++) {
-		if (in[i] >= 0) close(in[i]);
-		if (out[i] >= 0) close(out[i]);
-		if (err[i] >= 0) close(err[i]);
-	}
-	free(cap.out);
+	verdict(ctx->pool, x.status, x.timed_out, x.aborting, &x.cap, r);
+	close_fd(&x.in); close_fd(&x.out); close_fd(&x.err);
+	free(x.cap.out);
 	return 0;
 }

@@ -15,5 +15,6 @@ perm)	echo "bad input, giving up" >&2; exit 65 ;;
 other)	echo "something broke" >&2; exit 3 ;;
 signal)	kill -9 $$ ;;
 big)	head -c 5000 /dev/zero | tr '\0' x ;;
+size)	printf '%s' "$payload" | wc -c ;;
 *)	echo "unknown op $op" >&2; exit 65 ;;
 esac
