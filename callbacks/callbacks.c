@@ -3,7 +3,7 @@
  *
  * Every batch window (default 50 ms) one pipelined round trip runs
  * cb_take on each queue's outbox, leasing the due items to this process
- * (token `lease`).  Items are grouped by URL; each endpoint has at most
+ * (token `lease`).  Items are grouped by URL; each host has at most
  * [webhooks] max_per_host POSTs in flight, each carrying up to
  * [callbacks] batch_max items.  When a POST ends, each of its items is
  * acked (2xx), rescheduled with backoff (retryable failure) or moved to
@@ -42,6 +42,7 @@
 
 struct endpoint {
 	char *url;
+	size_t hostlen;			/* url[0..hostlen): scheme://authority */
 	struct cb_item *head, *tail;	/* waiting to be sent */
 	size_t nwaiting;
 	int inflight;
@@ -117,6 +118,41 @@ store_ready(struct cbp *p)
 	return 0;
 }
 
+/* Length of "scheme://authority": endpoints sharing it share the
+ * per-host bound on requests in flight. */
+static size_t
+host_len(const char *url)
+{
+	const char *a = strstr(url, "://"), *e;
+
+	if (a == NULL)
+		return strlen(url);
+	e = strchr(a + 3, '/');
+	if (e == NULL)
+		e = strchr(a + 3, '?');
+	return e ? (size_t)(e - url) : strlen(url);
+}
+
+static int
+same_host(const struct endpoint *a, const struct endpoint *b)
+{
+	return a->hostlen == b->hostlen &&
+	    strncmp(a->url, b->url, a->hostlen) == 0;
+}
+
+/* Requests in flight to ep's host, over all its endpoints. */
+static int
+host_inflight(const struct cbp *p, const struct endpoint *ep)
+{
+	const struct endpoint *o;
+	int n = 0;
+
+	for (o = p->eps; o; o = o->next)
+		if (same_host(o, ep))
+			n += o->inflight;
+	return n;
+}
+
 static struct endpoint *
 endpoint_get(struct cbp *p, const char *url)
 {
@@ -131,6 +167,7 @@ endpoint_get(struct cbp *p, const char *url)
 		free(ep);
 		return NULL;
 	}
+	ep->hostlen = host_len(url);
 	ep->next = p->eps;
 	p->eps = ep;
 	return ep;
@@ -539,10 +576,17 @@ on_done(void *arg, const struct http_result *r)
 			    dead[i]->task_id, "queue", dead[i]->queue,
 			    "error", r->error);
 	}
-	if (!p->proc.stopping)
-		dispatch(p, d->ep);
+	/* A slot of this host is free: any endpoint of it may use it. */
+	if (!p->proc.stopping) {
+		struct endpoint *o;
+
+		for (o = p->eps; o; o = o->next)
+			if (same_host(o, d->ep))
+				dispatch(p, o);
+	}
 	delivery_free(d);
-	endpoint_gc(p);
+	/* Endpoints are freed by the tick only: callers may be walking
+	 * the list. */
 	maybe_finish_stop(p);
 }
 
@@ -569,7 +613,7 @@ dispatch(struct cbp *p, struct endpoint *ep)
 
 	if (max == 0)
 		max = 1;
-	while (ep->head && ep->inflight < per_host) {
+	while (ep->head && host_inflight(p, ep) < per_host) {
 		if ((d = calloc(1, sizeof(*d))) == NULL ||
 		    (d->items = calloc(max, sizeof(*d->items))) == NULL) {
 			free(d);
