@@ -101,14 +101,15 @@ on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	run_mhd(w->data);
 }
 
+/* libmicrohttpd's last message, to say why the listener did not start. */
+static char mhd_last_error[256];
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char line[256];
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\n")] = '\0';
-	log_warning("metrics: http", "error", line);
+	vsnprintf(mhd_last_error, sizeof(mhd_last_error), fmt, ap);
+	mhd_last_error[strcspn(mhd_last_error, "\n")] = '\0';
+	log_warning("metrics: http", "error", mhd_last_error);
 }
 
 /* ---- Requests ----------------------------------------------------- */
@@ -342,6 +343,7 @@ metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
 	memset(password, 0, sizeof(password));
 	if (mh->store == NULL)
 		goto fail;
+	mhd_last_error[0] = '\0';
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -353,8 +355,9 @@ metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, mh,
 	    MHD_OPTION_END);
 	if (mh->d == NULL) {
-		snprintf(err, errlen, "metrics: listen %s: cannot start the HTTP listener (address in use?)",
-		    cfg->metrics.listen);
+		snprintf(err, errlen, "metrics: listen %s: %s", cfg->metrics.listen,
+		    mhd_last_error[0] ? mhd_last_error :
+		    "cannot start the HTTP listener");
 		goto fail;
 	}
 	info = MHD_get_daemon_info(mh->d, MHD_DAEMON_INFO_EPOLL_FD);

@@ -94,6 +94,63 @@ ok "store reconnect counted"
 depth_seen || fail "queue depths did not come back"
 ok "queue depths back after the restart"
 
+# Many scrapes at once while the cache is stale: all suspended on one
+# collection, all answered.
+sleep 1.1
+i=0; pids=""
+while [ $i -lt 20 ]; do
+	curl -sf --max-time 10 -o "$T_DIR/par.$i" "$URL/metrics" & pids="$pids $!"
+	i=$((i+1))
+done
+for p in $pids; do wait $p || fail "a concurrent scrape failed"; done
+assert_eq "concurrent scrapes with queue depths" 20 \
+	"$(grep -l '^codeq_queue_depth{queue="emails",state="ready"} 2$' "$T_DIR"/par.* | wc -l)"
+assert_eq "HEAD /healthz" 200 "$(code -I "$URL/healthz")"
+if curl -sf --max-time 2 "http://[::1]:$PORT/healthz" >/dev/null 2>&1; then
+	fail "listening on ::1 although configured for 127.0.0.1"
+fi
+ok "not reachable on another address"
+
+# The same address twice: the second refuses to start, saying why.
+if "$top_builddir/tests/metrics_httpd" "127.0.0.1:$PORT" "$REDIS_URL" "$T_DIR/pools" \
+	>"$T_DIR/second.log" 2>&1; then fail "a second listener started on a used port"; fi
+grep -q "listen 127.0.0.1:$PORT" "$T_DIR/second.log" || fail "no reason given: $(cat "$T_DIR/second.log")"
+ok "port in use: $(cat "$T_DIR/second.log")"
+"$top_builddir/tests/metrics_httpd" off "$REDIS_URL" "$T_DIR/pools" >"$T_DIR/off.log" 2>&1 ||
+	fail "listen = off failed: $(cat "$T_DIR/off.log")"
+grep -q disabled "$T_DIR/off.log" || fail "listen = off did not disable"
+ok "listen = off disables the listener"
+if "$top_builddir/tests/metrics_httpd" "no-port" "$REDIS_URL" "$T_DIR/pools" >"$T_DIR/bad.log" 2>&1; then
+	fail "a bad listen address was accepted"
+fi
+ok "bad listen address refused: $(cat "$T_DIR/bad.log")"
+
 kill -TERM $HTTPD
 wait $HTTPD || fail "metrics_httpd did not exit cleanly"
 ok "clean stop"
+
+# A store that accepts connections and never answers: the collection's
+# deadline ends it, /healthz says 503 (no request hangs), /metrics answers.
+SPORT=$(free_port)
+"$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)' "$SPORT" &
+t_track $!
+wait_for 10 "$PYTHON3" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' "$SPORT" ||
+	fail "silent server did not start"
+PORT2=$(free_port)
+"$top_builddir/tests/metrics_httpd" "127.0.0.1:$PORT2" "redis://127.0.0.1:$SPORT/0" "$T_DIR/pools" \
+	>"$T_DIR/httpd2.log" 2>&1 &
+HTTPD2=$!
+t_track $HTTPD2
+wait_for 10 curl -s --max-time 10 -o /dev/null "http://127.0.0.1:$PORT2/healthz" ||
+	fail "no answer from the listener on a silent store"
+assert_eq "healthz on a silent store" 503 "$(code "http://127.0.0.1:$PORT2/healthz")"
+assert_eq "reason" "store: timed out" "$(cat "$T_DIR/body")"
+assert_eq "metrics on a silent store" 200 "$(code "http://127.0.0.1:$PORT2/metrics")"
+kill -TERM $HTTPD2
+wait $HTTPD2 || fail "metrics_httpd (silent store) did not exit cleanly"
+ok "a silent store times out, nothing hangs"
