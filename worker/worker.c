@@ -142,6 +142,7 @@ wait_ipc(struct worker *w, int timeout_ms)
 		}
 		switch (m.type) {
 		case IPC_WAKE:
+			log_debug("woken", "queue", m.u.wake.queue);
 			woken = 1;
 			break;
 		case IPC_SHUTDOWN:
