@@ -162,6 +162,9 @@ declare_all(struct metrics *r)
 	    !m->queue_oldest_ready || !m->callback_outbox || !m->callback_dlq ||
 	    !m->queues || !m->store_up || !m->store_errors || !m->store_reconnects)
 		return -1;
+	/* Four states for each of the (at most 200) queues a collection
+	 * reads: above the default bound. */
+	metric_set_max_series(m->queue_depth, 1024);
 	metric_set(m->build_info, version, 1);
 	metric_set(m->start_time, NULL, (double)time(NULL));
 	return 0;

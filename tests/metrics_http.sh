@@ -111,6 +111,20 @@ if curl -sf --max-time 2 "http://[::1]:$PORT/healthz" >/dev/null 2>&1; then
 fi
 ok "not reachable on another address"
 
+# Many queues: a collection reads at most 200 (sorted by name), counts
+# them all, and drops no update.
+i=0
+while [ $i -lt 210 ]; do
+	printf 'SADD codeq:queues bulk%03d\nRPUSH codeq:{bulk%03d}:ready:0 bulk%03d:1\n' $i $i $i
+	i=$((i+1))
+done | rcli --pipe >/dev/null
+many() { scrape && [ "$(metric codeq_queues)" = 211 ]; }
+wait_for 10 many || fail "codeq_queues: $(metric codeq_queues)"
+assert_eq "queue depth series for 200 queues" 800 "$(grep -c '^codeq_queue_depth{' "$T_DIR/metrics")"
+[ -z "$(grep '^codeq_metrics_dropped_updates_total{' "$T_DIR/metrics")" ] ||
+	fail "updates dropped: $(grep '^codeq_metrics_dropped' "$T_DIR/metrics")"
+ok "211 queues: 200 read, none dropped"
+
 # The same address twice: the second refuses to start, saying why.
 if "$top_builddir/tests/metrics_httpd" "127.0.0.1:$PORT" "$REDIS_URL" "$T_DIR/pools" \
 	>"$T_DIR/second.log" 2>&1; then fail "a second listener started on a used port"; fi
