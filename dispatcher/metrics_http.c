@@ -288,6 +288,9 @@ resolve(const char *host, unsigned short port, struct sockaddr_storage *ss,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
+	/* ":PORT": every IPv4 address ("[::]:PORT" for IPv6). */
+	if (*host == '\0')
+		hints.ai_family = AF_INET;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	rc = getaddrinfo(*host ? host : NULL, portstr, &hints, &res);
 	if (rc != 0) {
