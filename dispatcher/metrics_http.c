@@ -40,7 +40,13 @@ struct metrics_http {
 	struct metrics_http_hooks hooks;
 	struct MHD_Connection *waiters[MAX_WAITERS];
 	size_t nwaiters;
+	/* What the running listener and collection were started with, to
+	 * tell what a reload changes. */
+	char *listen, *url, *password_file;
 };
+
+/* The running listener, for metrics_http_reload(). */
+static struct metrics_http *current;
 
 int
 metrics_listen_parse(const char *listen, char *host, size_t hostlen,
@@ -303,49 +309,24 @@ resolve(const char *host, unsigned short port, struct sockaddr_storage *ss,
 	return 0;
 }
 
-int
-metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
-    const struct metrics_http_hooks *hooks, struct metrics_http **out,
-    char *err, size_t errlen)
+/* Starts libmicrohttpd on listen (already validated) inside mh. */
+static int
+listener_start(struct metrics_http *mh, const char *listen, char *err,
+    size_t errlen)
 {
-	struct metrics_http *mh = NULL;
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *info;
-	char host[256], password[256];
+	char host[256];
 	unsigned short port;
 	unsigned int flags;
-	int rc;
 
-	*out = NULL;
-	rc = metrics_listen_parse(cfg->metrics.listen, host, sizeof(host), &port);
-	if (rc == 1)
-		return 0;
-	if (rc < 0) {
+	if (metrics_listen_parse(listen, host, sizeof(host), &port) != 0) {
 		snprintf(err, errlen, "metrics: listen %s: must be HOST:PORT, [IPV6]:PORT or off",
-		    cfg->metrics.listen);
+		    listen);
 		return -1;
 	}
-	if (cqm_init() != 0) {
-		snprintf(err, errlen, "metrics: out of memory");
+	if (resolve(host, port, &ss, err, errlen) != 0)
 		return -1;
-	}
-	if (resolve(host, port, &ss, err, errlen) != 0 ||
-	    read_password(cfg->store.password_file, password, sizeof(password),
-	    err, errlen) != 0)
-		return -1;
-	if ((mh = calloc(1, sizeof(*mh))) == NULL) {
-		snprintf(err, errlen, "metrics: out of memory");
-		return -1;
-	}
-	mh->loop = loop;
-	if (hooks != NULL)
-		mh->hooks = *hooks;
-	mh->store = metrics_store_new(loop, cfg->store.url,
-	    password[0] ? password : NULL, COLLECT_TIMEOUT_MS, MAX_QUEUES,
-	    on_collected, mh, err, errlen);
-	memset(password, 0, sizeof(password));
-	if (mh->store == NULL)
-		goto fail;
 	mhd_last_error[0] = '\0';
 	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
@@ -358,37 +339,32 @@ metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, mh,
 	    MHD_OPTION_END);
 	if (mh->d == NULL) {
-		snprintf(err, errlen, "metrics: listen %s: %s", cfg->metrics.listen,
+		snprintf(err, errlen, "metrics: listen %s: %s", listen,
 		    mhd_last_error[0] ? mhd_last_error :
 		    "cannot start the HTTP listener");
-		goto fail;
+		return -1;
 	}
 	info = MHD_get_daemon_info(mh->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (info == NULL || info->epoll_fd < 0) {
 		snprintf(err, errlen, "metrics: no epoll descriptor from libmicrohttpd");
-		goto fail;
+		MHD_stop_daemon(mh->d);
+		mh->d = NULL;
+		return -1;
 	}
 	ev_io_init(&mh->io, on_epoll, info->epoll_fd, EV_READ);
 	mh->io.data = mh;
-	ev_io_start(loop, &mh->io);
+	ev_io_start(mh->loop, &mh->io);
 	ev_timer_init(&mh->timer, on_timer, 0, 0);
 	mh->timer.data = mh;
 	run_mhd(mh);
-	log_info("metrics: listening", "listen", cfg->metrics.listen);
-	*out = mh;
+	log_info("metrics: listening", "listen", listen);
 	return 0;
-fail:
-	if (mh->d != NULL)
-		MHD_stop_daemon(mh->d);
-	metrics_store_free(mh->store);
-	free(mh);
-	return -1;
 }
 
-void
-metrics_http_stop(struct metrics_http *mh)
+static void
+listener_stop(struct metrics_http *mh)
 {
-	if (mh == NULL)
+	if (mh->d == NULL)
 		return;
 	/* libmicrohttpd must not be stopped with suspended connections:
 	 * answer them (from the cache) first. */
@@ -397,6 +373,159 @@ metrics_http_stop(struct metrics_http *mh)
 	ev_io_stop(mh->loop, &mh->io);
 	ev_timer_stop(mh->loop, &mh->timer);
 	MHD_stop_daemon(mh->d);
+	mh->d = NULL;
+}
+
+/* A new collection for cfg's store. */
+static struct metrics_store *
+store_new(struct metrics_http *mh, const struct codeq_config *cfg, char *err,
+    size_t errlen)
+{
+	struct metrics_store *ms;
+	char password[256];
+
+	if (read_password(cfg->store.password_file, password, sizeof(password),
+	    err, errlen) != 0)
+		return NULL;
+	ms = metrics_store_new(mh->loop, cfg->store.url,
+	    password[0] ? password : NULL, COLLECT_TIMEOUT_MS, MAX_QUEUES,
+	    on_collected, mh, err, errlen);
+	memset(password, 0, sizeof(password));
+	return ms;
+}
+
+static int
+set_str(char **dst, const char *src)
+{
+	char *n = NULL;
+
+	if (src != NULL && (n = strdup(src)) == NULL)
+		return -1;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static void
+mh_free(struct metrics_http *mh)
+{
+	listener_stop(mh);
 	metrics_store_free(mh->store);
+	free(mh->listen);
+	free(mh->url);
+	free(mh->password_file);
+	if (current == mh)
+		current = NULL;
 	free(mh);
+}
+
+int
+metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
+    const struct metrics_http_hooks *hooks, struct metrics_http **out,
+    char *err, size_t errlen)
+{
+	struct metrics_http *mh;
+	char host[256];
+	unsigned short port;
+	int rc;
+
+	*out = NULL;
+	rc = metrics_listen_parse(cfg->metrics.listen, host, sizeof(host), &port);
+	if (rc == 1)
+		return 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "metrics: listen %s: must be HOST:PORT, [IPV6]:PORT or off",
+		    cfg->metrics.listen);
+		return -1;
+	}
+	if (cqm_init() != 0 || (mh = calloc(1, sizeof(*mh))) == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return -1;
+	}
+	mh->loop = loop;
+	if (hooks != NULL)
+		mh->hooks = *hooks;
+	if (set_str(&mh->listen, cfg->metrics.listen) != 0 ||
+	    set_str(&mh->url, cfg->store.url) != 0 ||
+	    set_str(&mh->password_file, cfg->store.password_file) != 0) {
+		snprintf(err, errlen, "metrics: out of memory");
+		goto fail;
+	}
+	if ((mh->store = store_new(mh, cfg, err, errlen)) == NULL ||
+	    listener_start(mh, cfg->metrics.listen, err, errlen) != 0)
+		goto fail;
+	current = mh;
+	*out = mh;
+	return 0;
+fail:
+	mh_free(mh);
+	return -1;
+}
+
+void
+metrics_http_reload(const struct codeq_config *cfg)
+{
+	struct metrics_http *mh = current;
+	struct metrics_store *ms, *old;
+	char err[512], host[256];
+	unsigned short port;
+
+	if (mh == NULL) {
+		if (metrics_listen_parse(cfg->metrics.listen, host, sizeof(host),
+		    &port) != 1)
+			log_warning("metrics: the listener was off at start; "
+			    "restart codeqd to start it", "listen",
+			    cfg->metrics.listen);
+		return;
+	}
+	if (str_differs(mh->url, cfg->store.url) ||
+	    str_differs(mh->password_file, cfg->store.password_file)) {
+		if ((ms = store_new(mh, cfg, err, sizeof(err))) == NULL ||
+		    set_str(&mh->url, cfg->store.url) != 0 ||
+		    set_str(&mh->password_file, cfg->store.password_file) != 0) {
+			log_error("metrics: keeping the previous store", "error", err);
+			metrics_store_free(ms);
+		} else {
+			old = mh->store;
+			mh->store = ms;
+			metrics_store_free(old);
+			on_collected(mh);	/* waiters of the old one */
+			log_info("metrics: now reading the new store");
+		}
+	}
+	if (!str_differs(mh->listen, cfg->metrics.listen))
+		return;
+	if (metrics_listen_parse(cfg->metrics.listen, host, sizeof(host),
+	    &port) == 1) {
+		log_warning("metrics: listen cannot be turned off by a reload; "
+		    "restart codeqd", "listen", mh->listen);
+		return;
+	}
+	/* Another address: the new listener replaces the old one.  The two
+	 * may share a port, so the old one goes first; if the new one
+	 * cannot start, the old address is taken again. */
+	listener_stop(mh);
+	if (listener_start(mh, cfg->metrics.listen, err, sizeof(err)) == 0) {
+		(void)set_str(&mh->listen, cfg->metrics.listen);
+		return;
+	}
+	log_error("metrics: cannot move the listener, keeping the old address",
+	    "error", err);
+	if (listener_start(mh, mh->listen, err, sizeof(err)) != 0)
+		log_error("metrics: listener stopped", "error", err);
+}
+
+void
+metrics_http_stop(struct metrics_http *mh)
+{
+	if (mh != NULL)
+		mh_free(mh);
 }

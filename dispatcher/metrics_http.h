@@ -47,6 +47,12 @@ int metrics_http_start(struct ev_loop *loop, const struct codeq_config *cfg,
     char *err, size_t errlen);
 void metrics_http_stop(struct metrics_http *mh);
 
+/* After a configuration reload (SIGHUP): follows a change of the store
+ * (url, password_file) or of the listen address, in place, so the
+ * pointer from metrics_http_start() stays valid.  Turning the listener on
+ * or off needs a restart (a warning says so). */
+void metrics_http_reload(const struct codeq_config *cfg);
+
 /* Parses a listen address; 1 when disabled, 0 when parsed, -1 when bad.
  * host receives the address without brackets. */
 int metrics_listen_parse(const char *listen, char *host, size_t hostlen,

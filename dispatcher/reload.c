@@ -20,6 +20,7 @@
 #include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
+#include "metrics_http.h"
 
 static int
 str_differs(const char *a, const char *b)
@@ -113,6 +114,7 @@ reload(void)
 		wake_stop();
 		wake_start();
 	}
+	metrics_http_reload(n);
 	for (tail = &D.pools; *tail != NULL; tail = &(*tail)->next)
 		;
 	for (i = 0; i < n->npools; i++) {

@@ -5,7 +5,8 @@
 # is killed with SIGKILL mid-task; the webhook counter equals the requests
 # the sink received; queue depths and leases come back to zero; the live
 # scrape passes promtool; /healthz is 503 while the store is stopped and
-# 200 again when it returns, with the reconnection counted.
+# 200 again when it returns, with the reconnection counted; a SIGHUP that
+# changes the store and the listen address is followed.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/webhooks_lib.sh"
 [ -f "$TEST_SO" ] || skip "tests/test_handler.so not built"
@@ -144,6 +145,27 @@ expect codeq_store_up 1
 awk '$1 == "codeq_store_reconnects_total{proc=\"dispatcher\"}" && $2 >= 1 { f = 1 } END { exit !f }' "$T_DIR/metrics" ||
 	fail "no reconnection counted: $(grep store_reconnects "$T_DIR/metrics")"
 ok "reconnection counted"
+
+# SIGHUP with another store and another listen address: the listener
+# moves, and the depths come from the new store.
+R2=$(free_port)
+"$REDIS_SERVER" --bind 127.0.0.1 --port "$R2" --save '' --appendonly no \
+	--daemonize no --logfile "$T_DIR/redis2.log" &
+t_track $!
+wait_for 10 redis-cli -p "$R2" ping || fail "second redis-server did not start"
+cq --redis "redis://127.0.0.1:$R2/0" enqueue other --payload '{}' --delay 1h >/dev/null
+M2PORT=$(free_port)
+sed -i -e "s|^url = .*|url = redis://127.0.0.1:$R2/0|" \
+	-e "s|^listen = .*|listen = 127.0.0.1:$M2PORT|" "$T_DIR/c.conf"
+kill -HUP "$CODEQD_PID"
+M="http://127.0.0.1:$M2PORT"
+wait_for 20 is 'codeq_queue_depth{queue="other",state="delayed"}' 1 ||
+	fail "no depths from the new store on the new address"
+[ -z "$(metric 'codeq_queue_depth{queue="ex",state="ready"}')" ] || fail "old store's queues still shown"
+curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics" >/dev/null && fail "old address still answers"
+ok "after SIGHUP: new listen address, depths from the new store"
+# The counters survived the reload.
+assert_eq "completed after reload" 20 "$(metric 'codeq_tasks_completed_total{queue="ex",pool="ex"}')"
 
 stop_codeqd
 if grep -Eq 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$T_DIR/codeqd.log"; then
