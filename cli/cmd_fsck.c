@@ -38,7 +38,8 @@ report(void *arg, const char *queue, const char *id, const char *problem,
 		    "repaired", repaired));
 		return;
 	}
-	printf("%s %s: %s%s\n", queue, id != NULL ? id : "-", problem,
+	/* An id names its queue already. */
+	printf("%s: %s%s\n", id != NULL ? id : queue, problem,
 	    repaired ? " (repaired)" : "");
 }
 

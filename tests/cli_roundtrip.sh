@@ -132,7 +132,9 @@ assert_eq "every queue in stats" "dq idem later mail past perm prio prio2 retry 
 assert_eq "fsck clean" "0 problems, 0 repaired" "$(cq fsck)"
 rcli LREM 'codeq:{st}:ready:2' 0 st:3 >/dev/null
 expect_match 65 '' fsck st
-echo "$OUT" | grep -q '^st st:3: ' || fail "fsck did not name st:3: $OUT"
+echo "$OUT" | grep -q '^st:3: status ready (priority 2) but in no container$' ||
+	fail "fsck did not name st:3: $OUT"
+ok "fsck: $OUT"
 cq fsck --repair st >/dev/null
 assert_eq "after repair" "0 problems, 0 repaired" "$(cq fsck st)"
 assert_eq "st:3 claimable again" 2 "$(cq stats st --json | jget '["ready"]')"
