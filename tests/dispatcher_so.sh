@@ -76,3 +76,13 @@ n2=$(grep -c 'msg="child died"' "$T_DIR/refuse.log")
 [ $((n2 - n1)) -le 4 ] || fail "restarts not slowed down: $((n2 - n1)) in 2 s"
 ok "crash-looping pool restarted with backoff ($((n2 - n1)) restarts in 2 s)"
 kill -TERM $pid; wait $pid || fail "codeqd did not exit 0"
+
+# A handler built for another ABI version is refused.
+sed "s|$TEST_SO|$top_builddir/tests/.libs/test_handler_badabi.so|" "$T_DIR/r.conf" |
+	grep -v handler_config >"$T_DIR/abi.conf"
+"$CODEQD" -c "$T_DIR/abi.conf" --foreground >"$T_DIR/abi.log" 2>&1 &
+pid=$!; t_track $pid
+wait_for 20 grep -q "handler ABI version 99, codeqd speaks 1" "$T_DIR/abi.log" ||
+	fail "wrong ABI version not refused"
+ok "a .so of another ABI version is refused"
+kill -TERM $pid; wait $pid || fail "codeqd did not exit 0"

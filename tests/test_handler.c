@@ -61,8 +61,14 @@ t_handle(void *state, const codeq_handler_task *t, codeq_handler_reply *r)
 	return o;
 }
 
+/* Built a second time with -DTEST_ABI_VERSION=99 (test_handler_badabi.so)
+ * to check that codeqd refuses a handler of another ABI version. */
+#ifndef TEST_ABI_VERSION
+#define TEST_ABI_VERSION CODEQ_HANDLER_ABI_VERSION
+#endif
+
 const codeq_handler codeq_handler_v1 = {
-	.abi_version = CODEQ_HANDLER_ABI_VERSION,
+	.abi_version = TEST_ABI_VERSION,
 	.name = "test",
 	.init = t_init,
 	.handle = t_handle,
