@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -129,12 +130,24 @@ END_TEST
 
 START_TEST(journal_detection)
 {
+	struct stat st;
+	char js[64];
+
 	/* stderr is not what JOURNAL_STREAM names: plain lines. */
 	setenv("JOURNAL_STREAM", "1:1", 1);
 	log_init("codeq", LOG_L_INFO);
 	log_format(line, sizeof(line), LOG_L_INFO, "m", (char *)0);
 	ck_assert(strncmp(line, "ts=", 3) == 0);
+	/* It names stderr's device and inode, as systemd sets it: "<N>". */
+	ck_assert_int_eq(fstat(2, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	log_init("codeq", LOG_L_INFO);
+	log_format(line, sizeof(line), LOG_L_NOTICE, "m", (char *)0);
+	ck_assert_msg(strncmp(line, "<5>level=notice", 15) == 0, "%s", line);
 	unsetenv("JOURNAL_STREAM");
+	log_set_journal(0);
 }
 END_TEST
 
