@@ -398,9 +398,8 @@ ipc_pair(int fds[2])
 int
 ipc_send_frame(int fd, const char *frame, size_t len, int nonblock)
 {
-	ssize_t n;
-
 	struct pollfd pfd = { fd, POLLOUT, 0 };
+	ssize_t n;
 
 	/* Blocking sends also work on a non-blocking socket: wait until
 	 * there is room (the socket may be non-blocking for the reader). */
