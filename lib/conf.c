@@ -565,7 +565,7 @@ set_handler(struct loader *l, struct pool_config *p, const struct raw_entry *e,
 		p->kind = HANDLER_SO;
 		break;
 	}
-	l->handler_line = e->line;
+	l->handler_line = p->handler_line = e->line;
 	l->handler_key = e->key;
 	return 0;
 }
@@ -732,6 +732,8 @@ apply_section(struct loader *l, const struct reader *r, size_t sec,
 				return -1;
 		} else if (set_key(l, base, k, e) == -1)
 			return -1;
+		if (pool != NULL && strcmp(e->key, "user") == 0)
+			pool->user_line = e->line;
 		if (strcmp(e->key, "backoff_base") == 0)
 			l->backoff_base_line = e->line;
 		if (strcmp(e->key, "backoff_max") == 0)
@@ -843,6 +845,19 @@ static const struct section_spec sections[] = {
 	{ NULL, NULL, 0 }
 };
 
+/* The line of key in section sec, or 0. */
+static int
+entry_line(const struct reader *r, size_t sec, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < r->nents; i++)
+		if (r->ents[i].section == sec &&
+		    strcmp(r->ents[i].key, key) == 0)
+			return r->ents[i].line;
+	return 0;
+}
+
 static int
 load_sections(struct loader *l, const struct reader *r)
 {
@@ -857,6 +872,13 @@ load_sections(struct loader *l, const struct reader *r)
 		const char *name = r->secs[i].name;
 		const struct section_spec *ss;
 		char label[80];
+
+		if (strcmp(name, "store") == 0)
+			l->cfg->store.password_file_line = entry_line(r, i,
+			    "password_file");
+		if (strcmp(name, "webhooks") == 0)
+			l->cfg->webhooks.secret_file_line = entry_line(r, i,
+			    "secret_file");
 
 		if (strncmp(name, "pool", 4) == 0 &&
 		    (name[4] == '\0' || isspace((unsigned char)name[4]))) {
@@ -1113,25 +1135,27 @@ config_check_environment(const struct codeq_config *cfg, char *err,
 	const char *path = cfg->path != NULL ? cfg->path : "(config)";
 	size_t i;
 
-	if (readable(cfg->store.password_file, path, 0, "password_file", err,
-	    errlen) == -1 ||
-	    readable(cfg->webhooks.secret_file, path, 0, "secret_file", err,
-	    errlen) == -1)
+	if (readable(cfg->store.password_file, path,
+	    cfg->store.password_file_line, "password_file", err, errlen) == -1 ||
+	    readable(cfg->webhooks.secret_file, path,
+	    cfg->webhooks.secret_file_line, "secret_file", err, errlen) == -1)
 		return -1;
 	for (i = 0; i < cfg->npools; i++) {
 		const struct pool_config *p = &cfg->pools[i];
+		int hl = p->handler_line ? p->handler_line : p->line;
 
-		if (readable(p->so_path, path, p->line, "so", err, errlen) == -1)
+		if (readable(p->so_path, path, hl, "so", err, errlen) == -1)
 			return -1;
 		if (p->argc > 0 && !program_found(p->argv[0])) {
 			snprintf(err, errlen, "%s:%d: exec: %s: no such "
-			    "executable program%s", path, p->line, p->argv[0],
+			    "executable program%s", path, hl, p->argv[0],
 			    strchr(p->argv[0], '/') ? "" : " in PATH");
 			return -1;
 		}
 		if (p->user != NULL && getpwnam(p->user) == NULL) {
 			snprintf(err, errlen, "%s:%d: user: no such user '%s'",
-			    path, p->line, p->user);
+			    path, p->user_line ? p->user_line : p->line,
+			    p->user);
 			return -1;
 		}
 	}

@@ -37,6 +37,7 @@ struct pool_config {
 	size_t max_output;		/* max_output = 1MiB (stdout; stderr tail 4 KiB) */
 	char *user;			/* user = codeq (when started as root) */
 	int line;			/* where the section starts, for messages */
+	int handler_line, user_line;	/* where exec/command/so and user are */
 };
 
 struct store_config {
@@ -46,6 +47,7 @@ struct store_config {
 	int64_t command_timeout_ms;	/* command_timeout = 5s */
 	size_t max_payload;		/* max_payload = 1MiB */
 	int64_t retention_ms;		/* retention = 7d */
+	int password_file_line;		/* for messages; 0: not in the file */
 };
 
 struct daemon_config {
@@ -65,6 +67,7 @@ struct webhook_policy {
 	int64_t timeout_ms;		/* timeout = 10s */
 	char *secret_file;		/* secret_file = path, holds whsec_... */
 	char *secret_env;		/* secret_env = NAME of an environment variable */
+	int secret_file_line;		/* for messages; 0: not in the file */
 };
 
 struct notifier_config {

@@ -25,9 +25,9 @@ printf '[pool p]\nqueues = q\nexec = /bin/true\nprocesses = 0 @@\n' | bad "proce
 printf '[pool p]\nqueues = q\nexec = /bin/true\ntimeout = soon @@\n' | bad "bad duration" "timeout"
 printf '[pool p]\nqueues = q\nexec = /bin/true\nfrobnicate = 1 @@\n' | bad "unknown key" "frobnicate"
 printf '[pool p] @@\nqueues = q\n' | bad "no handler" "handler"
-printf '[pool p] @@\nso = %s/nonexistent.so\nqueues = q\n' "$T_DIR" | bad "missing .so" "nonexistent.so"
-printf '[pool p] @@\nexec = /nonexistent/prog\nqueues = q\n' | bad "missing program" "nonexistent/prog"
-printf '[pool p] @@\nexec = /bin/true\nqueues = q\nuser = no-such-user-x\n' | bad "unknown user" "no-such-user-x"
+printf '[pool p]\nso = %s/nonexistent.so @@\nqueues = q\n' "$T_DIR" | bad "missing .so" "nonexistent.so"
+printf '[pool p]\nexec = /nonexistent/prog @@\nqueues = q\n' | bad "missing program" "nonexistent/prog"
+printf '[pool p]\nexec = /bin/true\nqueues = q\nuser = no-such-user-x @@\n' | bad "unknown user" "no-such-user-x"
 printf '[pool p]\nexec = /bin/true\nqueues = bad queue! @@\n' | bad "bad queue name" "queues"
 
 write_conf "$T_DIR/good.conf" <<EOC

@@ -437,20 +437,26 @@ START_TEST(environment)
 	ck_assert_int_eq(load("[pool p]\nqueues = q\n"
 	    "exec = no-such-program-codeq\n"), 0);
 	ck_assert_int_eq(config_check_environment(&cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, ":1: exec: no-such-program-codeq: "
+	ck_assert_ptr_nonnull(strstr(err, ":3: exec: no-such-program-codeq: "
 	    "no such executable program in PATH"));
 	config_free(&cfg);
 	ck_assert_int_eq(load("[pool p]\nqueues = q\nso = /nonexistent/h.so\n"),
 	    0);
 	ck_assert_int_eq(config_check_environment(&cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, ":1: so: /nonexistent/h.so: No such "
+	ck_assert_ptr_nonnull(strstr(err, ":3: so: /nonexistent/h.so: No such "
 	    "file or directory"));
 	config_free(&cfg);
 	ck_assert_int_eq(load("[pool p]\nqueues = q\nexec = sh\n"
 	    "user = no-such-user-codeq\n"), 0);
 	ck_assert_int_eq(config_check_environment(&cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "user: no such user "
+	ck_assert_ptr_nonnull(strstr(err, ":4: user: no such user "
 	    "'no-such-user-codeq'"));
+	config_free(&cfg);
+	ck_assert_int_eq(load("[codeqd]\n[store]\n\npassword_file = /nonexistent/pw\n"),
+	    0);
+	ck_assert_int_eq(config_check_environment(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, ":4: password_file: /nonexistent/pw: "
+	    "No such file or directory"));
 }
 END_TEST
 
