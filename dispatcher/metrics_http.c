@@ -28,7 +28,6 @@
 
 struct request {
 	int waited;			/* suspended once: answer now */
-	struct MHD_Connection *conn;
 };
 
 struct metrics_http {
@@ -237,7 +236,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (rq == NULL) {
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
-		rq->conn = c;
 		*req_cls = rq;
 	}
 	if (!rq->waited && !cache_fresh(mh) && mh->nwaiters < MAX_WAITERS) {
