@@ -14,6 +14,7 @@
 #include <check.h>
 
 #include "http.h"
+#include "callbacks/batch.h"
 #include "notifier/route.h"
 #include "sign.h"
 #include "urlpolicy.h"
@@ -357,6 +358,82 @@ START_TEST(route_min_interval)
 }
 END_TEST
 
+static struct cb_item *
+mkitem(int64_t n, const char *status, const char *result, const char *tp)
+{
+	struct cb_item *it = calloc(1, sizeof(*it));
+	char id[32];
+
+	snprintf(id, sizeof(id), "q:%lld", (long long)n);
+	it->queue = strdup("q");
+	it->n = n;
+	it->task_id = strdup(id);
+	it->url = strdup("http://example.com/");
+	it->status = strdup(status);
+	it->result = strdup(result);
+	it->error = strdup(strcmp(status, "completed") ? "boom" : "");
+	it->attempts = 2;
+	it->completed_at = 1795000000123;
+	it->traceparent = strdup(tp);
+	return it;
+}
+
+START_TEST(callback_bodies)
+{
+	struct cb_item *v[3];
+	char id[64], id2[64];
+	size_t len;
+	char *b;
+
+	v[0] = mkitem(7, "completed", "{\"x\":1}", "00-ab-cd-01");
+	v[1] = mkitem(8, "failed", "", "");
+	v[2] = mkitem(9, "dead", "not json", "");
+	b = cb_body(v, 1, &len, id, sizeof(id));
+	ck_assert_str_eq(id, "cb_q_7");
+	ck_assert_str_eq(b, "{\"webhookId\":\"cb_q_7\",\"taskId\":\"q:7\","
+	    "\"queue\":\"q\",\"eventType\":\"TASK_COMPLETED\",\"status\":"
+	    "\"COMPLETED\",\"result\":{\"x\":1},\"error\":null,\"attempts\":2,"
+	    "\"completedAt\":\"2026-11-18T11:06:40.123Z\",\"traceparent\":"
+	    "\"00-ab-cd-01\"}");
+	ck_assert_uint_eq(len, strlen(b));
+	free(b);
+	b = cb_body(v, 3, &len, id, sizeof(id));
+	ck_assert_ptr_nonnull(strstr(b, "\"eventType\":\"TASK_RESULTS\",\"count\":3"));
+	ck_assert_ptr_nonnull(strstr(b, "\"eventType\":\"TASK_FAILED\",\"status\":\"FAILED\",\"result\":null,\"error\":\"boom\""));
+	ck_assert_ptr_nonnull(strstr(b, "\"eventType\":\"TASK_DEAD_LETTERED\",\"status\":\"DEAD\",\"result\":\"not json\""));
+	ck_assert_int_eq(strncmp(id, "cbb_", 4), 0);
+	free(b);
+	/* The same batch keeps its id; another composition gets another. */
+	b = cb_body(v, 3, &len, id2, sizeof(id2));
+	ck_assert_str_eq(id, id2);
+	free(b);
+	b = cb_body(v, 2, &len, id2, sizeof(id2));
+	ck_assert_str_ne(id, id2);
+	free(b);
+	for (int i = 0; i < 3; i++)
+		cb_item_free(v[i]);
+}
+END_TEST
+
+START_TEST(callback_backoff)
+{
+	/* base 2 s, max 60 s: 2, 4, 8, 16, 32, 60, 60 s (no jitter at 0.5). */
+	static const int64_t want[] = { 2000, 4000, 8000, 16000, 32000,
+	    60000, 60000 };
+
+	for (int k = 1; k <= 7; k++)
+		ck_assert_int_eq(cb_backoff(k, 2000, 60000, -1, 0.5),
+		    want[k - 1]);
+	/* Jitter: +/- 20 %. */
+	ck_assert_int_eq(cb_backoff(1, 2000, 60000, -1, 0.0), 1600);
+	ck_assert_int_ge(cb_backoff(1, 2000, 60000, -1, 0.999), 2390);
+	/* Retry-After wins, capped at one hour. */
+	ck_assert_int_eq(cb_backoff(1, 2000, 60000, 7000, 0.5), 7000);
+	ck_assert_int_eq(cb_backoff(3, 2000, 60000, 0, 0.5), 0);
+	ck_assert_int_eq(cb_backoff(1, 2000, 60000, 86400000, 0.5), 3600000);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -375,6 +452,8 @@ suite(void)
 	tcase_add_test(tc, route_group_round_robin);
 	tcase_add_test(tc, route_hash_deterministic);
 	tcase_add_test(tc, route_min_interval);
+	tcase_add_test(tc, callback_bodies);
+	tcase_add_test(tc, callback_backoff);
 	suite_add_tcase(s, tc);
 	return s;
 }
