@@ -94,8 +94,10 @@ store_failed(struct cbp *p, const codeq_error *e)
 static void
 store_ok(struct cbp *p)
 {
-	if (p->store_down)
+	if (p->store_down) {
 		log_info("store available again");
+		cqm_store_reconnect("callbacks");
+	}
 	p->store_down = 0;
 }
 

@@ -149,8 +149,10 @@ store_ready(struct notifier *n)
 		store_failed(n, err);
 		return -1;
 	}
-	if (n->store_down)
+	if (n->store_down) {
 		log_info("store available again");
+		cqm_store_reconnect("notifier");
+	}
 	n->store_down = 0;
 	return 0;
 }
