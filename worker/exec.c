@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include <errno.h>
@@ -34,6 +35,7 @@
 #define STDERR_TAIL	4096
 #define KILL_GRACE_MS	2000	/* SIGTERM, then SIGKILL after this */
 #define POLL_TICK_MS	250	/* re-check the leader while pipes stay open */
+#define REAP_TICK_MS	5	/* ... and once they closed, without a pidfd */
 
 struct capture {
 	char *out;
@@ -281,6 +283,7 @@ set_nonblock(int fd)
 struct run {
 	pid_t pid;			/* leader = process group id */
 	int in, out, err;		/* our ends of its stdin/stdout/stderr */
+	int pidfd;			/* readable when the leader exits, or -1 */
 	const char *payload;
 	size_t plen, poff;
 	int64_t deadline, kill_at, exited_at;
@@ -320,6 +323,11 @@ run_spawn(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
 	setpgid(x->pid, x->pid);	/* both sides: whichever runs first wins */
 	close(in[0]); close(out[1]); close(err[1]);
 	x->in = in[1]; x->out = out[0]; x->err = err[0];
+#ifdef SYS_pidfd_open
+	/* Wakes the poll when the leader exits, even while something else
+	 * still holds its pipes (Linux 5.3+; else a short re-check). */
+	x->pidfd = (int)syscall(SYS_pidfd_open, x->pid, 0);
+#endif
 	set_nonblock(x->in); set_nonblock(x->out); set_nonblock(x->err);
 	if (x->plen == 0)
 		close_fd(&x->in);
@@ -361,9 +369,14 @@ run_escalate(struct exec_ctx *ctx, struct run *x, int64_t now)
 static void
 run_poll(struct exec_ctx *ctx, const codeq_task *t, struct run *x, int64_t now)
 {
-	struct pollfd pfd[4];
+	struct pollfd pfd[5];
 	int n = 0, i, wait = POLL_TICK_MS;
 	ssize_t k;
+
+	if (x->pidfd >= 0 && !x->exited)
+		pfd[n++] = (struct pollfd){ x->pidfd, POLLIN, 0 };
+	else if (x->pidfd < 0 && !x->exited && x->out < 0 && x->err < 0)
+		wait = REAP_TICK_MS;	/* output closed: exit is near */
 
 	if (x->in >= 0)
 		pfd[n++] = (struct pollfd){ x->in, POLLOUT, 0 };
@@ -377,8 +390,8 @@ run_poll(struct exec_ctx *ctx, const codeq_task *t, struct run *x, int64_t now)
 	if (poll(pfd, (nfds_t)n, wait) < 0)
 		return;
 	for (i = 0; i < n; i++) {
-		if (pfd[i].revents == 0)
-			continue;
+		if (pfd[i].revents == 0 || pfd[i].fd == x->pidfd)
+			continue;	/* the pidfd: waitpid() follows */
 		if (pfd[i].fd == x->in) {
 			k = write(x->in, x->payload + x->poff, x->plen - x->poff);
 			if (k > 0)
@@ -406,7 +419,7 @@ exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
 
 	memset(&x, 0, sizeof(x));
 	memset(r, 0, sizeof(*r));
-	x.in = x.out = x.err = -1;
+	x.in = x.out = x.err = x.pidfd = -1;
 	x.payload = t->payload ? t->payload : "{}";
 	x.plen = strlen(x.payload);
 	if (run_spawn(ctx, t, deadline_ms, &x, r) < 0)
@@ -432,7 +445,7 @@ exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
 			;
 	}
 	verdict(ctx->pool, x.status, x.timed_out, x.aborting, &x.cap, r);
-	close_fd(&x.in); close_fd(&x.out); close_fd(&x.err);
+	close_fd(&x.in); close_fd(&x.out); close_fd(&x.err); close_fd(&x.pidfd);
 	free(x.cap.out);
 	return 0;
 }
