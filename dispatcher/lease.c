@@ -49,8 +49,10 @@ dstore_get(void)
 	if (D.store != NULL)
 		return D.store;
 	if (codeq_connect(D.cfg->store.url, &D.opt, &D.store, &err) == CODEQ_OK) {
-		if (D.store_fails > 0)
+		if (D.store_fails > 0) {
 			log_notice("store reachable again");
+			cqm_store_reconnect("dispatcher");
+		}
 		D.store_fails = 0;
 		return D.store;
 	}
@@ -81,6 +83,7 @@ dstore_ok(int rc, const codeq_error *err)
 	}
 	if (D.store_fails > 0) {
 		log_notice("store reachable again");
+		cqm_store_reconnect("dispatcher");
 		D.store_fails = 0;
 	}
 	return 1;

@@ -408,8 +408,11 @@ claim_loop(struct worker *w)
 		t0 = mono_ms();
 		rc = codeq_claim(w->store, queues, w->pool->nqueues, &co, tasks,
 		    &n, &err);
-		if (rc == CODEQ_OK || rc == CODEQ_EEMPTY)
+		if (rc == CODEQ_OK || rc == CODEQ_EEMPTY) {
 			cqm_claim_latency(w->pool->name, (mono_ms() - t0) / 1000.);
+			if (fails > 0)	/* the store answers again */
+				cqm_store_reconnect("worker");
+		}
 		if (rc == CODEQ_OK) {
 			fails = 0;
 			w->n.claimed += n;
