@@ -11,7 +11,7 @@ pools() {
 	cat <<EOC
 [pool a]
 queues = qa
-command = echo '"$1"'
+command = if grep -q long; then sleep 1.5; fi; echo '"$1"'
 processes = 1
 
 [pool b]
@@ -27,6 +27,9 @@ assert_eq "before reload" '"v1"' "$(field "$id" result)"
 long=$(cq enqueue qb)
 wait_status "$long" leased
 bworker=$(field "$long" worker | cut -d: -f2)
+# A task of the pool about to change, running during the reload.
+arun=$(cq enqueue qa --payload '{"long":true}')
+wait_status "$arun" leased
 
 pools v2 | write_conf "$T_DIR/c.conf"
 kill -HUP "$CODEQD_PID"
@@ -35,6 +38,10 @@ grep -q 'msg="pool changed: restarting" pool=a' "$T_DIR/codeqd.log" || fail "poo
 grep -q 'msg="pool changed: restarting" pool=b' "$T_DIR/codeqd.log" && fail "pool b restarted"
 id=$(cq enqueue qa); wait_status "$id" completed
 assert_eq "after reload" '"v2"' "$(field "$id" result)"
+wait_status "$arun" completed
+assert_eq "changed pool's running task finished under the old configuration" '"v1"' \
+	"$(field "$arun" result)"
+assert_eq "... on its first attempt" 1 "$(field "$arun" attempts)"
 wait_status "$long" completed
 assert_eq "unchanged pool's task ran on in the same worker" "$bworker" \
 	"$(field "$long" worker | cut -d: -f2)"
@@ -52,5 +59,5 @@ id=$(cq enqueue qa); wait_status "$id" completed
 assert_eq "old configuration still runs" '"v2"' "$(field "$id" result)"
 ok "bad reload reported with file:line, old configuration kept"
 stop_codeqd
-check_counts qa 3
+check_counts qa 4
 check_counts qb 1
