@@ -130,6 +130,7 @@ struct codeqd {
 	ev_tstamp next_reap, next_status, next_watchdog, next_counters_gc;
 	int ready_sent;
 	int foreground;
+	int level_forced;		/* --log-level given: reloads keep it */
 	int ready_pipe;			/* daemonize: tell the parent we are up */
 	struct dcounters n;
 	uint64_t retired[IPC_MAX_COUNTERS];	/* totals of children gone */

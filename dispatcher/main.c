@@ -320,6 +320,7 @@ main(int argc, char **argv)
 	}
 	if (level_arg == NULL && D.cfg->daemon.log_level != NULL)
 		log_level_parse(D.cfg->daemon.log_level, &lvl);
+	D.level_forced = level_arg != NULL;
 	log_init("dispatcher", lvl);
 	if (D.cfg->store.password_file != NULL &&
 	    (D.password = read_password(D.cfg->store.password_file, err,

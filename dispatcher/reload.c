@@ -79,7 +79,8 @@ reload(void)
 	    (unsigned long long)mono_usec());
 	store_changed = str_differs(old->store.url, n->store.url) ||
 	    str_differs(old->store.password_file, n->store.password_file);
-	if (log_level_parse(n->daemon.log_level, &lvl) == 0)
+	if (!D.level_forced && n->daemon.log_level != NULL &&
+	    log_level_parse(n->daemon.log_level, &lvl) == 0)
 		log_init("dispatcher", lvl);
 
 	for (p = D.pools; p != NULL; p = p->next) {
