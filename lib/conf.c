@@ -113,7 +113,7 @@ conf_reader(char *str, int num, void *arg)
 	struct reader *r = arg;
 	ssize_t n;
 	size_t len;
-	const char *s;
+	const char *s, *start;
 
 	if ((n = getline(&r->buf, &r->bufcap, r->fp)) <= 0)
 		return NULL;
@@ -135,10 +135,12 @@ conf_reader(char *str, int num, void *arg)
 
 	/* Mirror inih's reading of the line: comments first, then indented
 	 * continuation lines (while a key is open), then section headers. */
-	s = r->buf;
-	while (isspace((unsigned char)*s))
-		s++;
-	r->indented = s > r->buf && *s != '\0';
+	start = r->buf;
+	if (r->lineno == 1 && strncmp(start, "\xef\xbb\xbf", 3) == 0)
+		start += 3;	/* a UTF-8 BOM, which inih skips too */
+	for (s = start; isspace((unsigned char)*s); s++)
+		;
+	r->indented = s > start && *s != '\0';
 	if (*s == ';' || *s == '#' || *s == '\0')
 		return str;
 	if (r->indented && r->have_prev)

@@ -503,6 +503,14 @@ START_TEST(garbage)
 }
 END_TEST
 
+/* Editors on some systems start the file with a UTF-8 byte order mark. */
+START_TEST(byte_order_mark)
+{
+	ck_assert_int_eq(load("\xef\xbb\xbf[store]\nurl = redis://bom\n"), 0);
+	ck_assert_str_eq(cfg.store.url, "redis://bom");
+}
+END_TEST
+
 START_TEST(section_names_trimmed)
 {
 	ck_assert_int_eq(load("[ store ]\nurl = redis://h\n[  pool   p1 ]\n"
@@ -552,6 +560,7 @@ main(void)
 	tcase_add_test(tc, example_config);
 	tcase_add_test(tc, garbage);
 	tcase_add_test(tc, section_names_trimmed);
+	tcase_add_test(tc, byte_order_mark);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
