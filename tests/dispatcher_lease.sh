@@ -1,7 +1,7 @@
 #!/bin/sh
-# Leases held on this host are kept alive by the dispatcher: with a 1 s
+# Leases held on this host are kept alive by the dispatcher: with a 2 s
 # lease (and the reaper running every 500 ms) tasks that run and wait in a
-# prefetch batch for several seconds are never reaped, so each completes
+# prefetch batch for longer than that are never reaped, so each completes
 # on its first attempt.  A worker killed with a prefetched batch in hand:
 # every task of the batch comes back at once.
 . "$top_srcdir/tests/lib.sh"
@@ -11,10 +11,10 @@ start_redis
 write_conf "$T_DIR/c.conf" <<EOC
 [pool l]
 queues = lq
-command = sleep 1.2; echo "\$CODEQ_ATTEMPT"
+command = sleep 1.5; echo "\$CODEQ_ATTEMPT"
 processes = 1
 prefetch = 3
-lease = 1s
+lease = 2s
 EOC
 start_codeqd "$T_DIR/c.conf"
 a=$(cq enqueue lq); b=$(cq enqueue lq); c=$(cq enqueue lq)
@@ -23,7 +23,7 @@ for id in $a $b $c; do
 	assert_eq "$id ran on attempt" 1 "$(field "$id" result)"
 done
 grep -q 'msg="expired leases requeued"' "$T_DIR/codeqd.log" && fail "a held lease expired"
-ok "3.6 s of work under 1 s leases: heartbeats kept every lease, prefetched ones too"
+ok "4.5 s of work under 2 s leases: heartbeats kept every lease, prefetched ones too"
 
 # Three tasks claimed by one worker at once, then the worker dies.
 cnt() { [ "$(rcli ZCARD "codeq:{lq}:leased")" = 3 ]; }

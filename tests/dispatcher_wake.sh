@@ -16,9 +16,14 @@ EOC
 sed -i 's/^enabled = no/enabled = yes/' "$T_DIR/c.conf"
 start_codeqd "$T_DIR/c.conf"
 woken() { grep -c 'msg=woken queue=wq' "$T_DIR/codeqd.log" || true; }
-# Let the start-up settle: every worker idle, the subscription's
-# one-off wake of the idle workers done.
-sleep 1.5
+# Let the start-up settle (every worker idle, the subscription's one-off
+# wake of the idle workers done): until no wake-up for a second.
+quiet() {
+	a=$(grep -c 'msg=woken' "$T_DIR/codeqd.log" || true)
+	sleep 1
+	[ "$a" = "$(grep -c 'msg=woken' "$T_DIR/codeqd.log" || true)" ]
+}
+wait_for 15 quiet || fail "start-up wake-ups do not settle"
 before=$(woken)
 id=$(cq enqueue wq --payload '{"op":"echo"}')
 wait_status "$id" completed
