@@ -30,8 +30,19 @@ struct bulk_item {
 	long line;
 };
 
+/* A bad line found while tasks before it wait in the chunk: reported
+ * after the chunk is sent, merged with the store's refusals, so that the
+ * reports come out in line order. */
+struct bad_report {
+	long line;
+	char msg[240];
+};
+
 struct bulk {
 	struct cli *cli;
+	struct bad_report held[BULK_CHUNK];
+	size_t nheld;
+	long shown;		/* reports printed, at most BULK_REPORT_MAX */
 	const char *queue;
 	struct bulk_item items[BULK_CHUNK];
 	codeq_task_spec specs[BULK_CHUNK];
@@ -82,23 +93,36 @@ progress_draw(struct bulk *b, int force)
 }
 
 static void
+emit(struct bulk *b, long line, const char *msg)
+{
+	if (++b->shown > BULK_REPORT_MAX)
+		return;
+	progress_clear(b);
+	fprintf(stderr, "codeq: enqueue: line %ld: %s\n", line, msg);
+}
+
+static void
 bad_line(struct bulk *b, long line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
 bad_line(struct bulk *b, long line, const char *fmt, ...)
 {
+	struct bad_report *r;
+	char msg[sizeof(r->msg)];
 	va_list ap;
 
 	b->bad++;
-	if (b->bad > BULK_REPORT_MAX)
-		return;
-	progress_clear(b);
-	fprintf(stderr, "codeq: enqueue: line %ld: ", line);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (b->n == 0 || b->nheld == BULK_CHUNK) {
+		emit(b, line, msg);
+		return;
+	}
+	r = &b->held[b->nheld++];
+	r->line = line;
+	memcpy(r->msg, msg, sizeof(msg));
 }
 
 /* A duration: "30s" or a number of seconds. */
@@ -257,6 +281,8 @@ flush(struct bulk *b)
 	size_t i;
 	int rc;
 
+	size_t h = 0;
+
 	if (b->n == 0)
 		return 0;
 	for (i = 0; i < b->n; i++)
@@ -265,15 +291,24 @@ flush(struct bulk *b)
 	for (i = 0; i < b->n; i++) {
 		const codeq_enqueue_result *r = &b->results[i];
 
+		while (h < b->nheld && b->held[h].line < b->items[i].line) {
+			emit(b, b->held[h].line, b->held[h].msg);
+			h++;
+		}
 		if (r->status == CODEQ_OK) {
 			if (r->duplicate)
 				b->duplicates++;
 			else
 				b->enqueued++;
-		} else if (r->status != CODEQ_ESTORE)
-			bad_line(b, b->items[i].line, "%s", r->msg[0] ?
-			    r->msg : codeq_strerror(r->status));
+		} else if (r->status != CODEQ_ESTORE) {
+			b->bad++;
+			emit(b, b->items[i].line, r->msg[0] ? r->msg :
+			    codeq_strerror(r->status));
+		}
 	}
+	for (; h < b->nheld; h++)
+		emit(b, b->held[h].line, b->held[h].msg);
+	b->nheld = 0;
 	if (rc != CODEQ_OK) {
 		progress_clear(b);
 		cli_error(b->cli, 0, "lines %ld-%ld: outcome unknown: %s",
@@ -289,9 +324,9 @@ static int
 summary(struct bulk *b)
 {
 	progress_clear(b);
-	if (b->bad > BULK_REPORT_MAX)
+	if (b->shown > BULK_REPORT_MAX)
 		cli_error(b->cli, 0, "%ld more bad lines not shown",
-		    b->bad - BULK_REPORT_MAX);
+		    b->shown - BULK_REPORT_MAX);
 	if (b->cli->json)
 		return print_json(json_pack("{s:I, s:I, s:I, s:I}", "lines",
 		    (json_int_t)b->lines, "enqueued", (json_int_t)b->enqueued,
@@ -338,8 +373,11 @@ enqueue_bulk(struct cli *cli, const char *queue, const char *path)
 			n--;
 		if (strspn(line, " \t") == n)
 			continue;	/* blank lines are allowed */
-		if (parse_line(b, line, n, b->lines, &b->items[b->n]) == 0 &&
-		    ++b->n == BULK_CHUNK && (status = flush(b)) != 0)
+		if (parse_line(b, line, n, b->lines, &b->items[b->n]) == 0)
+			b->n++;
+		/* A full chunk, or as many bad lines held as it has room. */
+		if ((b->n == BULK_CHUNK || b->nheld == BULK_CHUNK) &&
+		    (status = flush(b)) != 0)
 			break;
 		progress_draw(b, 0);
 	}

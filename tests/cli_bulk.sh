@@ -32,13 +32,13 @@ cat >"$T_DIR/want" <<'EOF2'
 codeq: enqueue: line 3: not valid JSON: '}' expected near end of file (column 20)
 codeq: enqueue: line 5: priority: must be 0-9, got 12
 codeq: enqueue: line 7: unknown field 'prio' (known: payload, priority, delay, at, max_attempts, idempotency_key, webhook, traceparent, queue)
+codeq: enqueue: line 8: payload: 2002 bytes, over the limit of 1024
 codeq: enqueue: line 11: must be a JSON object, one task per line
 codeq: enqueue: line 12: delay: must be a duration like "30s" or a number of seconds
-codeq: enqueue: line 8: payload: 2002 bytes, over the limit of 1024
 codeq: enqueue: line 13: webhook: must be an http:// or https:// URL of at most 2048 bytes, got 'ftp://nope'
 EOF2
 diff -u "$T_DIR/want" "$T_DIR/bad" || fail "bad line reports differ"
-ok "each bad line reported by number"
+ok "each bad line reported by number, in line order"
 payloads=$(cq claim bulk --max 100 --json | jlines '["payload"]["n"]' | tr '\n' ' ')
 assert_eq "good lines, in order (priority 9 first; delayed one waits)" "2 1 6 14 " "$payloads"
 assert_eq "delayed line" 1 "$(cq stats bulk --json | jget '["delayed"]')"
@@ -78,6 +78,23 @@ assert_eq "many: enqueued counter" 19998 "$(echo "$s" | jget '["enqueued"]')"
 assert_eq "many: ready" 19998 "$(echo "$s" | jget '["ready"]')"
 assert_eq "many: per priority" "[1999, 1999, 2000, 2000, 2000, 2000, 2000, 2000, 2000, 2000]" \
 	"$(echo "$s" | jget '["ready_by_priority"]')"
+
+# many bad lines after a good one: reports are capped, good lines kept
+"$PYTHON3" -c '
+print("{\"payload\": 1}")
+for i in range(2500): print("{\"priority\": 10}")
+print("{\"payload\": 2}")' >"$T_DIR/mostly-bad.jsonl"
+run_cq enqueue mb --bulk "$T_DIR/mostly-bad.jsonl"
+assert_eq "mostly bad: exit" 65 "$RC"
+assert_eq "mostly bad: summary" "2 enqueued, 0 duplicates, 2500 bad lines (of 2502)" "$OUT"
+assert_eq "mostly bad: first report" "codeq: enqueue: line 2: priority: must be 0-9, got 10" \
+	"$(printf '%s\n' "$ERR" | head -n 1)"
+assert_eq "mostly bad: last report" "codeq: enqueue: line 1001: priority: must be 0-9, got 10" \
+	"$(printf '%s\n' "$ERR" | sed -n 1000p)"
+assert_eq "mostly bad: the rest counted" "codeq: enqueue: 1500 more bad lines not shown" \
+	"$(printf '%s\n' "$ERR" | tail -n 1)"
+assert_eq "mostly bad: both good lines" "1 2" \
+	"$(cq claim mb --max 5 --json | jlines '["payload"]' | tr '\n' ' ' | sed 's/ $//')"
 
 # the progress bar, when stderr is a terminal (util-linux script(1))
 if command -v script >/dev/null 2>&1; then
