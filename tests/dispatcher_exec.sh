@@ -19,6 +19,7 @@ start_codeqd "$T_DIR/c.conf"
 
 e() { cq enqueue ex --payload "{\"op\":\"$1\"}" ${2:+--max-attempts $2}; }
 env_id=$(e env); text_id=$(e text); empty_id=$(e empty); retry_id=$(e retry)
+bin_id=$(e binary)
 perm_id=$(e perm); other_id=$(e other 2); sig_id=$(e signal 2); big_id=$(e big)
 # A payload far larger than a pipe's buffer reaches stdin whole.
 pad=$(head -c 300000 /dev/zero | tr '\0' a)
@@ -35,6 +36,9 @@ ok "exit 0: stdout is the result; CODEQ_* environment and stdin payload seen"
 
 wait_status "$text_id" completed
 assert_eq "non-JSON stdout stored as a JSON string" '"plain text, not JSON"' "$(field "$text_id" result)"
+wait_status "$bin_id" completed
+assert_eq "invalid UTF-8 replaced, quotes escaped" "$(printf '"a\357\277\275b \\"q\\""')" \
+	"$(field "$bin_id" result)"
 wait_status "$empty_id" completed
 assert_eq "empty stdout stored as" null "$(field "$empty_id" result)"
 
@@ -67,4 +71,4 @@ assert_eq "300 KB payload on stdin: bytes read" "$(wc -c <"$T_DIR/big.json" | tr
 	"$(field "$size_id" result)"
 
 stop_codeqd
-check_counts ex 9
+check_counts ex 10

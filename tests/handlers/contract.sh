@@ -8,6 +8,7 @@ env)	printf '{"id":"%s","queue":"%s","attempt":%s,"max":%s,"deadline":%s,"pool":
 		"$CODEQ_TASK_ID" "$CODEQ_QUEUE" "$CODEQ_ATTEMPT" "$CODEQ_MAX_ATTEMPTS" \
 		"$CODEQ_DEADLINE" "$CODEQ_POOL" "$payload" ;;
 text)	echo "plain text, not JSON" ;;
+binary)	printf 'a\377b "q"\n' ;;
 empty)	: ;;
 retry)	if [ "$CODEQ_ATTEMPT" = 1 ]; then echo "busy, later" >&2; exit 75; fi
 	echo '"second time lucky"' ;;
