@@ -28,6 +28,7 @@
 #define CRASHLOOP_STREAK 5	/* crashes in a row that mark a pool crash-looping */
 #define CRASH_FORGET_S	30.	/* a crash streak ends after this long without one */
 #define HOLD_KILL_GRACE_S 2.	/* ABORT, then SIGKILL after this */
+#define CHILD_COUNTERS	128	/* counter names kept per child (reports span frames) */
 
 enum child_kind { CHILD_WORKER, CHILD_NOTIFIER, CHILD_CALLBACKS };
 
@@ -71,7 +72,7 @@ struct child {
 	ev_tstamp started, restart_at;
 	enum kill_reason killed;
 	ev_tstamp kill_at;		/* SIGKILL after ABORT, or 0 */
-	struct ipc_counter counters[IPC_MAX_COUNTERS];
+	struct ipc_counter counters[CHILD_COUNTERS];
 	size_t ncounters;
 	struct outframe *outq, **outq_tail;
 };
@@ -133,8 +134,8 @@ struct codeqd {
 	int level_forced;		/* --log-level given: reloads keep it */
 	int ready_pipe;			/* daemonize: tell the parent we are up */
 	struct dcounters n;
-	uint64_t retired[IPC_MAX_COUNTERS];	/* totals of children gone */
-	char retired_names[IPC_MAX_COUNTERS][IPC_NAME_MAX];
+	uint64_t retired[CHILD_COUNTERS];	/* totals of children gone */
+	char retired_names[CHILD_COUNTERS][IPC_NAME_MAX];
 	size_t nretired;
 	char status[512];
 };

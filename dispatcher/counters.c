@@ -20,12 +20,26 @@ kind_name(enum child_kind k)
 	    "callbacks" : "worker";
 }
 
+/* A report may span several frames: merged by name. */
 void
 counters_child_update(struct child *c, const struct ipc_msg *m)
 {
-	memcpy(c->counters, m->u.counters.c,
-	    m->u.counters.n * sizeof(struct ipc_counter));
-	c->ncounters = m->u.counters.n;
+	size_t i, j;
+
+	for (i = 0; i < m->u.counters.n; i++) {
+		/* "m.*": codeq_metrics' own table, folded by cqm_fold. */
+		if (strncmp(m->u.counters.c[i].name, "m.", 2) == 0)
+			continue;
+		for (j = 0; j < c->ncounters; j++)
+			if (strcmp(c->counters[j].name, m->u.counters.c[i].name) == 0)
+				break;
+		if (j == c->ncounters) {
+			if (c->ncounters == CHILD_COUNTERS)
+				continue;
+			c->ncounters++;
+		}
+		c->counters[j] = m->u.counters.c[i];
+	}
 }
 
 /* Adds value to name in (names, vals, *n) of capacity max. */
@@ -60,7 +74,7 @@ counters_retire(struct child *c)
 
 	for (i = 0; i < c->ncounters; i++) {
 		prefixed(name, c, c->counters[i].name);
-		add(D.retired_names, D.retired, &D.nretired, IPC_MAX_COUNTERS,
+		add(D.retired_names, D.retired, &D.nretired, CHILD_COUNTERS,
 		    name, c->counters[i].value);
 	}
 	c->ncounters = 0;
@@ -69,14 +83,20 @@ counters_retire(struct child *c)
 size_t
 dispatcher_counters(struct ipc_counter *out, size_t max)
 {
-	static char names[IPC_MAX_COUNTERS * 2][IPC_NAME_MAX];
-	static uint64_t vals[IPC_MAX_COUNTERS * 2];
+	static char names[CHILD_COUNTERS * 2][IPC_NAME_MAX];
+	static uint64_t vals[CHILD_COUNTERS * 2];
 	char name[IPC_NAME_MAX];
-	size_t n = 0, cap = IPC_MAX_COUNTERS * 2, i;
+	size_t n = 0, cap = CHILD_COUNTERS * 2, i;
 	struct pool *p;
 	struct child *c;
 	int k;
 
+#define OWN(f) add(names, vals, &n, cap, "dispatcher_" #f, D.n.f)
+	OWN(worker_starts); OWN(worker_crashes); OWN(tasks_given_back);
+	OWN(heartbeat_rounds); OWN(leases_extended); OWN(leases_lost);
+	OWN(promoted); OWN(reaped); OWN(store_errors); OWN(wakes_sent);
+	OWN(handler_kills);
+#undef OWN
 	for (i = 0; i < D.nretired; i++)
 		add(names, vals, &n, cap, D.retired_names[i], D.retired[i]);
 	FOREACH_WORKER(p, c, k)
@@ -89,12 +109,6 @@ dispatcher_counters(struct ipc_counter *out, size_t max)
 			prefixed(name, &D.aux[k], D.aux[k].counters[i].name);
 			add(names, vals, &n, cap, name, D.aux[k].counters[i].value);
 		}
-#define OWN(f) add(names, vals, &n, cap, "dispatcher_" #f, D.n.f)
-	OWN(worker_starts); OWN(worker_crashes); OWN(tasks_given_back);
-	OWN(heartbeat_rounds); OWN(leases_extended); OWN(leases_lost);
-	OWN(promoted); OWN(reaped); OWN(store_errors); OWN(wakes_sent);
-	OWN(handler_kills);
-#undef OWN
 	for (i = 0; i < n && i < max; i++) {
 		snprintf(out[i].name, sizeof(out[i].name), "%s", names[i]);
 		out[i].value = vals[i];

@@ -86,6 +86,18 @@ send_msg(struct worker *w, const struct ipc_msg *m)
 	}
 }
 
+/* Adds a counter to m, sending m first when it is full: a report may
+ * take several COUNTERS frames (the dispatcher merges them by name). */
+static void
+counter(struct worker *w, struct ipc_msg *m, const char *name, uint64_t value)
+{
+	if (m->u.counters.n == IPC_MAX_COUNTERS) {
+		send_msg(w, m);
+		m->u.counters.n = 0;
+	}
+	ipc_counters_add(m, name, value);
+}
+
 static void
 send_counters(struct worker *w, int force)
 {
@@ -100,19 +112,19 @@ send_counters(struct worker *w, int force)
 	w->counters_sent = now;
 	memset(&m, 0, sizeof(m));
 	m.type = IPC_COUNTERS;
-	ipc_counters_add(&m, "claimed", w->n.claimed);
-	ipc_counters_add(&m, "completed", w->n.completed);
-	ipc_counters_add(&m, "retried", w->n.retried);
-	ipc_counters_add(&m, "failed", w->n.failed);
-	ipc_counters_add(&m, "stale", w->n.stale);
-	ipc_counters_add(&m, "released", w->n.released);
-	ipc_counters_add(&m, "lost", w->n.lost);
-	ipc_counters_add(&m, "handler_timeouts", w->n.timeouts);
-	ipc_counters_add(&m, "store_errors", w->n.store_errors);
-	ipc_counters_add(&m, "handler_ms", w->n.handler_ms);
+	counter(w, &m, "claimed", w->n.claimed);
+	counter(w, &m, "completed", w->n.completed);
+	counter(w, &m, "retried", w->n.retried);
+	counter(w, &m, "failed", w->n.failed);
+	counter(w, &m, "stale", w->n.stale);
+	counter(w, &m, "released", w->n.released);
+	counter(w, &m, "lost", w->n.lost);
+	counter(w, &m, "handler_timeouts", w->n.timeouts);
+	counter(w, &m, "store_errors", w->n.store_errors);
+	counter(w, &m, "handler_ms", w->n.handler_ms);
 	/* The metrics table (histograms, DLQ moves) of codeq_metrics.h. */
 	for (i = 0; cqm_local_get(i, &name, &value) == 0; i++)
-		ipc_counters_add(&m, name, value);
+		counter(w, &m, name, value);
 	send_msg(w, &m);
 }
 
@@ -270,6 +282,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 		if (rc == CODEQ_ESTALE) {
 			log_warning("lease lost: another worker owns the task, "
 			    "verdict refused", "task", t->id, "error", err.msg);
+			w->n.stale++;
 			return IPC_OUT_STALE;
 		}
 		if (rc == CODEQ_ESTORE) {
@@ -281,6 +294,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 			if (w->aborted || mono_ms() > give_up) {
 				log_error("giving up reporting; the lease will expire",
 				    "task", t->id);
+				w->n.lost++;
 				return IPC_OUT_LOST;
 			}
 			wait_ipc(w, backoff_ms(fails));
@@ -297,6 +311,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 			r->result = NULL;
 			continue;
 		}
+		w->n.lost++;
 		log_error("store refused the verdict", "task", t->id,
 		    "error", err.msg);
 		return IPC_OUT_LOST;
