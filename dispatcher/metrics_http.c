@@ -25,6 +25,7 @@
 #define MAX_QUEUES		200	/* queues read per collection */
 #define MAX_WAITERS		64	/* suspended requests */
 #define MAX_CONNECTIONS		32
+#define POOL_GAUGE_TTL		5.0	/* pools not reported for this long are gone */
 
 struct request {
 	int waited;			/* suspended once: answer now */
@@ -160,6 +161,7 @@ serve_metrics(struct metrics_http *mh, struct MHD_Connection *c)
 		for (i = 0; i < n; i++)
 			cqm_dispatcher_total(totals[i].name, totals[i].value);
 	}
+	cqm_expire_pools(POOL_GAUGE_TTL);
 	if ((body = metrics_render(cqm.reg, &len)) == NULL)
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 		    "out of memory\n");

@@ -61,6 +61,15 @@ struct child_report {
 static struct child_report *reports;
 static size_t nreports;
 
+/* Pools with per-pool gauges, and when their status was last reported. */
+struct pool_seen {
+	char *name;
+	double at;
+};
+
+static struct pool_seen *pools_seen;
+static size_t npools_seen;
+
 /* What a child inherited from the dispatcher: kept reachable so that
  * leak checkers in the child do not report the parent's registry. */
 static struct metrics *inherited_reg;
@@ -203,6 +212,13 @@ cqm_init(void)
 void
 cqm_shutdown(void)
 {
+	size_t i;
+
+	for (i = 0; i < npools_seen; i++)
+		free(pools_seen[i].name);
+	free(pools_seen);
+	pools_seen = NULL;
+	npools_seen = 0;
 	metrics_free(cqm.reg);
 	memset(&cqm, 0, sizeof(cqm));
 	free(reports);
@@ -442,15 +458,67 @@ cqm_worker_restart(const char *pool, const char *reason)
 	metric_add(cqm.worker_restarts, lv, 1);
 }
 
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+note_pool(const char *pool)
+{
+	struct pool_seen *n;
+	size_t i;
+
+	for (i = 0; i < npools_seen; i++)
+		if (strcmp(pools_seen[i].name, pool) == 0) {
+			pools_seen[i].at = mono_now();
+			return;
+		}
+	if ((n = realloc(pools_seen, (npools_seen + 1) * sizeof(*n))) == NULL)
+		return;
+	pools_seen = n;
+	if ((n[npools_seen].name = strdup(pool)) == NULL)
+		return;
+	n[npools_seen++].at = mono_now();
+}
+
 void
 cqm_pool_status(const char *pool, int up, int workers)
 {
 	const char *lv[1] = { pool };
 
-	if (cqm.reg == NULL)
+	if (cqm.reg == NULL || pool == NULL)
 		return;
 	metric_set(cqm.pool_up, lv, up ? 1 : 0);
 	metric_set(cqm.pool_workers, lv, workers);
+	note_pool(pool);
+}
+
+void
+cqm_expire_pools(double max_age)
+{
+	double now = mono_now();
+	size_t i = 0;
+
+	if (cqm.reg == NULL)
+		return;
+	while (i < npools_seen) {
+		const char *lv[1] = { pools_seen[i].name };
+
+		if (now - pools_seen[i].at <= max_age) {
+			i++;
+			continue;
+		}
+		metric_remove(cqm.pool_up, lv);
+		metric_remove(cqm.pool_workers, lv);
+		metric_remove(cqm.leases_held, lv);
+		free(pools_seen[i].name);
+		pools_seen[i] = pools_seen[--npools_seen];
+	}
 }
 
 /* ---- Folding children's reports ----------------------------------- */

@@ -94,6 +94,9 @@ void cqm_task_done(const char *pool, const char *queue, const char *outcome);
  * asked to stop), "reload" (configuration changed). */
 void cqm_worker_restart(const char *pool, const char *reason);
 void cqm_pool_status(const char *pool, int up, int workers);
+/* Drops the per-pool gauges of pools whose status was not reported for
+ * max_age seconds (removed by a reload).  Called before rendering. */
+void cqm_expire_pools(double max_age);
 
 /* Sets a family from one of the dispatcher's running totals
  * (dispatcher_counters() of dispatcher/counters.c: "dispatcher_promoted",

@@ -442,6 +442,21 @@ metric_clear(struct metric *m)
 		(void)series_get(m, NULL, 1);
 }
 
+void
+metric_remove(struct metric *m, const char *const *lv)
+{
+	struct series *s;
+	size_t j;
+
+	if (m == NULL || m->nlabels == 0 || (s = series_get(m, lv, 0)) == NULL)
+		return;
+	for (j = 0; j < m->nlabels; j++)
+		free(s->lv[j]);
+	free(s->lv);
+	free(s->buckets);
+	*s = m->s[--m->ns];
+}
+
 /* ---- Exposition --------------------------------------------------- */
 
 struct buf {

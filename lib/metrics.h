@@ -75,6 +75,8 @@ double metric_hist_sum(struct metric *m, const char *const *lv);
 
 /* Removes every series of a family (gauges refreshed from a snapshot). */
 void metric_clear(struct metric *m);
+/* Removes one series (a label set that no longer exists). */
+void metric_remove(struct metric *m, const char *const *lv);
 
 /*
  * Renders the whole registry in the text exposition format 0.0.4: a

@@ -227,6 +227,14 @@ START_TEST(test_cqm_registry_events)
 	cqm_handler_duration("mail", 0.2);
 	cqm_webhook("result", "success", 0.03);
 	cqm_store_error("dispatcher");
+	cqm_pool_status("gone", 1, 2);
+	cqm_pool_status("mail", 1, 4);
+	cqm_expire_pools(60);
+	ck_assert(metric_get(cqm.pool_workers, (const char *[]){ "gone" }) == 2);
+	cqm_expire_pools(-1);	/* every pool is older than that */
+	ck_assert(metric_get(cqm.pool_workers, (const char *[]){ "gone" }) == 0);
+	ck_assert(metric_get(cqm.pool_workers, (const char *[]){ "mail" }) == 0);
+	cqm_pool_status("mail", 1, 4);
 	cqm_dispatcher_total("dispatcher_reaped", 4);
 	cqm_dispatcher_total("dispatcher_reaped", 2);	/* never back */
 	cqm_dispatcher_total("worker_handler_timeouts", 1);
@@ -234,6 +242,8 @@ START_TEST(test_cqm_registry_events)
 	s = metrics_render(cqm.reg, NULL);
 	assert_contains(s, "\ncodeq_leases_reaped_total 4\n");
 	assert_contains(s, "\ncodeq_handler_timeouts_total 1\n");
+	assert_contains(s, "codeq_pool_workers{pool=\"mail\"} 4\n");
+	ck_assert_ptr_null(strstr(s, "pool=\"gone\""));
 	assert_contains(s, "codeq_build_info{version=\"" PACKAGE_VERSION "\"} 1\n");
 	assert_contains(s, "codeq_worker_restarts_total{pool=\"mail\",reason=\"signal\"} 1\n");
 	assert_contains(s, "codeq_worker_restarts_total{pool=\"mail\",reason=\"other\"} 1\n");
