@@ -166,6 +166,8 @@ void pools_gc(void);
 /* lease.c */
 codeq_t *dstore_get(void);
 void dstore_lost(const codeq_error *err);
+/* 0 after a lost link (backs off); 1 otherwise, noting a recovery. */
+int dstore_ok(int rc, const codeq_error *err);
 int lease_add(struct child *c, const struct ipc_msg *m);
 void lease_drop(struct child *c, const char *id, const char *outcome);
 void lease_give_back(struct child *c, const char *why, int fail);

@@ -64,10 +64,8 @@ promote_one(codeq_t *s, const char *queue, ev_tstamp now)
 	int rc;
 
 	rc = codeq_promote(s, queue, PROMOTE_LIMIT, &moved, &err);
-	if (rc == CODEQ_ESTORE) {
-		dstore_lost(&err);
+	if (!dstore_ok(rc, &err))	/* also ends an outage: STATUS, metrics */
 		return;
-	}
 	if (rc != CODEQ_OK) {
 		log_warning("promote failed", "queue", queue, "error", err.msg);
 		return;

@@ -74,7 +74,7 @@ dstore_lost(const codeq_error *err)
 	dstore_backoff();
 }
 
-static int
+int
 dstore_ok(int rc, const codeq_error *err)
 {
 	if (rc == CODEQ_ESTORE) {

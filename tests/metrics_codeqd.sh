@@ -142,8 +142,10 @@ restart_redis
 wait_for 30 healthz_is 200 || fail "/healthz not back to 200: $(cat "$T_DIR/body")"
 ok "/healthz 200 again after the store restarted"
 expect codeq_store_up 1
+# Both of the dispatcher's links came back: its own (promote, reap,
+# heartbeats) and the metrics collection's.
 reconnected() {
-	scrape && awk '$1 == "codeq_store_reconnects_total{proc=\"dispatcher\"}" && $2 >= 1 { f = 1 }
+	scrape && awk '$1 == "codeq_store_reconnects_total{proc=\"dispatcher\"}" && $2 >= 2 { f = 1 }
 		END { exit !f }' "$T_DIR/metrics"
 }
 wait_for 15 reconnected || fail "reconnections: $(grep store_reconnects "$T_DIR/metrics")"
