@@ -357,7 +357,10 @@ listener_start(struct metrics_http *mh, const char *listen, char *err,
 	ev_timer_init(&mh->timer, on_timer, 0, 0);
 	mh->timer.data = mh;
 	run_mhd(mh);
-	log_info("metrics: listening", "listen", listen);
+	/* The port actually bound: "HOST:0" picks a free one. */
+	info = MHD_get_daemon_info(mh->d, MHD_DAEMON_INFO_BIND_PORT);
+	snprintf(host, sizeof(host), "%u", info != NULL ? info->port : port);
+	log_info("metrics: listening", "listen", listen, "port", host);
 	return 0;
 }
 
