@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -209,6 +210,11 @@ child_detach(int keep)
 	ev_signal_stop(D.loop, &D.sighup);
 	ev_child_stop(D.loop, &D.childw);
 	ev_loop_destroy(D.loop);	/* children may use EV_DEFAULT afresh */
+#ifdef SYS_close_range
+	if (keep > 3 && syscall(SYS_close_range, 3, keep - 1, 0) == 0 &&
+	    syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
+		return;
+#endif
 	max = (int)sysconf(_SC_OPEN_MAX);
 	if (max < 0 || max > 65536)
 		max = 65536;
