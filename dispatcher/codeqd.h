@@ -199,6 +199,7 @@ void counters_retire(struct child *c);
 size_t dispatcher_counters(struct ipc_counter *out, size_t max);
 
 /* main.c */
+int probe_handlers(const struct codeq_config *cfg, char *msg, size_t len);
 void drain_start(const char *why);
 void drain_check(void);
 

@@ -12,6 +12,7 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 
 #include "codeq_metrics.h"
 #include "codeqd.h"
+#include "handler.h"
 #include "log.h"
 #include "metrics_http.h"
 
@@ -240,6 +242,51 @@ write_pidfile(const char *path)
 	fclose(f);
 }
 
+/*
+ * Loads every .so handler in a throw-away child (its constructors run
+ * there, and a crash costs nothing) to check its symbol and ABI version
+ * before anything starts (or a reload takes the file).  Returns -1 with
+ * "FILE:LINE: so: PATH: why" in msg.
+ */
+int
+probe_handlers(const struct codeq_config *cfg, char *msg, size_t len)
+{
+	char err[400];
+	ssize_t n;
+	size_t i;
+	int p[2], status;
+	pid_t pid;
+
+	for (i = 0; i < cfg->npools; i++) {
+		const struct pool_config *pc = &cfg->pools[i];
+
+		if (pc->kind != HANDLER_SO)
+			continue;
+		if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+			return 0;	/* cannot check here: the workers will */
+		if (pid == 0) {
+			close(p[0]);
+			if (so_probe(pc->so_path, err, sizeof(err)) < 0) {
+				(void)!write(p[1], err, strlen(err));
+				_exit(1);
+			}
+			_exit(0);
+		}
+		close(p[1]);
+		n = read(p[0], err, sizeof(err) - 1);
+		close(p[0]);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		err[n > 0 ? n : 0] = '\0';
+		snprintf(msg, len, "%s:%d: so: %s: %s", cfg->path, pc->line,
+		    pc->so_path, n > 0 ? err : "the handler crashed while loading");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 load(const char *path, struct codeq_config *cfg)
 {
@@ -256,6 +303,10 @@ load(const char *path, struct codeq_config *cfg)
 	if (cfg->npools == 0) {
 		fprintf(stderr, "codeqd: %s: no [pool NAME] section: nothing to run\n",
 		    path);
+		goto fail;
+	}
+	if (probe_handlers(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "codeqd: %s\n", err);
 		goto fail;
 	}
 	return 0;

@@ -57,7 +57,8 @@ reload(void)
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return;
 	if (config_load(D.cfg_path, n, err, sizeof(err)) < 0 ||
-	    config_check_environment(n, err, sizeof(err)) < 0) {
+	    config_check_environment(n, err, sizeof(err)) < 0 ||
+	    probe_handlers(n, err, sizeof(err)) < 0) {
 		log_error("reload failed: keeping the running configuration",
 		    "error", err);
 		notify_send("STATUS=reload failed: %s", err);

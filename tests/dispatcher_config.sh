@@ -29,6 +29,10 @@ printf '[pool p]\nso = %s/nonexistent.so @@\nqueues = q\n' "$T_DIR" | bad "missi
 printf '[pool p]\nexec = /nonexistent/prog @@\nqueues = q\n' | bad "missing program" "nonexistent/prog"
 printf '[pool p]\nexec = /bin/true\nqueues = q\nuser = no-such-user-x @@\n' | bad "unknown user" "no-such-user-x"
 printf '[pool p]\nexec = /bin/true\nqueues = bad queue! @@\n' | bad "bad queue name" "queues"
+printf '[pool p] @@\nso = %s\nqueues = q\n' "$top_builddir/tests/.libs/test_handler_badabi.so" |
+	bad ".so of another ABI version" "ABI version 99, codeqd speaks 1"
+printf 'not an ELF file\n' >"$T_DIR/fake.so"
+printf '[pool p] @@\nso = %s\nqueues = q\n' "$T_DIR/fake.so" | bad "not a shared object" "dlopen"
 
 write_conf "$T_DIR/good.conf" <<EOC
 [pool p]

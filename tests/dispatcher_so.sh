@@ -77,12 +77,17 @@ n2=$(grep -c 'msg="child died"' "$T_DIR/refuse.log")
 ok "crash-looping pool restarted with backoff ($((n2 - n1)) restarts in 2 s)"
 kill -TERM $pid; wait $pid || fail "codeqd did not exit 0"
 
-# A handler built for another ABI version is refused.
-sed "s|$TEST_SO|$top_builddir/tests/.libs/test_handler_badabi.so|" "$T_DIR/r.conf" |
-	grep -v handler_config >"$T_DIR/abi.conf"
+# The worker checks the ABI version too (the file may be replaced while
+# codeqd runs; codeqd -c checks it at start, see dispatcher_config.sh).
+cp "$TEST_SO" "$T_DIR/h.so"
+sed "s|$TEST_SO|$T_DIR/h.so|" "$T_DIR/r.conf" | grep -v handler_config >"$T_DIR/abi.conf"
 "$CODEQD" -c "$T_DIR/abi.conf" --foreground >"$T_DIR/abi.log" 2>&1 &
 pid=$!; t_track $pid
+wait_for 20 grep -q 'msg="codeqd ready"' "$T_DIR/abi.log" || fail "codeqd not ready"
+cp "$top_builddir/tests/.libs/test_handler_badabi.so" "$T_DIR/h.so.new"
+mv "$T_DIR/h.so.new" "$T_DIR/h.so"
+kill -9 "$(ps -o pid= --ppid $pid | head -n 1)"
 wait_for 20 grep -q "handler ABI version 99, codeqd speaks 1" "$T_DIR/abi.log" ||
-	fail "wrong ABI version not refused"
-ok "a .so of another ABI version is refused"
+	fail "wrong ABI version not refused by the restarted worker"
+ok "a restarted worker refuses a .so replaced by one of another ABI version"
 kill -TERM $pid; wait $pid || fail "codeqd did not exit 0"

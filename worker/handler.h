@@ -64,5 +64,6 @@ int so_open(const struct pool_config *pool, struct so_handler **out,
 void so_run(struct so_handler *h, const codeq_task *t, int64_t deadline_ms,
     struct run_result *r);
 void so_close(struct so_handler *h);
+int so_probe(const char *path, char *err, size_t errlen);
 
 #endif

@@ -25,6 +25,34 @@ struct so_handler {
 	void *state;
 };
 
+/* Loads the object and checks its symbol and ABI version, without
+ * calling init (codeqd -c FILE runs it in a throw-away child). */
+int
+so_probe(const char *path, char *err, size_t errlen)
+{
+	const codeq_handler *h;
+	const char *e;
+	void *dl;
+	int rc = -1;
+
+	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		snprintf(err, errlen, "dlopen: %s", e ? e : "?");
+		return -1;
+	}
+	if ((h = dlsym(dl, "codeq_handler_v1")) == NULL)
+		snprintf(err, errlen, "no symbol codeq_handler_v1");
+	else if (h->abi_version != CODEQ_HANDLER_ABI_VERSION)
+		snprintf(err, errlen, "handler ABI version %d, codeqd speaks %d",
+		    h->abi_version, CODEQ_HANDLER_ABI_VERSION);
+	else if (h->handle == NULL)
+		snprintf(err, errlen, "handle is NULL");
+	else
+		rc = 0;
+	dlclose(dl);
+	return rc;
+}
+
 int
 so_open(const struct pool_config *pool, struct so_handler **out, char *err,
     size_t errlen)
