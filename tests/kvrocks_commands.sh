@@ -4,7 +4,8 @@
 #
 # Found as:
 #  - Lua: the first argument of every redis.call / redis.pcall in
-#    lib/scripts/*.lua (it must be a string literal);
+#    lib/scripts/*.lua, the shared prelude.lua included (it must be a
+#    string literal);
 #  - C: the first word of every string literal in lib/ dispatcher/ worker/
 #    notifier/ callbacks/ cli/ that is an upper-case Redis command name
 #    (the C code writes command names as literals: "HGETALL %s").
@@ -36,11 +37,13 @@ bad = []
 def use(cmd, where):
     used.setdefault(cmd, set()).add(where)
 
-# Lua scripts.
+# Lua scripts, and the prelude the build prepends to each of them.
 luadir = os.path.join(top, "lib/scripts")
+scanned = set()
 for f in sorted(os.listdir(luadir)):
     if not f.endswith(".lua"):
         continue
+    scanned.add(f)
     text = open(os.path.join(luadir, f)).read()
     text = re.sub(r"--[^\n]*", "", text)
     for m in re.finditer(r"redis\.p?call\s*\(\s*([^,)]*)", text):
@@ -52,6 +55,11 @@ for f in sorted(os.listdir(luadir)):
             continue
         words = (lit.group(1) or lit.group(2)).upper().split()
         use(" ".join(words[:1]), "lib/scripts/" + f)
+
+if "prelude.lua" not in scanned:
+    bad.append("lib/scripts/prelude.lua was not scanned")
+elif "lib/scripts/prelude.lua" not in used.get("TIME", ()):
+    bad.append("TIME not found in lib/scripts/prelude.lua: the scan is broken")
 
 # C sources.
 strlit = re.compile(r'"((?:[^"\\\n]|\\.)*)"')

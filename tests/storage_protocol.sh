@@ -6,7 +6,9 @@
 command -v redis-cli >/dev/null || skip "redis-cli not installed"
 start_redis
 S="$top_srcdir/lib/scripts"
-ev() { script=$1; shift; rcli EVAL "$(cat "$S/$script.lua")" "$@"; }
+# A script as the build embeds it (lib/embed-scripts.sh): the shared
+# prelude, then the script's own file.
+ev() { script=$1; shift; rcli EVAL "$(cat "$S/prelude.lua" "$S/$script.lua")" "$@"; }
 
 # enqueue: KEYS[1] seq; Q payload priority delay at max_attempts idem ttl webhook traceparent
 out=$(ev enqueue 1 'codeq:{proto}:seq' proto '{"n":1}' 3 0 0 2 key1 60000 '' '')
@@ -53,3 +55,24 @@ ev stats 1 'codeq:{proto}:stats' proto >"$T_DIR/stats"
 grep -qx enqueued "$T_DIR/stats" && grep -qx completed "$T_DIR/stats" ||
 	fail "stats reply: $(cat "$T_DIR/stats")"
 assert_eq "stats.completed" "1" "$(rcli HGET 'codeq:{proto}:stats' completed)"
+
+# nack after the last attempt: dead-lettered, with its result callback
+# written to the outbox by the same script (the prelude's outbox_add).
+ev enqueue 1 'codeq:{proto}:seq' proto '{}' 0 0 0 1 '' 0 'http://127.0.0.1:9/cb' '00-abc-def-01' >/dev/null
+ev claim 1 'codeq:{proto}:leased' proto 30000 w1 1 100 >"$T_DIR/claim2"
+token=$(sed -n '/^lease_token$/{n;p;}' "$T_DIR/claim2")
+assert_eq "claimed the second task" "proto:2" "$(sed -n '/^id$/{n;p;}' "$T_DIR/claim2")"
+# nack: KEYS[1] task hash; Q id token delay_ms error random
+assert_eq "nack after the last attempt" "dead
+0" "$(ev nack 1 'codeq:{proto}:t:2' proto proto:2 "$token" -1 boom 500000)"
+assert_eq "in the DLQ" "proto:2" "$(rcli LRANGE 'codeq:{proto}:dlq' 0 -1)"
+assert_eq "callback item status" "dead" "$(rcli HGET 'codeq:{proto}:cb:1' status)"
+assert_eq "callback item task" "proto:2" "$(rcli HGET 'codeq:{proto}:cb:1' task_id)"
+assert_eq "callback item error" "boom" "$(rcli HGET 'codeq:{proto}:cb:1' error)"
+assert_eq "callback item traceparent" "00-abc-def-01" "$(rcli HGET 'codeq:{proto}:cb:1' traceparent)"
+assert_eq "outbox holds it" "1" "$(rcli ZRANGE 'codeq:{proto}:outbox' 0 -1)"
+# The token was cleared: a heartbeat by the late holder is STALE.
+case $(ev heartbeat 1 'codeq:{proto}:t:2' proto proto:2 "$token" 30000 2>&1) in
+*STALE*) ok "heartbeat after the nack refused as stale";;
+*) fail "heartbeat after the nack accepted";;
+esac

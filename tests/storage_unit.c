@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <check.h>
@@ -124,10 +125,20 @@ START_TEST(script_registry)
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char header[64];
+		const char *src, *own;
+
 		ck_assert_msg(script_index(names[i]) >= 0, "%s", names[i]);
-		/* Embedded verbatim: the header comment names the file. */
-		ck_assert_ptr_nonnull(strstr(script_source(names[i]),
-		    names[i]));
+		/* Embedded verbatim after the shared prelude: the prelude
+		 * first, then the script's own header comment naming it. */
+		src = script_source(names[i]);
+		snprintf(header, sizeof(header), "-- %s.lua:", names[i]);
+		ck_assert_msg(strncmp(src, "-- prelude.lua:", 15) == 0, "%s",
+		    names[i]);
+		ck_assert_ptr_nonnull(strstr(src, "local function now_ms()"));
+		own = strstr(src, header);
+		ck_assert_msg(own != NULL, "%s: own text missing", names[i]);
+		ck_assert_ptr_null(strstr(own, "-- prelude.lua:"));
 	}
 	ck_assert_int_eq(script_index("nope"), -1);
 	ck_assert_ptr_null(script_source("nope"));

@@ -10,11 +10,10 @@
 local P = 'codeq:{' .. ARGV[1] .. '}:'
 local key = P .. 'cb:' .. ARGV[2]
 if redis.call('HGET', key, 'lease') ~= ARGV[3] then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('RPUSH', P .. 'cbdlq', ARGV[2])
 redis.call('HSET', key, 'last_status', ARGV[4], 'last_error', ARGV[5],
-	'dead_at', string.format('%d', now))
+	'dead_at', int(now))
 redis.call('HDEL', key, 'lease')
 return 1

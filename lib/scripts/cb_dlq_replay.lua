@@ -10,8 +10,7 @@
 --          whose hash is gone are dropped.
 -- Returns  the number of items replayed
 local P = 'codeq:{' .. ARGV[1] .. '}:'
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local ns
 if ARGV[2] ~= '' then
 	if redis.call('LREM', KEYS[1], 0, ARGV[2]) == 0 then return 0 end
@@ -26,7 +25,7 @@ for _, n in ipairs(ns) do
 	if redis.call('EXISTS', key) == 1 then
 		redis.call('HSET', key, 'deliveries', '0')
 		redis.call('HDEL', key, 'dead_at', 'lease')
-		redis.call('ZADD', P .. 'outbox', string.format('%d', now), n)
+		redis.call('ZADD', P .. 'outbox', int(now), n)
 		moved = moved + 1
 	end
 end

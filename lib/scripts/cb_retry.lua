@@ -12,10 +12,8 @@
 local P = 'codeq:{' .. ARGV[1] .. '}:'
 local key = P .. 'cb:' .. ARGV[2]
 if redis.call('HGET', key, 'lease') ~= ARGV[3] then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[4])),
-	ARGV[2])
+local now = now_ms()
+redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[4])), ARGV[2])
 redis.call('HDEL', key, 'lease')
 if ARGV[7] == '1' then
 	redis.call('HINCRBY', key, 'deliveries', -1)

@@ -12,9 +12,7 @@
 --          error attempts completed_at traceparent deliveries
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local until_ms = now + tonumber(ARGV[3])
 local ns = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now),
 	'LIMIT', 0, tonumber(ARGV[2]))

@@ -13,9 +13,7 @@
 -- Returns  array of tasks, each the task hash as a flat field/value array.
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local lease = tonumber(ARGV[2])
 local want = tonumber(ARGV[4])
 if lease == nil or want == nil or tonumber(ARGV[5]) == nil then
@@ -23,21 +21,7 @@ if lease == nil or want == nil or tonumber(ARGV[5]) == nil then
 end
 
 -- Promote due delayed tasks so that they compete by priority.
-local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', int(now),
-	'LIMIT', 0, tonumber(ARGV[5]))
-local promoted = 0
-for _, id in ipairs(due) do
-	redis.call('ZREM', P .. 'delayed', id)
-	local tkey = P .. 't:' .. string.match(id, '[^:]*$')
-	local f = redis.call('HMGET', tkey, 'status', 'priority')
-	if f[1] == 'delayed' then
-		redis.call('HSET', tkey, 'status', 'ready', 'ready_at', int(now),
-			'updated_at', int(now))
-		redis.call('HDEL', tkey, 'due_at')
-		redis.call('RPUSH', P .. 'ready:' .. (f[2] or '0'), id)
-		promoted = promoted + 1
-	end
-end
+local promoted = promote_due(P, P .. 'delayed', now, tonumber(ARGV[5]))
 
 local out = {}
 local until_ms = int(now + lease)
@@ -46,7 +30,7 @@ for prio = 9, 0, -1 do
 	while #out < want do
 		local id = redis.call('LPOP', list)
 		if not id then break end
-		local tkey = P .. 't:' .. string.match(id, '[^:]*$')
+		local tkey = task_key(P, id)
 		if redis.call('HGET', tkey, 'status') == 'ready' then
 			local token = redis.call('INCR', P .. 'fence')
 			redis.call('HINCRBY', tkey, 'attempts', 1)
@@ -62,7 +46,5 @@ end
 if #out > 0 then
 	redis.call('HINCRBY', P .. 'stats', 'claimed', #out)
 end
-if promoted > #out then
-	redis.call('PUBLISH', 'codeq:ready', Q .. ' ' .. int(promoted - #out))
-end
+publish_ready(Q, promoted - #out)
 return out

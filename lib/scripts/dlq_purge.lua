@@ -15,7 +15,7 @@ local n = 0
 while n < limit do
 	local id = redis.call('LPOP', KEYS[1])
 	if not id then break end
-	local tkey = P .. 't:' .. string.match(id, '[^:]*$')
+	local tkey = task_key(P, id)
 	if redis.call('HGET', tkey, 'status') == 'dead' then
 		redis.call('DEL', tkey)
 	end

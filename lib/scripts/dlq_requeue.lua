@@ -9,9 +9,7 @@
 -- Returns  N (tasks requeued)
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local ids
 if ARGV[2] ~= '' then
 	if redis.call('LREM', KEYS[1], 1, ARGV[2]) == 0 then
@@ -30,7 +28,7 @@ else
 end
 local n = 0
 for _, id in ipairs(ids) do
-	local tkey = P .. 't:' .. string.match(id, '[^:]*$')
+	local tkey = task_key(P, id)
 	local prio = redis.call('HGET', tkey, 'priority')
 	if prio then
 		redis.call('PERSIST', tkey)
@@ -42,5 +40,5 @@ for _, id in ipairs(ids) do
 		n = n + 1
 	end
 end
-if n > 0 then redis.call('PUBLISH', 'codeq:ready', Q .. ' ' .. int(n)) end
+publish_ready(Q, n)
 return n

@@ -14,9 +14,7 @@
 -- Returns  {id, duplicate 0|1, status}
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 
 local prio = tonumber(ARGV[3])
 if prio == nil or prio < 0 or prio > 9 or prio % 1 ~= 0 then
@@ -27,8 +25,8 @@ local idem = ARGV[7]
 if idem ~= '' then
 	local prev = redis.call('GET', P .. 'idem:' .. idem)
 	if prev then
-		local seq = string.match(prev, '[^:]*$')
-		local st = redis.call('HGET', P .. 't:' .. seq, 'status') or 'expired'
+		local st = redis.call('HGET', task_key(P, prev), 'status') or
+			'expired'
 		return {prev, 1, st}
 	end
 end
@@ -70,7 +68,7 @@ if status == 'delayed' then
 	redis.call('ZADD', P .. 'delayed', int(due), id)
 else
 	redis.call('RPUSH', P .. 'ready:' .. int(prio), id)
-	redis.call('PUBLISH', 'codeq:ready', Q .. ' 1')
+	publish_ready(Q, 1)
 end
 redis.call('HINCRBY', P .. 'stats', 'enqueued', 1)
 return {id, 0, status}

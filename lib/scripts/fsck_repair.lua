@@ -17,9 +17,7 @@
 -- Returns  the status the task ended in, or "removed".
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local id = ARGV[2]
 if tonumber(ARGV[3]) == nil then
 	return redis.error_reply('INVAL fsck_repair: malformed retention')

@@ -11,18 +11,10 @@
 -- Returns  the new lease expiry (ms).
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local f = redis.call('HMGET', KEYS[1], 'status', 'lease_token')
-if not f[1] then return redis.error_reply('NOTFOUND task ' .. ARGV[2]) end
-if f[2] ~= ARGV[3] then
-	return redis.error_reply('STALE lease token ' .. ARGV[3] ..
-		' is not the current one of task ' .. ARGV[2])
-end
-if f[1] ~= 'leased' then
-	return redis.error_reply('STATE task ' .. ARGV[2] .. ' is ' .. f[1])
-end
+local refused = lease_refusal(f[1], f[2], ARGV[2], ARGV[3])
+if refused then return refused end
 local until_ms = now + tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], 'lease_until', int(until_ms), 'updated_at', int(now))
 redis.call('ZADD', P .. 'leased', int(until_ms), ARGV[2])

@@ -18,9 +18,7 @@
 -- Returns  {new status, delay_ms}
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local id = ARGV[2]
 local tkey = KEYS[1]
 if tonumber(ARGV[4]) == nil or tonumber(ARGV[6]) == nil then
@@ -28,56 +26,24 @@ if tonumber(ARGV[4]) == nil or tonumber(ARGV[6]) == nil then
 end
 local f = redis.call('HMGET', tkey, 'status', 'lease_token', 'webhook',
 	'attempts', 'traceparent', 'max_attempts', 'priority')
-if not f[1] then return redis.error_reply('NOTFOUND task ' .. id) end
-if f[2] ~= ARGV[3] then
-	return redis.error_reply('STALE lease token ' .. ARGV[3] ..
-		' is not the current one of task ' .. id)
-end
-if f[1] ~= 'leased' then
-	return redis.error_reply('STATE task ' .. id .. ' is ' .. f[1])
-end
+local refused = lease_refusal(f[1], f[2], id, ARGV[3])
+if refused then return refused end
 redis.call('ZREM', P .. 'leased', id)
 redis.call('HDEL', tkey, 'lease_token', 'lease_until')
 redis.call('HSET', tkey, 'error', ARGV[5], 'updated_at', int(now))
 
 local attempts = tonumber(f[4]) or 0
 if attempts >= (tonumber(f[6]) or 1) then
-	redis.call('HSET', tkey, 'status', 'dead', 'completed_at', int(now))
-	redis.call('RPUSH', P .. 'dlq', id)
-	redis.call('HINCRBY', P .. 'stats', 'dead_lettered', 1)
-	if f[3] and f[3] ~= '' then
-		local n = redis.call('INCR', P .. 'cbseq')
-		redis.call('HSET', P .. 'cb:' .. int(n), 'task_id', id,
-			'url', f[3], 'status', 'dead', 'result', '',
-			'error', ARGV[5], 'attempts', f[4] or '0',
-			'completed_at', int(now), 'traceparent', f[5] or '',
-			'deliveries', '0', 'created_at', int(now))
-		redis.call('ZADD', P .. 'outbox', int(now), int(n))
-	end
+	dead_letter(P, tkey, id, now, f[3], ARGV[5], f[4], f[5])
 	return {'dead', 0}
 end
 
 local delay = tonumber(ARGV[4])
 if delay < 0 then
-	local c = redis.call('HMGET', P .. 'conf', 'backoff_base_ms',
-		'backoff_max_ms', 'jitter_pct')
-	local base = tonumber(c[1]) or 1000
-	local max = tonumber(c[2]) or 3600000
-	local pct = tonumber(c[3]) or 20
-	local e = attempts - 1
-	if e < 0 then e = 0 end
-	if e > 40 then e = 40 end
-	delay = math.min(base * 2 ^ e, max)
-	delay = math.floor(delay * (1 + pct / 100 * (2 * tonumber(ARGV[6]) / 1e6 - 1)))
-	if delay < 0 then delay = 0 end
+	delay = backoff_delay(backoff_conf(P), attempts, tonumber(ARGV[6]))
 end
-redis.call('HINCRBY', P .. 'stats', 'retried', 1)
-if delay == 0 then
-	redis.call('HSET', tkey, 'status', 'ready', 'ready_at', int(now))
-	redis.call('RPUSH', P .. 'ready:' .. (f[7] or '0'), id)
-	redis.call('PUBLISH', 'codeq:ready', Q .. ' 1')
+if retry_later(P, tkey, id, f[7], delay, now) == 'ready' then
+	publish_ready(Q, 1)
 	return {'ready', 0}
 end
-redis.call('HSET', tkey, 'status', 'delayed', 'due_at', int(now + delay))
-redis.call('ZADD', P .. 'delayed', int(now + delay), id)
 return {'delayed', delay}

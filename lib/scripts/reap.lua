@@ -13,25 +13,19 @@
 -- Returns  {reaped, dead_lettered}
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local function int(n) return string.format('%d', n) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 if tonumber(ARGV[2]) == nil or tonumber(ARGV[3]) == nil then
 	return redis.error_reply('INVAL reap: malformed numeric argument')
 end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now),
 	'LIMIT', 0, tonumber(ARGV[2]))
-local c = redis.call('HMGET', P .. 'conf', 'backoff_base_ms',
-	'backoff_max_ms', 'jitter_pct')
-local base = tonumber(c[1]) or 1000
-local max = tonumber(c[2]) or 3600000
-local pct = tonumber(c[3]) or 20
+local conf = backoff_conf(P)
 local seed = tonumber(ARGV[3])
 local reaped, dead, ready = 0, 0, 0
 local err = 'lease expired'
 for _, id in ipairs(ids) do
 	redis.call('ZREM', KEYS[1], id)
-	local tkey = P .. 't:' .. string.match(id, '[^:]*$')
+	local tkey = task_key(P, id)
 	local f = redis.call('HMGET', tkey, 'status', 'webhook', 'attempts',
 		'traceparent', 'max_attempts', 'priority')
 	if f[1] == 'leased' then
@@ -41,42 +35,16 @@ for _, id in ipairs(ids) do
 		local attempts = tonumber(f[3]) or 0
 		if attempts >= (tonumber(f[5]) or 1) then
 			dead = dead + 1
-			redis.call('HSET', tkey, 'status', 'dead',
-				'completed_at', int(now))
-			redis.call('RPUSH', P .. 'dlq', id)
-			redis.call('HINCRBY', P .. 'stats', 'dead_lettered', 1)
-			if f[2] and f[2] ~= '' then
-				local n = redis.call('INCR', P .. 'cbseq')
-				redis.call('HSET', P .. 'cb:' .. int(n),
-					'task_id', id, 'url', f[2],
-					'status', 'dead', 'result', '',
-					'error', err, 'attempts', f[3] or '0',
-					'completed_at', int(now),
-					'traceparent', f[4] or '',
-					'deliveries', '0', 'created_at', int(now))
-				redis.call('ZADD', P .. 'outbox', int(now), int(n))
-			end
+			dead_letter(P, tkey, id, now, f[2], err, f[3], f[4])
 		else
 			-- A tiny LCG spreads one random seed over the batch.
 			seed = (seed * 1103515245 + 12345) % 1000000
-			local e = attempts - 1
-			if e < 0 then e = 0 end
-			if e > 40 then e = 40 end
-			local delay = math.min(base * 2 ^ e, max)
-			delay = math.floor(delay * (1 + pct / 100 * (2 * seed / 1e6 - 1)))
-			redis.call('HINCRBY', P .. 'stats', 'retried', 1)
-			if delay <= 0 then
+			local delay = backoff_delay(conf, attempts, seed)
+			if retry_later(P, tkey, id, f[6], delay, now) == 'ready' then
 				ready = ready + 1
-				redis.call('HSET', tkey, 'status', 'ready',
-					'ready_at', int(now))
-				redis.call('RPUSH', P .. 'ready:' .. (f[6] or '0'), id)
-			else
-				redis.call('HSET', tkey, 'status', 'delayed',
-					'due_at', int(now + delay))
-				redis.call('ZADD', P .. 'delayed', int(now + delay), id)
 			end
 		end
 	end
 end
-if ready > 0 then redis.call('PUBLISH', 'codeq:ready', Q .. ' ' .. int(ready)) end
+publish_ready(Q, ready)
 return {reaped, dead}

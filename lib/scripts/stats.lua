@@ -7,15 +7,14 @@
 --           counters as a flat field/value array}
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local out = {}
 local oldest = nil
 for prio = 0, 9 do
 	out[#out + 1] = redis.call('LLEN', P .. 'ready:' .. prio)
 	local head = redis.call('LINDEX', P .. 'ready:' .. prio, 0)
 	if head then
-		local tkey = P .. 't:' .. string.match(head, '[^:]*$')
+		local tkey = task_key(P, head)
 		local f = redis.call('HMGET', tkey, 'ready_at', 'created_at')
 		local at = tonumber(f[1] or f[2])
 		if at and (oldest == nil or at < oldest) then oldest = at end
