@@ -59,6 +59,8 @@
 #define MAX_SAMPLES	20000
 #define MAX_PROCS	300
 #define BATCH		100
+#define PROBES		3000	/* claims timed at each depth (prefill) */
+#define SETTLE_US	2000000	/* pause after a fill (prefill) */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -814,8 +816,10 @@ scn_prefill(void)
 
 	snprintf(recdir, sizeof(recdir), "%s/rec-%s", O.dir, O.scenario);
 	mkdir(recdir, 0755);
-	/* Claim latency at each depth: fill to depth + 1000, then 1000
-	 * claims (each followed by its complete), one at a time. */
+	/* Claim latency at each depth: fill to depth + PROBES, let the store
+	 * settle (the fill leaves it rehashing and purging freed pages for a
+	 * moment, which is not what depth costs), then PROBES claims, each
+	 * followed by its complete, one at a time. */
 	while (*p && !timed_out()) {
 		struct series s = { .mu = PTHREAD_MUTEX_INITIALIZER };
 		int64_t fill0 = mono_us();
@@ -823,14 +827,15 @@ scn_prefill(void)
 		depth = strtol(p, (char **)&p, 10);
 		if (*p == ',')
 			p++;
-		if (depth + 1000 > have) {
-			enqueue_batches(c, depth + 1000 - have, 0, 0, 0, NULL);
-			have = depth + 1000;
+		if (depth + PROBES > have) {
+			enqueue_batches(c, depth + PROBES - have, 0, 0, 0, NULL);
+			have = depth + PROBES;
 		}
 		fprintf(stderr, "codeq-bench: prefill: %ld queued (%.1f s); "
 		    "probing claims\n", have, (double)(mono_us() - fill0) / 1e6);
+		sleep_us(SETTLE_US);
 		lat_claim.n = 0;
-		for (i = 0; i < 1000 && !timed_out(); i++)
+		for (i = 0; i < PROBES && !timed_out(); i++)
 			probe_once(c);
 		have -= (long)lat_claim.n;
 		for (i = 0; i < (long)lat_claim.n; i++)
