@@ -40,7 +40,8 @@ enum child_state {
 };
 
 /* Why the dispatcher itself killed a child: decides what its tasks get. */
-enum kill_reason { KILLED_NONE = 0, KILLED_TIMEOUT, KILLED_SHUTDOWN };
+enum kill_reason { KILLED_NONE = 0, KILLED_TIMEOUT, KILLED_SHUTDOWN,
+	KILLED_LEASE_LOST };
 
 struct lease {
 	char queue[IPC_QUEUE_MAX];

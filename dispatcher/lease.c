@@ -117,6 +117,19 @@ lease_add(struct child *c, const struct ipc_msg *m)
 	return added;
 }
 
+/* 1 when the lease of id is the task whose handler runs (CLAIMED came
+ * again with a deadline), not one waiting in a prefetched batch. */
+static int
+lease_running(const struct child *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nleases; i++)
+		if (strcmp(c->leases[i].id, id) == 0)
+			return c->leases[i].deadline_ms > 0;
+	return 0;
+}
+
 /* Forgets a lease; outcome (or NULL) goes to the metrics. */
 void
 lease_drop(struct child *c, const char *id, const char *outcome)
@@ -205,7 +218,7 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 	codeq_error err;
 	struct ipc_msg m;
 	size_t n = 0, j;
-	int rc;
+	int rc, running;
 
 	for (; *ci < p->nchildren && n < HB_BATCH; (*ci)++, *ki = 0) {
 		struct child *c = &p->children[*ci];
@@ -238,8 +251,21 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 		memset(&m, 0, sizeof(m));
 		m.type = IPC_LEASE_LOST;
 		snprintf(m.u.lease_lost.id, sizeof(m.u.lease_lost.id), "%s", refs[j].id);
+		snprintf(m.u.lease_lost.token, sizeof(m.u.lease_lost.token), "%s",
+		    refs[j].token);
+		running = lease_running(owner[j], refs[j].id);
 		child_send(owner[j], &m);
 		lease_drop(owner[j], m.u.lease_lost.id, "stale");
+		/* ESTATE: the task left the lease with this token (a DONE is
+		 * on its way).  Otherwise someone else owns the task: an exec
+		 * worker stops its handler on LEASE_LOST; a .so handler cannot
+		 * be stopped in-process, so its worker is restarted. */
+		if (running && status[j] != CODEQ_ESTATE &&
+		    p->pc->kind == HANDLER_SO && owner[j]->killed == KILLED_NONE) {
+			log_warning("restarting the worker: its handler's lease was lost",
+			    "pool", p->pc->name, "task", m.u.lease_lost.id);
+			child_kill(owner[j], KILLED_LEASE_LOST);
+		}
 	}
 	return 0;
 }

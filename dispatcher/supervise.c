@@ -486,7 +486,8 @@ child_kill(struct child *c, enum kill_reason why)
 	if (c->handler_pgid > 1)
 		kill(-c->handler_pgid, SIGKILL);
 	kill(c->pid, SIGKILL);
-	D.n.handler_kills++;
+	if (why != KILLED_LEASE_LOST)
+		D.n.handler_kills++;
 }
 
 int
@@ -591,6 +592,9 @@ child_exited(struct child *c, int status)
 		}
 		else if (c->killed == KILLED_SHUTDOWN)
 			lease_give_back(c, "shutdown: worker killed after shutdown_timeout", 0);
+		else if (c->killed == KILLED_LEASE_LOST)
+			lease_give_back(c, "worker restarted: its running "
+			    "task's lease was lost", 0);
 		else
 			lease_give_back(c, why, 0);
 	}

@@ -70,7 +70,6 @@ ipc_encode(const struct ipc_msg *m, char *buf, size_t cap, size_t *len)
 	case IPC_IDLE:
 	case IPC_SHUTDOWN:
 	case IPC_ABORT:
-	case IPC_RELOAD:
 		msgpack_pack_array(&pk, 1);
 		msgpack_pack_uint32(&pk, m->type);
 		break;
@@ -98,6 +97,7 @@ ipc_encode(const struct ipc_msg *m, char *buf, size_t cap, size_t *len)
 		msgpack_pack_uint64(&pk, m->u.done.outcome);
 		break;
 	case IPC_COUNTERS:
+	case IPC_RELOAD:
 		if (m->u.counters.n > IPC_MAX_COUNTERS)
 			return IPC_EMALFORMED;
 		msgpack_pack_array(&pk, 2);
@@ -114,9 +114,10 @@ ipc_encode(const struct ipc_msg *m, char *buf, size_t cap, size_t *len)
 		bad |= pack_str(&pk, m->u.wake.queue, IPC_QUEUE_MAX);
 		break;
 	case IPC_LEASE_LOST:
-		msgpack_pack_array(&pk, 2);
+		msgpack_pack_array(&pk, 3);
 		msgpack_pack_uint32(&pk, m->type);
 		bad |= pack_str(&pk, m->u.lease_lost.id, IPC_ID_MAX);
+		bad |= pack_str(&pk, m->u.lease_lost.token, IPC_TOKEN_MAX);
 		break;
 	default:
 		return IPC_EMALFORMED;
@@ -280,7 +281,7 @@ decode_fields(const msgpack_object *f, size_t nf, struct ipc_msg *m,
 		{ IPC_READY, 1 }, { IPC_IDLE, 0 }, { IPC_CLAIMED, 5 },
 		{ IPC_HANDLER, 2 }, { IPC_DONE, 2 }, { IPC_COUNTERS, 1 },
 		{ IPC_WAKE, 1 }, { IPC_SHUTDOWN, 0 }, { IPC_ABORT, 0 },
-		{ IPC_RELOAD, 0 }, { IPC_LEASE_LOST, 1 },
+		{ IPC_RELOAD, 1 }, { IPC_LEASE_LOST, 2 },
 	};
 	const msgpack_object_kv *kv;
 	size_t i;
@@ -321,6 +322,7 @@ decode_fields(const msgpack_object *f, size_t nf, struct ipc_msg *m,
 			goto bad;
 		break;
 	case IPC_COUNTERS:
+	case IPC_RELOAD:
 		if (f[0].type != MSGPACK_OBJECT_MAP ||
 		    f[0].via.map.size > IPC_MAX_COUNTERS)
 			goto bad;
@@ -338,7 +340,8 @@ decode_fields(const msgpack_object *f, size_t nf, struct ipc_msg *m,
 			goto bad;
 		break;
 	case IPC_LEASE_LOST:
-		if (get_str(&f[0], m->u.lease_lost.id, IPC_ID_MAX) < 0)
+		if (get_str(&f[0], m->u.lease_lost.id, IPC_ID_MAX) < 0 ||
+		    get_str(&f[1], m->u.lease_lost.token, IPC_TOKEN_MAX) < 0)
 			goto bad;
 		break;
 	default:

@@ -44,8 +44,10 @@ enum ipc_type {
 	IPC_WAKE = 16,		/* [16, queue]         work became ready in queue */
 	IPC_SHUTDOWN = 17,	/* [17]                finish the running task, claim no more, exit 0 */
 	IPC_ABORT = 18,		/* [18]                stop the handler now, give the task back, exit */
-	IPC_RELOAD = 19,	/* [19]                configuration reloaded (re-read what may change) */
-	IPC_LEASE_LOST = 20,	/* [20, id]            heartbeat refused: another worker owns the task */
+	IPC_RELOAD = 19,	/* [19, {name: uint64}] configuration reloaded: the per-process
+				   settings that change without a restart (in u.counters) */
+	IPC_LEASE_LOST = 20,	/* [20, id, token]     heartbeat refused: stop that task's handler,
+				   abandon its result (someone else owns the task) */
 };
 
 /* How a task left a worker (IPC_DONE). */
@@ -86,12 +88,15 @@ struct ipc_msg {
 		} claimed;
 		struct { char id[IPC_ID_MAX]; uint64_t pgid; } handler;
 		struct { char id[IPC_ID_MAX]; uint64_t outcome; } done;
-		struct {
+		struct {	/* COUNTERS, and RELOAD's settings */
 			size_t n;
 			struct ipc_counter c[IPC_MAX_COUNTERS];
 		} counters;
 		struct { char queue[IPC_QUEUE_MAX]; } wake;
-		struct { char id[IPC_ID_MAX]; } lease_lost;
+		struct {
+			char id[IPC_ID_MAX];
+			char token[IPC_TOKEN_MAX];
+		} lease_lost;
 	} u;
 };
 

@@ -62,8 +62,12 @@ samples(struct ipc_msg *v)
 	v[n].type = IPC_WAKE; strcpy(v[n++].u.wake.queue, "q.a-b_c");
 	v[n++].type = IPC_SHUTDOWN;
 	v[n++].type = IPC_ABORT;
-	v[n++].type = IPC_RELOAD;
-	v[n].type = IPC_LEASE_LOST; strcpy(v[n++].u.lease_lost.id, "q:1");
+	v[n].type = IPC_RELOAD;
+	ipc_counters_add(&v[n], "log_level", 0);
+	ipc_counters_add(&v[n], "retention_ms", 604800000);
+	n++;
+	v[n].type = IPC_LEASE_LOST; strcpy(v[n].u.lease_lost.id, "q:1");
+	strcpy(v[n++].u.lease_lost.token, "77");
 	return n;
 }
 

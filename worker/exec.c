@@ -1,8 +1,8 @@
 /*
  * exec.c - the exec handler: one process group per task.
  *
- * The command runs in its own process group so that a timeout, an abort
- * or the end of the task can kill everything it started.  The payload is
+ * The command runs in its own process group so that a timeout, an abort,
+ * a lost lease or the end of the task can kill everything it started.  The payload is
  * written to its stdin, the task's metadata is in CODEQ_* environment
  * variables, stdout (at most max_output bytes) is the result and the last
  * STDERR_TAIL bytes of stderr become the error text.  The exit status maps
@@ -211,10 +211,20 @@ exec_ipc(struct exec_ctx *ctx, const codeq_task *t)
 			ctx->shutdown = 1;
 			break;
 		case IPC_LEASE_LOST:
-			log_warning("lease taken over, result will be refused",
-			    "task", t->id);
-			break;
+			/* The token tells this claim from an earlier one of
+			 * the same task (a nack, then a claim again). */
+			if (strcmp(m.u.lease_lost.id, t->id) == 0 &&
+			    t->lease_token != NULL &&
+			    strcmp(m.u.lease_lost.token, t->lease_token) == 0) {
+				log_warning("lease lost: stopping the handler, "
+				    "its result is abandoned", "task", t->id);
+				ctx->lease_lost = 1;
+				break;
+			}
+			/* FALLTHROUGH */
 		default:
+			if (ctx->on_msg != NULL)
+				ctx->on_msg(ctx->arg, &m);
 			break;
 		}
 	}
@@ -222,7 +232,7 @@ exec_ipc(struct exec_ctx *ctx, const codeq_task *t)
 
 static void
 verdict(const struct pool_config *pool, int status, int timed_out,
-    int aborted, struct capture *c, struct run_result *r)
+    int aborted, int lease_lost, struct capture *c, struct run_result *r)
 {
 	const char *tail = err_tail(c);
 	const char *sep = *tail ? ": " : "";
@@ -230,6 +240,11 @@ verdict(const struct pool_config *pool, int status, int timed_out,
 
 	r->timed_out = timed_out;
 	r->retry_after_ms = -1;
+	if (lease_lost) {
+		run_result_set(r, RUN_LEASE_LOST,
+		    "handler stopped: lease lost to another worker");
+		return;
+	}
 	if (aborted) {
 		run_result_set(r, RUN_ABORTED, "handler stopped for shutdown");
 		return;
@@ -354,7 +369,8 @@ run_escalate(struct exec_ctx *ctx, struct run *x, int64_t now)
 		kill(-x->pid, SIGTERM);
 		x->kill_at = now + KILL_GRACE_MS;
 	}
-	if (!x->aborting && ctx->aborted) {
+	/* ABORT, or a lost lease: the task is not this worker's any more. */
+	if (!x->aborting && (ctx->aborted || ctx->lease_lost)) {
 		x->aborting = 1;
 		kill(-x->pid, SIGTERM);
 		x->kill_at = now + KILL_GRACE_MS;
@@ -444,7 +460,8 @@ exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
 		while (waitpid(x.pid, &x.status, 0) < 0 && errno == EINTR)
 			;
 	}
-	verdict(ctx->pool, x.status, x.timed_out, x.aborting, &x.cap, r);
+	verdict(ctx->pool, x.status, x.timed_out, x.aborting && ctx->aborted,
+	    ctx->lease_lost, &x.cap, r);
 	close_fd(&x.in); close_fd(&x.out); close_fd(&x.err); close_fd(&x.pidfd);
 	free(x.cap.out);
 	return 0;

@@ -18,6 +18,7 @@ enum run_verdict {
 	RUN_FAIL,		/* fail, attempts permitting: retry with backoff */
 	RUN_FAIL_PERMANENT,	/* fail with no more attempts */
 	RUN_ABORTED,		/* stopped for shutdown: give the task back now */
+	RUN_LEASE_LOST,		/* stopped: the lease was lost, no verdict to store */
 };
 
 struct run_result {
@@ -47,11 +48,18 @@ char *result_normalize(const char *out, size_t len);
  * refused to start (EX_CONFIG): the dispatcher counts it as a crash. */
 #define WORKER_EXIT_CONFIG	78
 
+struct ipc_msg;
+
 struct exec_ctx {
 	const struct pool_config *pool;
 	int ipc_fd;		/* watched while the handler runs (ABORT) */
 	int aborted;		/* set when ABORT arrived */
 	int shutdown;		/* set when SHUTDOWN arrived */
+	int lease_lost;		/* set when LEASE_LOST named the running task */
+	/* The worker's handler for the other messages (RELOAD, LEASE_LOST
+	 * of a task still waiting in a prefetched batch). */
+	void (*on_msg)(void *arg, const struct ipc_msg *m);
+	void *arg;
 };
 
 int exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,

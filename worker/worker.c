@@ -41,11 +41,19 @@ struct counters {
 	uint64_t timeouts, store_errors, handler_ms;
 };
 
+/* A lease the dispatcher said was lost (LEASE_LOST) while its task
+ * waited in a prefetched batch: the task is skipped when its turn comes. */
+struct lost {
+	char id[IPC_ID_MAX];
+	char token[IPC_TOKEN_MAX];
+};
+
 struct worker {
 	const struct codeq_config *cfg;
 	const struct pool_config *pool;
 	const char *url;
-	const codeq_options *opt;
+	codeq_options opt;		/* RELOAD may change it */
+	int reconnect;			/* opt changed: new connection after the task */
 	int fd;
 	codeq_t *store;
 	struct so_handler *so;
@@ -54,6 +62,8 @@ struct worker {
 	char wid[300];
 	struct counters n;
 	int64_t counters_sent;
+	struct lost lost[MAX_PREFETCH];
+	size_t nlost;
 };
 
 static int64_t
@@ -128,6 +138,101 @@ send_counters(struct worker *w, int force)
 	send_msg(w, &m);
 }
 
+static void
+lost_add(struct worker *w, const char *id, const char *token)
+{
+	if (w->nlost == MAX_PREFETCH)	/* older than any batch in hand */
+		memmove(&w->lost[0], &w->lost[1], --w->nlost * sizeof(w->lost[0]));
+	snprintf(w->lost[w->nlost].id, sizeof(w->lost[0].id), "%s", id);
+	snprintf(w->lost[w->nlost].token, sizeof(w->lost[0].token), "%s", token);
+	w->nlost++;
+}
+
+static int
+lost_has(const struct worker *w, const codeq_task *t)
+{
+	size_t i;
+
+	for (i = 0; i < w->nlost; i++)
+		if (strcmp(w->lost[i].id, t->id) == 0 && t->lease_token != NULL &&
+		    strcmp(w->lost[i].token, t->lease_token) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * RELOAD: the settings that change without a restart.  The log level
+ * applies at once; new store options (retention, payload limit,
+ * timeouts) take a new connection, made after the task in hand.
+ */
+static void
+apply_settings(struct worker *w, const struct ipc_msg *m)
+{
+	codeq_options o = w->opt;
+	const struct ipc_counter *c;
+	size_t i;
+
+	for (i = 0; i < m->u.counters.n; i++) {
+		c = &m->u.counters.c[i];
+		if (strcmp(c->name, "log_level") == 0 && c->value <= LOG_L_ERROR)
+			log_init("worker", (enum log_level)c->value);
+		else if (strcmp(c->name, "retention_ms") == 0)
+			o.retention_ms = (int64_t)c->value;
+		else if (strcmp(c->name, "max_payload") == 0)
+			o.max_payload = (size_t)c->value;
+		else if (strcmp(c->name, "connect_timeout_ms") == 0)
+			o.connect_timeout_ms = (int64_t)c->value;
+		else if (strcmp(c->name, "command_timeout_ms") == 0)
+			o.command_timeout_ms = (int64_t)c->value;
+	}
+	if (o.retention_ms != w->opt.retention_ms ||
+	    o.max_payload != w->opt.max_payload ||
+	    o.connect_timeout_ms != w->opt.connect_timeout_ms ||
+	    o.command_timeout_ms != w->opt.command_timeout_ms) {
+		w->opt = o;
+		w->reconnect = 1;
+	}
+	log_debug("configuration reloaded, this pool unchanged",
+	    "pool", w->pool->name);
+}
+
+/* One message from the dispatcher.  Returns 1 when it should end a
+ * wait (WAKE, SHUTDOWN, ABORT). */
+static int
+on_msg(struct worker *w, const struct ipc_msg *m)
+{
+	switch (m->type) {
+	case IPC_WAKE:
+		log_debug("woken", "queue", m->u.wake.queue);
+		return 1;
+	case IPC_SHUTDOWN:
+		w->shutdown = 1;
+		return 1;
+	case IPC_ABORT:
+		w->shutdown = w->aborted = 1;
+		return 1;
+	case IPC_RELOAD:
+		apply_settings(w, m);
+		return 0;
+	case IPC_LEASE_LOST:
+		/* Of a task not running now: skipped if it waits in the
+		 * batch in hand, else (it already finished) ignored. */
+		lost_add(w, m->u.lease_lost.id, m->u.lease_lost.token);
+		return 0;
+	default:
+		log_warning("unexpected message from the dispatcher",
+		    "message", ipc_type_name(m->type));
+		return 0;
+	}
+}
+
+/* exec_ctx's hook: messages that arrive while an exec handler runs. */
+static void
+on_msg_exec(void *arg, const struct ipc_msg *m)
+{
+	(void)on_msg(arg, m);
+}
+
 /*
  * Waits up to timeout_ms for a message from the dispatcher.  Returns 1
  * when woken (WAKE, SHUTDOWN, ABORT or the dispatcher gone), 0 on timeout.
@@ -152,28 +257,7 @@ wait_ipc(struct worker *w, int timeout_ms)
 			    "error", err);
 			continue;
 		}
-		switch (m.type) {
-		case IPC_WAKE:
-			log_debug("woken", "queue", m.u.wake.queue);
-			woken = 1;
-			break;
-		case IPC_SHUTDOWN:
-			w->shutdown = woken = 1;
-			break;
-		case IPC_ABORT:
-			w->shutdown = w->aborted = woken = 1;
-			break;
-		case IPC_RELOAD:
-			log_debug("configuration reloaded, this pool unchanged",
-			    "pool", w->pool->name);
-			break;
-		case IPC_LEASE_LOST:
-			break;
-		default:
-			log_warning("unexpected message from the dispatcher",
-			    "message", ipc_type_name(m.type));
-			break;
-		}
+		woken |= on_msg(w, &m);
 	}
 	return woken;
 }
@@ -195,7 +279,7 @@ store_connect(struct worker *w)
 	int fails = 0;
 
 	while (w->store == NULL && !w->shutdown) {
-		if (codeq_connect(w->url, w->opt, &w->store, &err) == CODEQ_OK)
+		if (codeq_connect(w->url, &w->opt, &w->store, &err) == CODEQ_OK)
 			break;
 		w->store = NULL;
 		w->n.store_errors++;
@@ -224,6 +308,8 @@ report_once(struct worker *w, const codeq_task *t, const struct run_result *r,
 		return codeq_fail(w->store, t->id, t->lease_token, e, 1, err);
 	case RUN_ABORTED:
 		return codeq_nack(w->store, t->id, t->lease_token, 0, e, err);
+	case RUN_LEASE_LOST:
+		break;
 	}
 	return CODEQ_EINVAL;
 }
@@ -270,6 +356,10 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 	int64_t give_up = mono_ms() + (w->pool->lease_ms > 60000 ?
 	    w->pool->lease_ms : 60000) * 2;
 
+	if (r->verdict == RUN_LEASE_LOST) {
+		w->n.stale++;	/* the store would refuse it: not even asked */
+		return IPC_OUT_STALE;
+	}
 	for (;;) {
 		rc = w->store ? report_once(w, t, r, &err) : CODEQ_ESTORE;
 		if (rc == CODEQ_OK)
@@ -324,6 +414,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 	case RUN_RETRY: case RUN_FAIL: w->n.retried++; return IPC_OUT_RETRY;
 	case RUN_FAIL_PERMANENT: w->n.failed++; return IPC_OUT_FAILED;
 	case RUN_ABORTED: w->n.released++; return IPC_OUT_RELEASED;
+	case RUN_LEASE_LOST: break;
 	}
 	return IPC_OUT_LOST;
 }
@@ -365,7 +456,11 @@ run_task(struct worker *w, const codeq_task *t)
 	char ms[24], attempt[16];
 
 	memset(&r, 0, sizeof(r));
-	if (w->shutdown) {
+	if (lost_has(w, t)) {
+		log_warning("lease lost before the task ran: skipped",
+		    "task", t->id);
+		run_result_set(&r, RUN_LEASE_LOST, "lease lost before the task ran");
+	} else if (w->shutdown) {
 		run_result_set(&r, RUN_ABORTED, "worker stopping before the task ran");
 	} else {
 		send_claimed(w, t, deadline);	/* now with its deadline */
@@ -374,6 +469,7 @@ run_task(struct worker *w, const codeq_task *t)
 			so_run(w->so, t, deadline, &r);
 		else {
 			w->ex.aborted = w->aborted;
+			w->ex.lease_lost = 0;
 			exec_run(&w->ex, t, deadline, &r);
 			if (w->ex.aborted)
 				w->aborted = w->shutdown = 1;
@@ -415,6 +511,11 @@ claim_loop(struct worker *w)
 	if (co.max_tasks > MAX_PREFETCH)
 		co.max_tasks = MAX_PREFETCH;
 	while (!w->shutdown) {
+		if (w->reconnect) {	/* RELOAD changed the store options */
+			codeq_close(w->store);
+			w->store = NULL;
+			w->reconnect = 0;
+		}
 		if (w->store == NULL)
 			store_connect(w);
 		if (w->shutdown)
@@ -431,9 +532,12 @@ claim_loop(struct worker *w)
 		if (rc == CODEQ_OK) {
 			fails = 0;
 			w->n.claimed += n;
+			w->nlost = 0;	/* LEASE_LOST of this batch come later */
 			for (i = 0; i < n; i++)
 				send_claimed(w, tasks[i], 0);
 			for (i = 0; i < n; i++) {
+				if (i > 0)	/* LEASE_LOST, SHUTDOWN meanwhile? */
+					wait_ipc(w, 0);
 				run_task(w, tasks[i]);
 				codeq_task_free(tasks[i]);
 			}
@@ -494,10 +598,12 @@ worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
 	log_set_proc("worker");
 	worker_signals();
 	memset(&m, 0, sizeof(m));
-	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = opt,
+	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = *opt,
 	    .fd = ipc_fd };
 	w.ex.pool = pool;
 	w.ex.ipc_fd = ipc_fd;
+	w.ex.on_msg = on_msg_exec;
+	w.ex.arg = &w;
 	if ((fl = fcntl(ipc_fd, F_GETFL)) >= 0)
 		fcntl(ipc_fd, F_SETFL, fl | O_NONBLOCK);
 	if (gethostname(host, sizeof(host)) != 0)
