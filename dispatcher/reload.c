@@ -8,7 +8,8 @@
  * (its workers drain as on SIGTERM) and started afresh beside it; removed
  * pools are retired, new ones started.  A change of store restarts every
  * pool.  The notifier and callbacks processes are restarted so that they
- * read the new configuration.
+ * read the new configuration.  Kept workers get RELOAD with the settings
+ * that need no restart (log level, store timeouts, limits, retention).
  */
 #include "config.h"
 
@@ -28,6 +29,37 @@ str_differs(const char *a, const char *b)
 	if (a == NULL || b == NULL)
 		return a != b;
 	return strcmp(a, b) != 0;
+}
+
+/*
+ * The settings that change without restarting a process: the log level
+ * and the store options other than the address and password (a new
+ * connection takes them).  The dispatcher applies them to itself and
+ * sends them in RELOAD to the workers it keeps.
+ */
+static void
+settings_apply(const struct codeq_config *n, struct ipc_msg *m)
+{
+	const struct store_config *st = &n->store;
+
+	if (D.opt.retention_ms != st->retention_ms ||
+	    D.opt.max_payload != st->max_payload ||
+	    D.opt.connect_timeout_ms != st->connect_timeout_ms ||
+	    D.opt.command_timeout_ms != st->command_timeout_ms) {
+		D.opt.retention_ms = st->retention_ms;
+		D.opt.max_payload = st->max_payload;
+		D.opt.connect_timeout_ms = st->connect_timeout_ms;
+		D.opt.command_timeout_ms = st->command_timeout_ms;
+		codeq_close(D.store);	/* the next call connects anew */
+		D.store = NULL;
+	}
+	memset(m, 0, sizeof(*m));
+	m->type = IPC_RELOAD;
+	ipc_counters_add(m, "log_level", (uint64_t)log_get_level());
+	ipc_counters_add(m, "retention_ms", (uint64_t)st->retention_ms);
+	ipc_counters_add(m, "max_payload", (uint64_t)st->max_payload);
+	ipc_counters_add(m, "connect_timeout_ms", (uint64_t)st->connect_timeout_ms);
+	ipc_counters_add(m, "command_timeout_ms", (uint64_t)st->command_timeout_ms);
 }
 
 static uint64_t
@@ -83,6 +115,7 @@ reload(void)
 	if (!D.level_forced && n->daemon.log_level != NULL &&
 	    log_level_parse(n->daemon.log_level, &lvl) == 0)
 		log_init("dispatcher", lvl);
+	settings_apply(n, &m);	/* before new pools fork: they inherit it */
 
 	for (p = D.pools; p != NULL; p = p->next) {
 		if (p->retiring)
@@ -103,8 +136,6 @@ reload(void)
 		kept[pc - n->pools] = 1;
 		p->pc = pc;		/* same settings, new owner */
 		p->owner = n;
-		memset(&m, 0, sizeof(m));
-		m.type = IPC_RELOAD;
 		for (k = 0; k < p->nchildren; k++)
 			child_send(&p->children[k], &m);
 	}

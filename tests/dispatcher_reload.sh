@@ -2,7 +2,7 @@
 # SIGHUP: a good new configuration restarts the pools that changed and
 # keeps the others (same worker pids, a running task not interrupted); a
 # bad one is reported with file:line and the old configuration keeps
-# running.
+# running; a new log level and retention reach the workers kept.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/dispatcher_lib.sh"
 start_redis
@@ -58,6 +58,28 @@ kill -0 "$CODEQD_PID" || fail "codeqd died"
 id=$(cq enqueue qa); wait_status "$id" completed
 assert_eq "old configuration still runs" '"v2"' "$(field "$id" result)"
 ok "bad reload reported with file:line, old configuration kept"
+
+# Settings that need no restart reach the workers that are kept: the log
+# level (debug -> info) and the store's retention (7 days -> 1 hour).
+pools v2 | write_conf "$T_DIR/c.conf"
+sed -i -e 's/^log_level = debug/log_level = info/' \
+	-e 's|^url = .*|&\nretention = 1h|' "$T_DIR/c.conf"
+reloads() { [ "$(grep -c 'msg="configuration reloaded"' "$T_DIR/codeqd.log")" -ge "$1" ]; }
+restarts=$(grep -c 'msg="pool changed: restarting"' "$T_DIR/codeqd.log")
+kill -HUP "$CODEQD_PID"
+wait_for 10 reloads 2 || fail "no second reload"
+assert_eq "pools restarted by a log level / retention change" "$restarts" \
+	"$(grep -c 'msg="pool changed: restarting"' "$T_DIR/codeqd.log")"
+id=$(cq enqueue qb); wait_status "$id" completed
+w=$(field "$id" worker | cut -d: -f2)
+wait_for 10 grep -q "pid=$w msg=\"task finished\" task=$id outcome=completed" "$T_DIR/codeqd.log" ||
+	fail "info line missing"
+grep -q "pid=$w msg=\"task started\" task=$id" "$T_DIR/codeqd.log" &&
+	fail "worker $w still logs debug lines after the reload to info"
+ok "kept worker $w logs at the new level"
+ttl=$(rcli PTTL "codeq:{qb}:t:${id##*:}")
+[ "$ttl" -gt 0 ] && [ "$ttl" -le 3600000 ] || fail "retention not applied: PTTL $ttl"
+ok "kept worker stores results with the new retention (PTTL $ttl ms)"
 stop_codeqd
 check_counts qa 4
-check_counts qb 1
+check_counts qb 2
