@@ -4,10 +4,13 @@
 -- KEYS[1]  codeq:{Q}:t:SEQ
 -- ARGV     1 Q  2 id  3 token  4 delay_ms (-1: the queue's backoff)
 --          5 error text ('' none)  6 random integer 0-999999 (jitter)
+--          7 (optional) max attempts of the worker pool: when > 0 and
+--            below the task's own max_attempts, it is the limit
 -- Pre:     task exists (NOTFOUND), token current (STALE), status leased
 --          (STATE).
 -- Post:    removed from leased, lease token cleared (the old holder is now
---          refused as STALE), error recorded.  If attempts >= max_attempts:
+--          refused as STALE), error recorded.  If attempts >= max_attempts
+--          (or >= ARGV[7], the pool's cap):
 --          status dead, id appended to codeq:{Q}:dlq, stats.dead_lettered
 --          + 1, callback item in the outbox when the task has a webhook.
 --          Else: delay = the given one, or
@@ -33,7 +36,10 @@ redis.call('HDEL', tkey, 'lease_token', 'lease_until')
 redis.call('HSET', tkey, 'error', ARGV[5], 'updated_at', int(now))
 
 local attempts = tonumber(f[4]) or 0
-if attempts >= (tonumber(f[6]) or 1) then
+local max = tonumber(f[6]) or 1
+local cap = tonumber(ARGV[7] or '')
+if cap and cap > 0 and cap < max then max = cap end
+if attempts >= max then
 	dead_letter(P, tkey, id, now, f[3], ARGV[5], f[4], f[5])
 	return {'dead', 0}
 end
