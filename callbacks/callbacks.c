@@ -25,7 +25,6 @@
 #include "batch.h"
 #include "callbacks.h"
 #include "codeq.h"
-#include "codeq_metrics.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -37,7 +36,6 @@
 #define QUEUES_REFRESH_MS 1000
 #define IDLE_POLL_MAX_MS 500	/* a queue with an empty outbox is polled
 				 * less and less often, down to this */
-#define STORE_RETRY_MS 500
 #define RELEASE_DELAY_MS 1000	/* an endpoint's surplus goes back for this */
 
 struct endpoint {
@@ -52,9 +50,7 @@ struct endpoint {
 struct cbp {
 	struct wh_proc proc;
 	const struct codeq_config *cfg;
-	codeq_t *store;
-	int64_t store_wait_until;	/* no store calls before (after errors) */
-	int store_down;
+	struct wh_store store;
 	struct http *http;
 	struct sign_key key;
 	int have_key;
@@ -80,45 +76,6 @@ struct delivery {
 };
 
 static void dispatch(struct cbp *p, struct endpoint *ep);
-
-static void
-store_failed(struct cbp *p, const codeq_error *e)
-{
-	if (!p->store_down)
-		log_warning("store unavailable", "error", e->msg);
-	cqm_store_error("callbacks");
-	p->store_down = 1;
-	p->store_wait_until = wh_now_ms() + STORE_RETRY_MS;
-}
-
-static void
-store_ok(struct cbp *p)
-{
-	if (p->store_down) {
-		log_info("store available again");
-		cqm_store_reconnect("callbacks");
-	}
-	p->store_down = 0;
-}
-
-/* Connects when needed; 0 when there is a store to talk to now. */
-static int
-store_ready(struct cbp *p)
-{
-	char err[256];
-	codeq_error e;
-
-	if (wh_now_ms() < p->store_wait_until)
-		return -1;
-	if (p->store == NULL) {
-		if (wh_store_connect(p->cfg, &p->store, err, sizeof(err)) < 0) {
-			snprintf(e.msg, sizeof(e.msg), "%s", err);
-			store_failed(p, &e);
-			return -1;
-		}
-	}
-	return 0;
-}
 
 /* Length of "scheme://authority": endpoints sharing it share the
  * per-host bound on requests in flight. */
@@ -251,14 +208,14 @@ settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
 		}
 		argvs[i] = x->v;
 	}
-	if (store_ready(p) < 0)
+	if (wh_store_ready(&p->store) < 0)
 		goto lost;
-	if (script_pipeline(p->store, script[how], 1, nargs, n, argvs,
+	if (script_pipeline(p->store.c, script[how], 1, nargs, n, argvs,
 	    replies, &e) != CODEQ_OK) {
-		store_failed(p, &e);
+		wh_store_failed(&p->store, e.msg);
 		goto lost;
 	}
-	store_ok(p);
+	wh_store_ok(&p->store);
 	for (i = 0; i < n; i++)
 		if (replies[i])
 			freeReplyObject(replies[i]);
@@ -316,11 +273,11 @@ refresh_queues(struct cbp *p, int64_t now)
 
 	if (now - p->queues_at < QUEUES_REFRESH_MS && p->queues)
 		return;
-	if (codeq_queues(p->store, &v, &n, &e) != CODEQ_OK) {
-		store_failed(p, &e);
+	if (codeq_queues(p->store.c, &v, &n, &e) != CODEQ_OK) {
+		wh_store_failed(&p->store, e.msg);
 		return;
 	}
-	store_ok(p);
+	wh_store_ok(&p->store);
 	at = calloc(n + 1, sizeof(*at));
 	gap = calloc(n + 1, sizeof(*gap));
 	if (at == NULL || gap == NULL) {
@@ -422,12 +379,12 @@ intake(struct cbp *p, int64_t now)
 		av[i][4] = p->token;
 		argvs[i] = av[i];
 	}
-	if (script_pipeline(p->store, "cb_take", 1, 5, p->nqueues, argvs,
+	if (script_pipeline(p->store.c, "cb_take", 1, 5, p->nqueues, argvs,
 	    replies, &e) != CODEQ_OK) {
-		store_failed(p, &e);
+		wh_store_failed(&p->store, e.msg);
 		goto out;
 	}
-	store_ok(p);
+	wh_store_ok(&p->store);
 	for (i = 0; i < p->nqueues; i++) {
 		redisReply *r = replies[i];
 		size_t before = got;
@@ -665,9 +622,9 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	int64_t now = wh_now_ms();
 
 	expire_waiting(p, now);
-	if (store_ready(p) == 0) {
+	if (wh_store_ready(&p->store) == 0) {
 		refresh_queues(p, now);
-		if (!p->store_down)
+		if (!p->store.down)
 			intake(p, now);
 	}
 	for (ep = p->eps; ep; ep = ep->next)
@@ -731,26 +688,12 @@ static int
 setup(struct cbp *p, const struct codeq_config *cfg)
 {
 	const struct webhook_policy *w = &cfg->webhooks;
-	struct http_opts o = {
-		.allow_loopback = w->allow_loopback,
-		.allow_private = w->allow_private,
-		.max_per_host = w->max_per_host,
-		.connect_timeout_ms = w->connect_timeout_ms,
-		.timeout_ms = w->timeout_ms,
-	};
-	char err[256];
 
 	p->cfg = cfg;
-	if (wh_secret_load(w, &p->key, &p->have_key, err, sizeof(err)) < 0) {
-		/* A secret that cannot be read is a configuration error
-		 * codeqd checks before forking; refuse to send unsigned. */
-		log_error("webhook secret unavailable", "error", err);
+	wh_store_init(&p->store, cfg, "callbacks");
+	if ((p->http = wh_http_setup(p->proc.loop, w, &p->key,
+	    &p->have_key)) == NULL)
 		return -1;
-	}
-	if ((p->http = http_new(p->proc.loop, &o, err, sizeof(err))) == NULL) {
-		log_error("HTTP engine", "error", err);
-		return -1;
-	}
 	wh_random_id("cbl_", p->token, sizeof(p->token));
 	p->visibility_ms = cfg->callbacks.visibility_ms;
 	/* A request must end before its items' lease runs out. */
@@ -798,7 +741,7 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	free(p.poll_at);
 	free(p.poll_gap);
 	endpoint_gc(&p);
-	codeq_close(p.store);
+	wh_store_close(&p.store);
 	sign_key_clear(&p.key);
 	wh_proc_fini(&p.proc);
 	return rc;

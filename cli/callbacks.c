@@ -36,12 +36,17 @@ cb_to_json(const codeq_callback *cb)
 	    "deadAt", dead);
 }
 
+static json_t *
+cb_at(const void *v, size_t i)
+{
+	return cb_to_json(&((const codeq_callback *)v)[i]);
+}
+
 static int
 list(struct cli *cli, const char *queue, long offset, long limit)
 {
 	codeq_callback *v;
 	codeq_error err;
-	json_t *arr;
 	size_t n, i;
 	int rc;
 
@@ -50,11 +55,9 @@ list(struct cli *cli, const char *queue, long offset, long limit)
 	if (rc != CODEQ_OK)
 		return cli_lib_error(cli, rc, &err);
 	if (cli->json) {
-		if ((arr = json_array()) != NULL)
-			for (i = 0; i < n; i++)
-				json_array_append_new(arr, cb_to_json(&v[i]));
+		rc = print_json_array(v, n, cb_at);
 		codeq_callbacks_free(v, n);
-		return print_json(arr);
+		return rc;
 	}
 	for (i = 0; i < n; i++)
 		printf("%" PRId64 "\t%s\t%s\tdeliveries=%d\tlast_status=%"
@@ -67,31 +70,16 @@ list(struct cli *cli, const char *queue, long offset, long limit)
 int
 cmd_callbacks(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_OPTIONS,
-		{ "offset", required_argument, NULL, 'o' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const char *const subs[] = { "list", "replay", "purge", NULL };
 	const char *sub, *queue;
-	long offset = 0, limit = -1, item = 0;
+	long offset, limit, item = 0;
 	codeq_error err;
 	size_t count = 0;
-	int ch, done = 0, status, rc, nargs;
+	int done = 0, status, rc, nargs;
 
-	while ((ch = cli_getopt(cli, argc, argv, "o:l:", longopts,
-	    callbacks_help, &done)) != -1) {
-		if (ch == 'o') {
-			if (arg_long(cli, "--offset", optarg, 0, 1000000000,
-			    &offset) == -1)
-				return EX_USAGE;
-		} else if (ch == 'l') {
-			if (arg_long(cli, "--limit", optarg, 1, 1000000000,
-			    &limit) == -1)
-				return EX_USAGE;
-		} else
-			return EX_USAGE;
-	}
+	if ((status = cli_list_options(cli, argc, argv, callbacks_help,
+	    &offset, &limit, &done)) != 0)
+		return status;
 	if (done)
 		return EX_OK;
 	nargs = argc - optind;
@@ -101,9 +89,8 @@ cmd_callbacks(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli, "%s: unknown (dlq)", argv[optind]);
 	sub = argv[optind + 1];
 	queue = argv[optind + 2];
-	if (strcmp(sub, "list") != 0 && strcmp(sub, "replay") != 0 &&
-	    strcmp(sub, "purge") != 0)
-		return cli_usage(cli, "%s: unknown (list, replay or purge)", sub);
+	if (arg_subcommand(cli, sub, subs) == -1)
+		return EX_USAGE;
 	if (arg_queue(cli, "QUEUE", queue) == -1)
 		return EX_USAGE;
 	if (nargs == 4) {
@@ -125,11 +112,6 @@ cmd_callbacks(struct cli *cli, int argc, char **argv)
 		    &err);
 	if (rc != CODEQ_OK)
 		return cli_lib_error(cli, rc, &err);
-	if (cli->json)
-		return print_json(json_pack("{s:s, s:I}", "queue", queue,
-		    strcmp(sub, "purge") == 0 ? "purged" : "replayed",
-		    (json_int_t)count));
-	printf("%zu %s\n", count, strcmp(sub, "purge") == 0 ? "purged" :
-	    "replayed");
-	return 0;
+	return print_count(cli, queue, strcmp(sub, "purge") == 0 ? "purged" :
+	    "replayed", count);
 }

@@ -83,6 +83,20 @@ int arg_file(struct cli *cli, const char *opt, const char *path, size_t limit,
     char **out);
 /* Checks that positional arguments are exactly min..max. */
 int arg_count(struct cli *cli, int have, int min, int max, const char *what);
+/* Exactly one positional argument left, a task id (get, result, and the
+ * lease commands). */
+int arg_one_task_id(struct cli *cli, int argc, char **argv);
+/* sub is one of the NULL-terminated names, else a usage error ("x:
+ * unknown (a, b or c)"). */
+int arg_subcommand(struct cli *cli, const char *sub,
+    const char *const *names);
+
+/* The options of commands that list a queue's dead letters (dlq,
+ * callbacks dlq): the common ones plus --offset N and --limit N (*limit
+ * -1 when not given).  0 (with *done as cli_getopt), or EX_USAGE after
+ * the message. */
+int cli_list_options(struct cli *cli, int argc, char **argv,
+    const char *help, long *offset, long *limit, int *done);
 
 /* ---- the store (cli/connect.c) --------------------------------------- */
 
@@ -100,6 +114,13 @@ json_t *task_to_json(const codeq_task *t);
 void print_task(FILE *f, const codeq_task *t);
 /* Prints j compactly on one line of stdout and releases it. */
 int print_json(json_t *j);
+/* Prints the JSON array of n items, item i being to_json(items, i). */
+int print_json_array(const void *items, size_t n,
+    json_t *(*to_json)(const void *items, size_t i));
+/* The outcome of a bulk operation: {"queue": Q, "<what>": N} with --json,
+ * else "N what". */
+int print_count(struct cli *cli, const char *queue, const char *what,
+    size_t count);
 /* RFC 3339 UTC with milliseconds; "-" for 0. */
 void format_time(int64_t ms, char *buf, size_t len);
 /* A JSON text as a value (a string if it does not parse). */

@@ -18,12 +18,17 @@ static const char dlq_help[] =
 "         or the oldest N (--limit), or all of them\n"
 "purge    deletes every dead-lettered task of QUEUE\n";
 
+static json_t *
+task_at(const void *tasks, size_t i)
+{
+	return task_to_json(((codeq_task *const *)tasks)[i]);
+}
+
 static int
 dlq_list(struct cli *cli, const char *queue, long offset, long limit)
 {
 	codeq_task **tasks = NULL;
 	codeq_error err;
-	json_t *arr;
 	size_t n = 0, i;
 	int rc;
 
@@ -32,12 +37,9 @@ dlq_list(struct cli *cli, const char *queue, long offset, long limit)
 	if (rc != CODEQ_OK)
 		return cli_lib_error(cli, rc, &err);
 	if (cli->json) {
-		if ((arr = json_array()) != NULL)
-			for (i = 0; i < n; i++)
-				json_array_append_new(arr,
-				    task_to_json(tasks[i]));
+		rc = print_json_array(tasks, n, task_at);
 		codeq_tasks_free(tasks, n);
-		return print_json(arr);
+		return rc;
 	}
 	for (i = 0; i < n; i++) {
 		const codeq_task *t = tasks[i];
@@ -52,41 +54,24 @@ dlq_list(struct cli *cli, const char *queue, long offset, long limit)
 int
 cmd_dlq(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_OPTIONS,
-		{ "offset", required_argument, NULL, 'o' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const char *const subs[] = { "list", "requeue", "purge", NULL };
 	codeq_error err;
 	const char *sub, *queue, *id = NULL;
-	long offset = 0, limit = -1;
+	long offset, limit;
 	size_t count = 0;
-	int ch, done = 0, rc, status, nargs;
+	int done = 0, rc, status, nargs;
 
-	while ((ch = cli_getopt(cli, argc, argv, "o:l:", longopts, dlq_help,
-	    &done)) != -1) {
-		if (ch == 'o') {
-			if (arg_long(cli, "--offset", optarg, 0, 1000000000,
-			    &offset) == -1)
-				return EX_USAGE;
-		} else if (ch == 'l') {
-			if (arg_long(cli, "--limit", optarg, 1, 1000000000,
-			    &limit) == -1)
-				return EX_USAGE;
-		} else
-			return EX_USAGE;
-	}
+	if ((status = cli_list_options(cli, argc, argv, dlq_help, &offset,
+	    &limit, &done)) != 0)
+		return status;
 	if (done)
 		return EX_OK;
 	nargs = argc - optind;
 	if (arg_count(cli, nargs, 1, -1, "list, requeue or purge") == -1)
 		return EX_USAGE;
 	sub = argv[optind];
-	if (strcmp(sub, "list") != 0 && strcmp(sub, "requeue") != 0 &&
-	    strcmp(sub, "purge") != 0)
-		return cli_usage(cli, "%s: unknown (list, requeue or purge)",
-		    sub);
+	if (arg_subcommand(cli, sub, subs) == -1)
+		return EX_USAGE;
 	if (arg_count(cli, nargs - 1, 1, strcmp(sub, "requeue") == 0 ? 2 : 1,
 	    strcmp(sub, "requeue") == 0 ? "QUEUE [ID]" : "QUEUE") == -1)
 		return EX_USAGE;
@@ -114,11 +99,6 @@ cmd_dlq(struct cli *cli, int argc, char **argv)
 		rc = codeq_dlq_purge(cli->c, queue, &count, &err);
 	if (rc != CODEQ_OK)
 		return cli_lib_error(cli, rc, &err);
-	if (cli->json)
-		return print_json(json_pack("{s:s, s:I}", "queue", queue,
-		    strcmp(sub, "purge") == 0 ? "purged" : "requeued",
-		    (json_int_t)count));
-	printf("%zu %s\n", count, strcmp(sub, "purge") == 0 ? "purged" :
-	    "requeued");
-	return 0;
+	return print_count(cli, queue, strcmp(sub, "purge") == 0 ? "purged" :
+	    "requeued", count);
 }

@@ -38,8 +38,7 @@ cmd_get(struct cli *cli, int argc, char **argv)
 		return EX_USAGE;
 	if (done)
 		return EX_OK;
-	if (arg_count(cli, argc - optind, 1, 1, "ID") == -1 ||
-	    arg_task_id(cli, argv[optind]) == -1)
+	if (arg_one_task_id(cli, argc, argv) == -1)
 		return EX_USAGE;
 	if ((status = cli_connect(cli)) != 0)
 		return status;
@@ -75,8 +74,7 @@ cmd_result(struct cli *cli, int argc, char **argv)
 	}
 	if (done)
 		return EX_OK;
-	if (arg_count(cli, argc - optind, 1, 1, "ID") == -1 ||
-	    arg_task_id(cli, argv[optind]) == -1)
+	if (arg_one_task_id(cli, argc, argv) == -1)
 		return EX_USAGE;
 	if ((status = cli_connect(cli)) != 0)
 		return status;

@@ -54,6 +54,19 @@ static const char nack_help[] =
 "queue's backoff), or dead-lettered if that was its last attempt.\n"
 "Exits 77 if TOKEN is not the task's current one.\n";
 
+/* --lease: a duration of 100ms-1d.  0, or -1 after the message. */
+static int
+arg_lease(struct cli *cli, const char *s, int64_t *ms)
+{
+	if (arg_duration(cli, "--lease", s, ms) == -1)
+		return -1;
+	if (*ms < 100 || *ms > 86400000) {
+		cli_error(cli, EX_USAGE, "--lease: must be 100ms-1d, got %s", s);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 print_claimed(struct cli *cli, codeq_task **tasks, size_t n)
 {
@@ -97,12 +110,8 @@ cmd_claim(struct cli *cli, int argc, char **argv)
 	    claim_help, &done)) != -1) {
 		switch (ch) {
 		case 'l':
-			if (arg_duration(cli, "--lease", optarg,
-			    &opt.lease_ms) == -1)
+			if (arg_lease(cli, optarg, &opt.lease_ms) == -1)
 				return EX_USAGE;
-			if (opt.lease_ms < 100 || opt.lease_ms > 86400000)
-				return cli_error(cli, EX_USAGE, "--lease: must "
-				    "be 100ms-1d, got %s", optarg);
 			break;
 		case 'w':
 			if (*optarg == '\0')
@@ -199,16 +208,13 @@ lease_args(struct cli *cli, int argc, char **argv, const char *help,
 		switch (ch) {
 		case 't': a->token = optarg; break;
 		case 'l':
+			if (arg_lease(cli, optarg, &a->duration_ms) == -1)
+				return -1;
+			break;
 		case 'd':
-			if (arg_duration(cli, ch == 'l' ? "--lease" : "--delay",
-			    optarg, &a->duration_ms) == -1)
+			if (arg_duration(cli, "--delay", optarg,
+			    &a->duration_ms) == -1)
 				return -1;
-			if (ch == 'l' && (a->duration_ms < 100 ||
-			    a->duration_ms > 86400000)) {
-				cli_error(cli, EX_USAGE, "--lease: must be "
-				    "100ms-1d, got %s", optarg);
-				return -1;
-			}
 			break;
 		case 'e':
 		case 'r': a->text = optarg; break;
@@ -218,8 +224,7 @@ lease_args(struct cli *cli, int argc, char **argv, const char *help,
 	}
 	if (*done)
 		return 0;
-	if (arg_count(cli, argc - optind, 1, 1, "ID") == -1 ||
-	    arg_task_id(cli, argv[optind]) == -1)
+	if (arg_one_task_id(cli, argc, argv) == -1)
 		return -1;
 	a->id = argv[optind];
 	if (a->token == NULL || *a->token == '\0') {
@@ -321,40 +326,39 @@ out:
 	return status;
 }
 
-int
-cmd_fail(struct cli *cli, int argc, char **argv)
+/* fail and nack: the attempt ends without a result. */
+static int
+give_back(struct cli *cli, int argc, char **argv, const char *help)
 {
 	struct lease_args a;
 	codeq_error err;
 	int done = 0, rc, status;
 
-	if (lease_args(cli, argc, argv, fail_help, &a, &done) == -1)
+	if (lease_args(cli, argc, argv, help, &a, &done) == -1)
 		return EX_USAGE;
 	if (done)
 		return EX_OK;
 	if ((status = cli_connect(cli)) != 0)
 		return status;
-	rc = codeq_fail(cli->c, a.id, a.token, a.text, a.permanent, &err);
+	if (strcmp(cli->cmd, "fail") == 0)
+		rc = codeq_fail(cli->c, a.id, a.token, a.text, a.permanent,
+		    &err);
+	else
+		rc = codeq_nack(cli->c, a.id, a.token, a.duration_ms, a.text,
+		    &err);
 	if (rc != CODEQ_OK)
 		return cli_lib_error(cli, rc, &err);
 	return print_done(cli, a.id);
 }
 
 int
+cmd_fail(struct cli *cli, int argc, char **argv)
+{
+	return give_back(cli, argc, argv, fail_help);
+}
+
+int
 cmd_nack(struct cli *cli, int argc, char **argv)
 {
-	struct lease_args a;
-	codeq_error err;
-	int done = 0, rc, status;
-
-	if (lease_args(cli, argc, argv, nack_help, &a, &done) == -1)
-		return EX_USAGE;
-	if (done)
-		return EX_OK;
-	if ((status = cli_connect(cli)) != 0)
-		return status;
-	rc = codeq_nack(cli->c, a.id, a.token, a.duration_ms, a.text, &err);
-	if (rc != CODEQ_OK)
-		return cli_lib_error(cli, rc, &err);
-	return print_done(cli, a.id);
+	return give_back(cli, argc, argv, nack_help);
 }

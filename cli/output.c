@@ -125,6 +125,32 @@ print_task(FILE *f, const codeq_task *t)
 }
 
 int
+print_json_array(const void *items, size_t n,
+    json_t *(*to_json)(const void *items, size_t i))
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; arr != NULL && i < n; i++)
+		if (json_array_append_new(arr, to_json(items, i)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	return print_json(arr);
+}
+
+int
+print_count(struct cli *cli, const char *queue, const char *what,
+    size_t count)
+{
+	if (cli->json)
+		return print_json(json_pack("{s:s, s:I}", "queue", queue, what,
+		    (json_int_t)count));
+	printf("%zu %s\n", count, what);
+	return 0;
+}
+
+int
 print_json(json_t *j)
 {
 	char *s;

@@ -167,24 +167,27 @@ out:
 	return status;
 }
 
+static json_t *
+sub_at(const void *v, size_t i)
+{
+	return sub_to_json(((codeq_subscription *const *)v)[i]);
+}
+
 static int
 subs_list(struct cli *cli)
 {
 	codeq_subscription **v;
 	codeq_error err;
 	char exp[40];
-	json_t *arr;
 	size_t n, i, j;
 	int rc;
 
 	if ((rc = codeq_subscription_list(cli->c, &v, &n, &err)) != CODEQ_OK)
 		return cli_lib_error(cli, rc, &err);
 	if (cli->json) {
-		if ((arr = json_array()) != NULL)
-			for (i = 0; i < n; i++)
-				json_array_append_new(arr, sub_to_json(v[i]));
+		rc = print_json_array(v, n, sub_at);
 		codeq_subscriptions_free(v, n);
-		return print_json(arr);
+		return rc;
 	}
 	for (i = 0; i < n; i++) {
 		format_time(v[i]->expires_at, exp, sizeof(exp));
@@ -207,6 +210,7 @@ cmd_subscriptions(struct cli *cli, int argc, char **argv)
 		{ "ttl", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static const char *const subs[] = { "list", "renew", "remove", NULL };
 	codeq_error err;
 	const char *sub, *id;
 	int64_t ttl = 0, exp = 0;
@@ -234,8 +238,8 @@ cmd_subscriptions(struct cli *cli, int argc, char **argv)
 			return status;
 		return subs_list(cli);
 	}
-	if (strcmp(sub, "renew") != 0 && strcmp(sub, "remove") != 0)
-		return cli_usage(cli, "%s: unknown (list, renew or remove)", sub);
+	if (arg_subcommand(cli, sub, subs) == -1)
+		return EX_USAGE;
 	if (arg_count(cli, nargs, 2, 2, "ID") == -1)
 		return EX_USAGE;
 	id = argv[optind + 1];

@@ -147,6 +147,63 @@ arg_count(struct cli *cli, int have, int min, int max, const char *what)
 }
 
 int
+arg_one_task_id(struct cli *cli, int argc, char **argv)
+{
+	if (arg_count(cli, argc - optind, 1, 1, "ID") == -1 ||
+	    arg_task_id(cli, argv[optind]) == -1)
+		return -1;
+	return 0;
+}
+
+int
+arg_subcommand(struct cli *cli, const char *sub, const char *const *names)
+{
+	char list[128];
+	size_t i, n = 0, len = 0;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(sub, names[i]) == 0)
+			return 0;
+	n = i;
+	list[0] = '\0';
+	for (i = 0; i < n && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+	cli_usage(cli, "%s: unknown (%s)", sub, list);
+	return -1;
+}
+
+int
+cli_list_options(struct cli *cli, int argc, char **argv, const char *help,
+    long *offset, long *limit, int *done)
+{
+	static const struct option longopts[] = {
+		CLI_COMMON_OPTIONS,
+		{ "offset", required_argument, NULL, 'o' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	*offset = 0;
+	*limit = -1;
+	while ((ch = cli_getopt(cli, argc, argv, "o:l:", longopts, help,
+	    done)) != -1) {
+		if (ch == 'o') {
+			if (arg_long(cli, "--offset", optarg, 0, 1000000000,
+			    offset) == -1)
+				return EX_USAGE;
+		} else if (ch == 'l') {
+			if (arg_long(cli, "--limit", optarg, 1, 1000000000,
+			    limit) == -1)
+				return EX_USAGE;
+		} else
+			return EX_USAGE;
+	}
+	return 0;
+}
+
+int
 arg_long(struct cli *cli, const char *opt, const char *s, long min, long max,
     long *out)
 {

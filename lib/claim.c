@@ -98,27 +98,14 @@ codeq_claim(codeq_t *c, const char *const *queues, size_t nqueues,
 }
 
 /* Argument strings of one heartbeat.lua call. */
-struct hb_args {
-	char queue[CODEQ_ID_MAX];
-	char key[TASK_KEY_MAX];
-	const char *argv[5];
-};
-
 static int
 hb_build(const char *id, const char *token, const char *lease,
-    struct hb_args *a, codeq_error *err)
+    struct lease_args *a, codeq_error *err)
 {
 	int code;
 
-	if ((code = task_id_split(id, a->queue, sizeof(a->queue), a->key,
-	    sizeof(a->key), err)) != CODEQ_OK)
+	if ((code = lease_args_build(id, token, a, err)) != CODEQ_OK)
 		return code;
-	if (token == NULL || *token == '\0')
-		return cq_err(err, CODEQ_EINVAL, "token: missing");
-	a->argv[0] = a->key;
-	a->argv[1] = a->queue;
-	a->argv[2] = id;
-	a->argv[3] = token;
 	a->argv[4] = lease;
 	return CODEQ_OK;
 }
@@ -142,7 +129,7 @@ int
 codeq_heartbeat(codeq_t *c, const char *id, const char *token,
     int64_t lease_ms, int64_t *lease_until, codeq_error *err)
 {
-	struct hb_args a;
+	struct lease_args a;
 	char lease[24];
 	redisReply *r;
 	int code;
@@ -159,13 +146,22 @@ codeq_heartbeat(codeq_t *c, const char *id, const char *token,
 	return code;
 }
 
+/* script_batch's parse for heartbeats: arg is lease_until (or NULL). */
+static int
+hb_parse(const redisReply *r, size_t i, void *arg)
+{
+	int64_t *until = arg;
+	codeq_error e;
+
+	return hb_reply(r, until != NULL ? &until[i] : NULL, &e);
+}
+
 int
 codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
     int64_t lease_ms, int *status, int64_t *lease_until, codeq_error *err)
 {
-	struct hb_args *a = NULL;
-	const char *const **argvs = NULL;
-	redisReply **replies = NULL;
+	struct lease_args *a;
+	const char *const **argvs;
 	codeq_error e;
 	char lease[24];
 	size_t i;
@@ -174,13 +170,8 @@ codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
 
 	if (n == 0)
 		return CODEQ_OK;
-	a = calloc(n, sizeof(*a));
-	argvs = calloc(n, sizeof(*argvs));
-	replies = calloc(n, sizeof(*replies));
-	if (a == NULL || argvs == NULL || replies == NULL) {
-		code = cq_err(err, CODEQ_ENOMEM, "out of memory");
-		goto out;
-	}
+	if ((a = lease_args_array(n, &argvs, err)) == NULL)
+		return err->code;
 	snprintf(lease, sizeof(lease), "%lld",
 	    (long long)(lease_ms > 0 ? lease_ms : DEFAULT_LEASE_MS));
 	for (i = 0; i < n; i++) {
@@ -189,20 +180,8 @@ codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
 		if (status[i] == CODEQ_OK)
 			argvs[i] = a[i].argv;
 	}
-	code = script_pipeline(c, "heartbeat", 1, 5, n,
-	    argvs, replies, err);
-	for (i = 0; i < n; i++) {
-		if (code != CODEQ_OK && argvs[i] != NULL)
-			status[i] = CODEQ_ESTORE;
-		if (replies[i] != NULL) {
-			status[i] = hb_reply(replies[i],
-			    lease_until ? &lease_until[i] : NULL, &e);
-			freeReplyObject(replies[i]);
-		}
-	}
-out:
+	code = script_batch(c, "heartbeat", 1, 5, n, argvs, status, hb_parse,
+	    lease_until, err);
 	free(a);
-	free(argvs);
-	free(replies);
 	return code;
 }

@@ -13,35 +13,6 @@
 
 #define ERROR_TEXT_MAX (16 * 1024)	/* longer error texts are cut */
 
-/* Arguments shared by complete/fail/nack: KEYS[1] task hash, Q, id, token,
- * then two script-specific ones. */
-struct fin_args {
-	char queue[CODEQ_ID_MAX];
-	char key[TASK_KEY_MAX];
-	char num[24];
-	char num2[24];
-	const char *argv[7];
-	size_t lens[7];
-};
-
-static int
-fin_build(const char *id, const char *token, struct fin_args *a,
-    codeq_error *err)
-{
-	int code;
-
-	if ((code = task_id_split(id, a->queue, sizeof(a->queue), a->key,
-	    sizeof(a->key), err)) != CODEQ_OK)
-		return code;
-	if (token == NULL || *token == '\0')
-		return cq_err(err, CODEQ_EINVAL, "token: missing");
-	a->argv[0] = a->key;
-	a->argv[1] = a->queue;
-	a->argv[2] = id;
-	a->argv[3] = token;
-	return CODEQ_OK;
-}
-
 static int
 check_result(codeq_t *c, const char *result, codeq_error *err)
 {
@@ -66,7 +37,7 @@ check_result(codeq_t *c, const char *result, codeq_error *err)
 
 /* Runs a script whose success reply carries nothing the caller needs. */
 static int
-run_simple(codeq_t *c, const char *script, struct fin_args *a, int nargs,
+run_simple(codeq_t *c, const char *script, struct lease_args *a, int nargs,
     codeq_error *err)
 {
 	redisReply *r;
@@ -94,20 +65,33 @@ cut_error(const char *error, char **owned)
 	return *owned;
 }
 
+/* The 6 arguments of one complete.lua call. */
+static int
+complete_build(codeq_t *c, const char *id, const char *token,
+    const char *result_json, struct lease_args *a, codeq_error *err)
+{
+	int code;
+
+	if ((code = lease_args_build(id, token, a, err)) != CODEQ_OK ||
+	    (code = check_result(c, result_json, err)) != CODEQ_OK)
+		return code;
+	snprintf(a->num, sizeof(a->num), "%lld", (long long)c->retention_ms);
+	a->argv[4] = result_json ? result_json : "";
+	a->argv[5] = a->num;
+	return CODEQ_OK;
+}
+
 int
 codeq_complete(codeq_t *c, const char *id, const char *token,
     const char *result_json, codeq_error *err)
 {
-	struct fin_args a;
+	struct lease_args a;
 	int code;
 	CQ_ERR_LOCAL(err);
 
-	if ((code = fin_build(id, token, &a, err)) != CODEQ_OK ||
-	    (code = check_result(c, result_json, err)) != CODEQ_OK)
+	if ((code = complete_build(c, id, token, result_json, &a, err)) !=
+	    CODEQ_OK)
 		return code;
-	snprintf(a.num, sizeof(a.num), "%lld", (long long)c->retention_ms);
-	a.argv[4] = result_json ? result_json : "";
-	a.argv[5] = a.num;
 	return run_simple(c, "complete", &a, 6, err);
 }
 
@@ -115,21 +99,54 @@ int
 codeq_nack(codeq_t *c, const char *id, const char *token, int64_t delay_ms,
     const char *error, codeq_error *err)
 {
-	struct fin_args a;
-	char *owned;
-	int code;
+	return codeq_nack_ex(c, id, token, delay_ms, error, 0, NULL, err);
+}
+
+/* nack's reply {status, delay_ms}: where the task went. */
+static codeq_task_status
+nack_status(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_STRING)
+		return task_status_parse(r->element[0]->str);
+	return CODEQ_STATUS_UNKNOWN;
+}
+
+int
+codeq_nack_ex(codeq_t *c, const char *id, const char *token, int64_t delay_ms,
+    const char *error, int max_attempts, codeq_task_status *status,
+    codeq_error *err)
+{
+	struct lease_args a;
+	const char *argv[8];
+	char cap[16], *owned;
+	redisReply *r;
+	int code, i;
 	CQ_ERR_LOCAL(err);
 
-	if ((code = fin_build(id, token, &a, err)) != CODEQ_OK)
+	if (status != NULL)
+		*status = CODEQ_STATUS_UNKNOWN;
+	if ((code = lease_args_build(id, token, &a, err)) != CODEQ_OK)
 		return code;
 	snprintf(a.num, sizeof(a.num), "%lld",
 	    (long long)(delay_ms < 0 ? -1 : delay_ms));
 	snprintf(a.num2, sizeof(a.num2), "%u", store_random(c));
-	a.argv[4] = a.num;
-	a.argv[5] = cut_error(error, &owned);
-	a.argv[6] = a.num2;
-	code = run_simple(c, "nack", &a, 7, err);
+	for (i = 0; i < 4; i++)
+		argv[i] = a.argv[i];
+	argv[4] = a.num;
+	argv[5] = cut_error(error, &owned);
+	argv[6] = a.num2;
+	/* The cap only when there is one: the call of a plain nack. */
+	snprintf(cap, sizeof(cap), "%d", max_attempts > 0 ? max_attempts : 0);
+	argv[7] = cap;
+	r = script_run(c, "nack", 1, max_attempts > 0 ? 8 : 7, argv, NULL, err);
 	free(owned);
+	if (r == NULL)
+		return err->code;
+	code = script_status(r, err);
+	if (code == CODEQ_OK && status != NULL)
+		*status = nack_status(r);
+	freeReplyObject(r);
 	return code;
 }
 
@@ -137,14 +154,14 @@ int
 codeq_fail(codeq_t *c, const char *id, const char *token, const char *error,
     int permanent, codeq_error *err)
 {
-	struct fin_args a;
+	struct lease_args a;
 	char *owned;
 	int code;
 	CQ_ERR_LOCAL(err);
 
 	if (!permanent)
 		return codeq_nack(c, id, token, -1, error, err);
-	if ((code = fin_build(id, token, &a, err)) != CODEQ_OK)
+	if ((code = lease_args_build(id, token, &a, err)) != CODEQ_OK)
 		return code;
 	snprintf(a.num, sizeof(a.num), "%lld", (long long)c->retention_ms);
 	a.argv[4] = cut_error(error, &owned);
@@ -154,13 +171,23 @@ codeq_fail(codeq_t *c, const char *id, const char *token, const char *error,
 	return code;
 }
 
+/* script_batch's parse for completions: the reply carries nothing. */
+static int
+complete_parse(const redisReply *r, size_t i, void *arg)
+{
+	codeq_error e;
+
+	(void)i;
+	(void)arg;
+	return script_status(r, &e);
+}
+
 int
 codeq_complete_batch(codeq_t *c, const codeq_completion *items, size_t n,
     int *status, codeq_error *err)
 {
-	struct fin_args *a = NULL;
-	const char *const **argvs = NULL;
-	redisReply **replies = NULL;
+	struct lease_args *a;
+	const char *const **argvs;
 	codeq_error e;
 	size_t i;
 	int code;
@@ -168,37 +195,16 @@ codeq_complete_batch(codeq_t *c, const codeq_completion *items, size_t n,
 
 	if (n == 0)
 		return CODEQ_OK;
-	a = calloc(n, sizeof(*a));
-	argvs = calloc(n, sizeof(*argvs));
-	replies = calloc(n, sizeof(*replies));
-	if (a == NULL || argvs == NULL || replies == NULL) {
-		code = cq_err(err, CODEQ_ENOMEM, "out of memory");
-		goto out;
-	}
+	if ((a = lease_args_array(n, &argvs, err)) == NULL)
+		return err->code;
 	for (i = 0; i < n; i++) {
-		status[i] = fin_build(items[i].id, items[i].token, &a[i], &e);
+		status[i] = complete_build(c, items[i].id, items[i].token,
+		    items[i].result, &a[i], &e);
 		if (status[i] == CODEQ_OK)
-			status[i] = check_result(c, items[i].result, &e);
-		if (status[i] != CODEQ_OK)
-			continue;
-		snprintf(a[i].num, sizeof(a[i].num), "%lld",
-		    (long long)c->retention_ms);
-		a[i].argv[4] = items[i].result ? items[i].result : "";
-		a[i].argv[5] = a[i].num;
-		argvs[i] = a[i].argv;
+			argvs[i] = a[i].argv;
 	}
-	code = script_pipeline(c, "complete", 1, 6, n, argvs, replies, err);
-	for (i = 0; i < n; i++) {
-		if (code != CODEQ_OK && argvs[i] != NULL)
-			status[i] = CODEQ_ESTORE;
-		if (replies[i] != NULL) {
-			status[i] = script_status(replies[i], &e);
-			freeReplyObject(replies[i]);
-		}
-	}
-out:
+	code = script_batch(c, "complete", 1, 6, n, argvs, status,
+	    complete_parse, NULL, err);
 	free(a);
-	free(argvs);
-	free(replies);
 	return code;
 }

@@ -67,19 +67,29 @@ has_suffix(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* Frees every series' contents (not the array); m->ns is then 0. */
 static void
-metric_free(struct metric *m)
+series_free_all(struct metric *m)
 {
 	size_t i, j;
 
-	if (m == NULL)
-		return;
 	for (i = 0; i < m->ns; i++) {
 		for (j = 0; j < m->nlabels; j++)
 			free(m->s[i].lv[j]);
 		free(m->s[i].lv);
 		free(m->s[i].buckets);
 	}
+	m->ns = 0;
+}
+
+static void
+metric_free(struct metric *m)
+{
+	size_t j;
+
+	if (m == NULL)
+		return;
+	series_free_all(m);
 	free(m->s);
 	for (j = 0; j < m->nlabels; j++)
 		free(m->labels[j]);
@@ -427,17 +437,9 @@ metric_hist_sum(struct metric *m, const char *const *lv)
 void
 metric_clear(struct metric *m)
 {
-	size_t i, j;
-
 	if (m == NULL)
 		return;
-	for (i = 0; i < m->ns; i++) {
-		for (j = 0; j < m->nlabels; j++)
-			free(m->s[i].lv[j]);
-		free(m->s[i].lv);
-		free(m->s[i].buckets);
-	}
-	m->ns = 0;
+	series_free_all(m);
 	if (m->nlabels == 0)
 		(void)series_get(m, NULL, 1);
 }

@@ -184,6 +184,31 @@ script_status(const redisReply *r, codeq_error *err)
 }
 
 int
+script_batch(codeq_t *c, const char *name, int nkeys, int nargs, size_t n,
+    const char *const **argvs, int *status,
+    int (*parse)(const redisReply *, size_t, void *), void *arg,
+    codeq_error *err)
+{
+	redisReply **replies;
+	size_t i;
+	int code;
+
+	if ((replies = calloc(n ? n : 1, sizeof(*replies))) == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	code = script_pipeline(c, name, nkeys, nargs, n, argvs, replies, err);
+	for (i = 0; i < n; i++) {
+		if (code != CODEQ_OK && argvs[i] != NULL)
+			status[i] = CODEQ_ESTORE;
+		if (replies[i] != NULL) {
+			status[i] = parse(replies[i], i, arg);
+			freeReplyObject(replies[i]);
+		}
+	}
+	free(replies);
+	return code;
+}
+
+int
 script_pipeline(codeq_t *c, const char *name, int nkeys, int nargs,
     size_t n, const char *const **argvs, redisReply **replies,
     codeq_error *err)

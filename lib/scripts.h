@@ -66,6 +66,16 @@ int script_pipeline(codeq_t *c, const char *name, int nkeys, int nargs,
     size_t n, const char *const **argvs, redisReply **replies,
     codeq_error *err);
 
+/* The batch calls of libcodeq (heartbeat, complete): script_pipeline()
+ * over n items whose argvs[i] is NULL where status[i] already says why
+ * the item was not sent.  Each reply goes to parse(reply, i, arg), whose
+ * return is status[i]; when the link is lost every item sent gets
+ * CODEQ_ESTORE.  Returns CODEQ_OK or the pipeline's error. */
+int script_batch(codeq_t *c, const char *name, int nkeys, int nargs,
+    size_t n, const char *const **argvs, int *status,
+    int (*parse)(const redisReply *r, size_t i, void *arg), void *arg,
+    codeq_error *err);
+
 /* Maps an error reply of a script to a CODEQ_E* code and message (the code
  * word removed); CODEQ_OK for non-error replies. */
 int script_status(const redisReply *r, codeq_error *err);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,41 @@ task_id_split(const char *id, char *queue, size_t qlen, char *key,
 bad:
 	return cq_err(err, CODEQ_EINVAL,
 	    "id: must be QUEUE:NUMBER, got '%.100s'", id ? id : "(null)");
+}
+
+int
+lease_args_build(const char *id, const char *token, struct lease_args *a,
+    codeq_error *err)
+{
+	int code;
+
+	if ((code = task_id_split(id, a->queue, sizeof(a->queue), a->key,
+	    sizeof(a->key), err)) != CODEQ_OK)
+		return code;
+	if (token == NULL || *token == '\0')
+		return cq_err(err, CODEQ_EINVAL, "token: missing");
+	a->argv[0] = a->key;
+	a->argv[1] = a->queue;
+	a->argv[2] = id;
+	a->argv[3] = token;
+	return CODEQ_OK;
+}
+
+struct lease_args *
+lease_args_array(size_t n, const char *const ***argvs, codeq_error *err)
+{
+	struct lease_args *a;
+
+	/* The pointers that follow the structs are aligned. */
+	_Static_assert(sizeof(*a) % _Alignof(const char *const *) == 0,
+	    "lease_args size breaks the argv pointers' alignment");
+	if (n > SIZE_MAX / (sizeof(*a) + sizeof(**argvs)) ||
+	    (a = calloc(1, n * (sizeof(*a) + sizeof(**argvs)))) == NULL) {
+		cq_err(err, CODEQ_ENOMEM, "out of memory");
+		return NULL;
+	}
+	*argvs = (const char *const **)(void *)(a + n);
+	return a;
 }
 
 codeq_task_status

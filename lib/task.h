@@ -15,4 +15,27 @@ int task_id_split(const char *id, char *queue, size_t qlen, char *key,
 
 #define TASK_KEY_MAX (CODEQ_ID_MAX + 32)
 
+/* The arguments of a script on a leased task (heartbeat, complete, fail,
+ * nack): argv[0..3] are KEYS[1] (the task hash), Q, id and token, set by
+ * lease_args_build(); the caller adds the script's own from argv[4] on
+ * (num and num2 hold numbers it formats). */
+#define LEASE_ARGS_MAX 7
+struct lease_args {
+	char queue[CODEQ_ID_MAX];
+	char key[TASK_KEY_MAX];
+	char num[24];
+	char num2[24];
+	const char *argv[LEASE_ARGS_MAX];
+	size_t lens[LEASE_ARGS_MAX];
+};
+
+/* CODEQ_EINVAL for a malformed id or a missing token. */
+int lease_args_build(const char *id, const char *token, struct lease_args *a,
+    codeq_error *err);
+/* For a batch (script_batch): n zeroed lease_args and, in the same block
+ * (one free()), the n argv pointers, all NULL.  NULL with err set when out
+ * of memory. */
+struct lease_args *lease_args_array(size_t n, const char *const ***argvs,
+    codeq_error *err);
+
 #endif

@@ -255,6 +255,87 @@ wh_rfc3339(int64_t ms, char *out, size_t outlen)
 	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
+#define STORE_RETRY_MS 500	/* no store call this long after a failure */
+
+void
+wh_store_init(struct wh_store *s, const struct codeq_config *cfg,
+    const char *proc)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->proc = proc;
+}
+
+void
+wh_store_failed(struct wh_store *s, const char *why)
+{
+	if (!s->down)
+		log_warning("store unavailable", "error", why);
+	cqm_store_error(s->proc);
+	s->down = 1;
+	s->wait_until = wh_now_ms() + STORE_RETRY_MS;
+}
+
+void
+wh_store_ok(struct wh_store *s)
+{
+	if (s->down) {
+		log_info("store available again");
+		cqm_store_reconnect(s->proc);
+	}
+	s->down = 0;
+}
+
+int
+wh_store_ready(struct wh_store *s)
+{
+	char err[256];
+
+	if (wh_now_ms() < s->wait_until)
+		return -1;
+	if (s->c == NULL &&
+	    wh_store_connect(s->cfg, &s->c, err, sizeof(err)) < 0) {
+		wh_store_failed(s, err);
+		return -1;
+	}
+	return 0;
+}
+
+void
+wh_store_close(struct wh_store *s)
+{
+	codeq_close(s->c);
+	s->c = NULL;
+}
+
+struct http *
+wh_http_setup(struct ev_loop *loop, const struct webhook_policy *w,
+    struct sign_key *key, int *have_key)
+{
+	struct http_opts o = {
+		.allow_loopback = w->allow_loopback,
+		.allow_private = w->allow_private,
+		.max_per_host = w->max_per_host,
+		.connect_timeout_ms = w->connect_timeout_ms,
+		.timeout_ms = w->timeout_ms,
+	};
+	struct http *h;
+	char err[256];
+
+	/* A secret that cannot be read is a configuration error codeqd
+	 * checks before forking; refuse to send unsigned. */
+	if (wh_secret_load(w, key, have_key, err, sizeof(err)) < 0) {
+		log_error("webhook secret unavailable", "error", err);
+		return NULL;
+	}
+	if ((h = http_new(loop, &o, err, sizeof(err))) == NULL) {
+		log_error("HTTP engine", "error", err);
+		sign_key_clear(key);
+		*have_key = 0;
+	}
+	return h;
+}
+
 int
 wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
     char *err, size_t errlen)

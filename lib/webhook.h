@@ -59,6 +59,36 @@ struct codeq;
 int wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
     char *err, size_t errlen);
 
+/* The synchronous store connection of a webhook process.  Connected on
+ * first use; after a failure no call is tried for a short while (the
+ * loop keeps serving everything else); the transitions down and up are
+ * logged once each and counted (codeq_store_errors_total and
+ * codeq_store_reconnects_total, label proc). */
+struct wh_store {
+	const struct codeq_config *cfg;
+	const char *proc;		/* "notifier" or "callbacks" */
+	struct codeq *c;		/* NULL until connected */
+	int down;
+	int64_t wait_until;		/* no store calls before (after errors) */
+};
+
+void wh_store_init(struct wh_store *s, const struct codeq_config *cfg,
+    const char *proc);
+/* 0 when s->c may be used now (connecting if needed), else -1. */
+int wh_store_ready(struct wh_store *s);
+/* A call failed (why: its message): wait a little before the next. */
+void wh_store_failed(struct wh_store *s, const char *why);
+/* A call succeeded: ends an outage. */
+void wh_store_ok(struct wh_store *s);
+void wh_store_close(struct wh_store *s);
+
+/* The HTTP engine of a webhook process, with the [webhooks] policy, and
+ * the process' secret (*have_key 0 when none is configured).  NULL after
+ * logging why (a secret that cannot be read refuses to send unsigned). */
+struct http;
+struct http *wh_http_setup(struct ev_loop *loop,
+    const struct webhook_policy *w, struct sign_key *key, int *have_key);
+
 /* "msg_" + 26 random base32 characters. */
 void wh_random_id(const char *prefix, char *out, size_t outlen);
 

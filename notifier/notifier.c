@@ -27,7 +27,6 @@
 #include <jansson.h>
 
 #include "codeq.h"
-#include "codeq_metrics.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -38,7 +37,6 @@
 
 #define SUBS_REFRESH_MS 1000
 #define RECONNECT_MS 1000
-#define STORE_RETRY_MS 500
 #define CHANNEL "codeq:ready"
 
 struct qmark {				/* a queue and a time */
@@ -49,9 +47,7 @@ struct qmark {				/* a queue and a time */
 struct notifier {
 	struct wh_proc proc;
 	const struct codeq_config *cfg;
-	codeq_t *store;
-	int store_down;
-	int64_t store_wait_until;
+	struct wh_store store;
 	redisAsyncContext *ac;
 	int subscribed;
 	struct http *http;
@@ -127,36 +123,6 @@ marks_free(struct qmark *v, size_t nv)
 	free(v);
 }
 
-static void
-store_failed(struct notifier *n, const char *why)
-{
-	if (!n->store_down)
-		log_warning("store unavailable", "error", why);
-	cqm_store_error("notifier");
-	n->store_down = 1;
-	n->store_wait_until = wh_now_ms() + STORE_RETRY_MS;
-}
-
-static int
-store_ready(struct notifier *n)
-{
-	char err[256];
-
-	if (wh_now_ms() < n->store_wait_until)
-		return -1;
-	if (n->store == NULL &&
-	    wh_store_connect(n->cfg, &n->store, err, sizeof(err)) < 0) {
-		store_failed(n, err);
-		return -1;
-	}
-	if (n->store_down) {
-		log_info("store available again");
-		cqm_store_reconnect("notifier");
-	}
-	n->store_down = 0;
-	return 0;
-}
-
 /* ---- subscriptions ----------------------------------------------- */
 
 static struct nsub *
@@ -182,7 +148,7 @@ nsub_from(struct notifier *n, const codeq_subscription *cs)
 	s->min_interval_ms = cs->min_interval_ms;
 	s->expires_at = cs->expires_at;
 	if (cs->has_secret) {
-		r = store_command(n->store, &e, "HGET codeq:sub:%s secret",
+		r = store_command(n->store.c, &e, "HGET codeq:sub:%s secret",
 		    cs->id);
 		if (r && r->type == REDIS_REPLY_STRING &&
 		    sign_key_parse(r->str, &s->key, err, sizeof(err)) == 0)
@@ -208,12 +174,13 @@ refresh_subs(struct notifier *n)
 	codeq_error e;
 	size_t ncs, i, k = 0;
 
-	if (store_ready(n) < 0)
+	if (wh_store_ready(&n->store) < 0)
 		return;
-	if (codeq_subscription_list(n->store, &cs, &ncs, &e) != CODEQ_OK) {
-		store_failed(n, e.msg);
+	if (codeq_subscription_list(n->store.c, &cs, &ncs, &e) != CODEQ_OK) {
+		wh_store_failed(&n->store, e.msg);
 		return;
 	}
+	wh_store_ok(&n->store);
 	if ((v = calloc(ncs + 1, sizeof(*v))) == NULL) {
 		codeq_subscriptions_free(cs, ncs);
 		return;
@@ -255,26 +222,27 @@ depths(struct notifier *n, char *const *queues, size_t nq, int64_t *out)
 
 	for (i = 0; i < nq; i++)
 		out[i] = -1;
-	if (nq == 0 || store_ready(n) < 0)
+	if (nq == 0 || wh_store_ready(&n->store) < 0)
 		return -1;
 	for (i = 0; i < nq; i++)
 		for (p = 0; p < 10; p++)
-			if (store_append_command(n->store, &e,
+			if (store_append_command(n->store.c, &e,
 			    "LLEN codeq:{%s}:ready:%d", queues[i], p) != CODEQ_OK)
 				goto lost;
 	for (i = 0; i < nq; i++) {
 		out[i] = 0;
 		for (p = 0; p < 10; p++) {
-			if ((r = store_get_reply(n->store, &e)) == NULL)
+			if ((r = store_get_reply(n->store.c, &e)) == NULL)
 				goto lost;
 			if (r->type == REDIS_REPLY_INTEGER)
 				out[i] += r->integer;
 			freeReplyObject(r);
 		}
 	}
+	wh_store_ok(&n->store);
 	return 0;
 lost:
-	store_failed(n, e.msg);
+	wh_store_failed(&n->store, e.msg);
 	for (i = 0; i < nq; i++)
 		out[i] = -1;
 	return -1;
@@ -329,12 +297,13 @@ scan(struct notifier *n)
 	codeq_error e;
 	size_t nn, i, k = 0;
 
-	if (route_count(n->route) == 0 || store_ready(n) < 0)
+	if (route_count(n->route) == 0 || wh_store_ready(&n->store) < 0)
 		return;
-	if (codeq_queues(n->store, &names, &nn, &e) != CODEQ_OK) {
-		store_failed(n, e.msg);
+	if (codeq_queues(n->store.c, &names, &nn, &e) != CODEQ_OK) {
+		wh_store_failed(&n->store, e.msg);
 		return;
 	}
+	wh_store_ok(&n->store);
 	if ((want = calloc(nn + 1, sizeof(*want))) != NULL) {
 		for (i = 0; i < nn; i++)
 			if (route_wants(n->route, names[i]) &&
@@ -605,12 +574,12 @@ subscribe_connect(struct notifier *n)
 {
 	const struct store_url *u;
 
-	if (n->ac != NULL || store_ready(n) < 0) {
+	if (n->ac != NULL || wh_store_ready(&n->store) < 0) {
 		if (n->ac == NULL)
 			ev_timer_start(n->proc.loop, &n->reconnect);
 		return;
 	}
-	u = &n->store->url;
+	u = &n->store.c->url;
 	if ((n->ac = redisAsyncConnect(u->host, u->port)) == NULL ||
 	    n->ac->err) {
 		log_warning("subscriber connection failed", "error",
@@ -659,25 +628,15 @@ on_stop(struct wh_proc *p)
 static int
 setup(struct notifier *n, const struct codeq_config *cfg)
 {
-	const struct webhook_policy *w = &cfg->webhooks;
-	struct http_opts o = {
-		.allow_loopback = w->allow_loopback,
-		.allow_private = w->allow_private,
-		.max_per_host = w->max_per_host,
-		.connect_timeout_ms = w->connect_timeout_ms,
-		.timeout_ms = w->timeout_ms,
-	};
-	char err[256];
 	double scan_s;
 
 	n->cfg = cfg;
-	if (wh_secret_load(w, &n->key, &n->have_key, err, sizeof(err)) < 0) {
-		log_error("webhook secret unavailable", "error", err);
+	wh_store_init(&n->store, cfg, "notifier");
+	if ((n->http = wh_http_setup(n->proc.loop, &cfg->webhooks, &n->key,
+	    &n->have_key)) == NULL)
 		return -1;
-	}
-	if ((n->route = route_new()) == NULL ||
-	    (n->http = http_new(n->proc.loop, &o, err, sizeof(err))) == NULL) {
-		log_error("notifier setup failed", "error", err);
+	if ((n->route = route_new()) == NULL) {
+		log_error("notifier setup failed", "error", "out of memory");
 		return -1;
 	}
 	scan_s = (cfg->notifier.scan_interval_ms > 0 ?
@@ -706,6 +665,7 @@ notifier_main(const struct codeq_config *cfg, int ipc_fd)
 	if (setup(&n, cfg) < 0) {
 		http_free(n.http);
 		route_free(n.route);
+		sign_key_clear(&n.key);
 		wh_proc_fini(&n.proc);
 		return 1;
 	}
@@ -730,7 +690,7 @@ notifier_main(const struct codeq_config *cfg, int ipc_fd)
 	route_free(n.route);
 	marks_free(n.signalled, n.nsignalled);
 	marks_free(n.told, n.ntold);
-	codeq_close(n.store);
+	wh_store_close(&n.store);
 	sign_key_clear(&n.key);
 	wh_proc_fini(&n.proc);
 	return 0;

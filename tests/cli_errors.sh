@@ -72,6 +72,16 @@ expect 64 "codeq: enqueue: --delay and --at: give one
 Try 'codeq enqueue --help'." enqueue q --delay 1s --at 0
 expect 64 "codeq: dlq: shuffle: unknown (list, requeue or purge)
 Try 'codeq dlq --help'." dlq shuffle q
+expect 64 "codeq: callbacks: shuffle: unknown (list, replay or purge)
+Try 'codeq callbacks --help'." callbacks dlq shuffle q
+expect 64 "codeq: subscriptions: frob: unknown (list, renew or remove)
+Try 'codeq subscriptions --help'." subscriptions frob x
+expect 64 "codeq: dlq: --limit: must be 1-1000000000, got 0" dlq list q --limit 0
+expect 64 "codeq: callbacks: --offset: must be 0-1000000000, got -1" \
+	callbacks dlq list q --offset -1
+expect 64 "codeq: claim: --lease: must be 100ms-1d, got 50ms" claim q --lease 50ms
+expect 64 "codeq: heartbeat: --lease: must be 100ms-1d, got 2d" \
+	heartbeat q:1 --token 3 --lease 2d
 expect 66 "codeq: enqueue: --payload-file: $T_DIR/none: No such file or directory" \
 	enqueue q --payload-file "$T_DIR/none"
 
