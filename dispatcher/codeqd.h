@@ -87,6 +87,7 @@ struct pool {
 	ev_tstamp last_crash;
 	int crashloop;			/* reported as crash-looping */
 	int retiring;			/* replaced or removed by a reload */
+	int backoff_stored;		/* its backoff is in the store */
 	ev_tstamp next_heartbeat;
 	struct pool *next;
 };
@@ -95,8 +96,11 @@ struct giveback {
 	struct giveback *next;
 	char id[IPC_ID_MAX];
 	char token[IPC_TOKEN_MAX];
+	char queue[IPC_QUEUE_MAX];	/* for the metrics */
+	char pool[IPC_NAME_MAX];	/* the pool may be gone by the retry */
+	int max_attempts;		/* the pool's cap, or 0 */
 	char error[160];
-	int fail;			/* codeq_fail (backoff) instead of nack 0 */
+	int fail;			/* the backoff's delay instead of 0 */
 	int tries;
 };
 
@@ -148,6 +152,7 @@ int pools_create(struct codeq_config *cfg);
 struct pool *pool_new(struct pool_config *pc, struct codeq_config *owner);
 void pool_start(struct pool *p);
 void pool_retire(struct pool *p);
+void pools_store_backoff(void);
 void aux_setup(void);
 void aux_setup_enabled(void);
 void child_spawn(struct child *c);

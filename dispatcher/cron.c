@@ -5,7 +5,8 @@
  *   - restarts children whose backoff delay has passed;
  *   - kills workers past their handler deadline (.so handlers);
  *   - extends leases (each pool every third of its lease);
- *   - retries give-backs that found the store down;
+ *   - retries give-backs that found the store down, and writes the
+ *     backoff of pools that started while it was;
  *   - promotes due delayed tasks of every served queue (so a delayed task
  *     runs on time, not at the next claim);
  *   - reaps expired leases every reap_interval (tasks of dead hosts);
@@ -77,11 +78,11 @@ static void
 reap_one(codeq_t *s, const char *queue, ev_tstamp now)
 {
 	codeq_error err;
-	size_t reaped = 0;
-	char n[24];
+	size_t reaped = 0, dead = 0, i;
+	char n[24], d[24];
 	int rc;
 
-	rc = codeq_reap(s, queue, REAP_LIMIT, &reaped, &err);
+	rc = codeq_reap_ex(s, queue, REAP_LIMIT, &reaped, &dead, &err);
 	if (rc == CODEQ_ESTORE) {
 		dstore_lost(&err);
 		return;
@@ -92,9 +93,31 @@ reap_one(codeq_t *s, const char *queue, ev_tstamp now)
 	}
 	if (reaped > 0) {
 		snprintf(n, sizeof(n), "%zu", reaped);
-		log_notice("expired leases requeued", "queue", queue, "tasks", n);
+		snprintf(d, sizeof(d), "%zu", dead);
+		log_notice("expired leases requeued", "queue", queue, "tasks", n,
+		    "dead_lettered", d);
 	}
+	/* At their last attempt: dead-lettered by this host's reaper.  No
+	 * pool of this host ran them to the end: pool="". */
+	for (i = 0; i < dead; i++)
+		cqm_dead_lettered("", queue, 0);
 	D.n.reaped += reaped;
+}
+
+/* Leases held by the workers of the pools called name: a pool changed by
+ * a reload drains beside its successor of the same name. */
+static size_t
+pool_leases(const char *name)
+{
+	struct pool *p;
+	size_t n = 0;
+	int i;
+
+	for (p = D.pools; p != NULL; p = p->next)
+		if (strcmp(p->pc->name, name) == 0)
+			for (i = 0; i < p->nchildren; i++)
+				n += p->children[i].nleases;
+	return n;
 }
 
 static void
@@ -117,6 +140,7 @@ status_update(void)
 			leases += c->nleases;
 		}
 		cqm_pool_status(p->pc->name, up == p->nchildren, p->nchildren);
+		cqm_leases_held(p->pc->name, pool_leases(p->pc->name));
 		off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
 		    "%s%s %d/%d up %d busy%s", off ? ", " : "", p->pc->name, up,
 		    p->nchildren, busy, p->crashloop ? " CRASH-LOOPING" : "");
@@ -144,6 +168,7 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	heartbeat_pools(now);
 	if (D.givebacks != NULL)
 		givebacks_run();
+	pools_store_backoff();	/* those the store missed at their start */
 	if (D.draining)
 		drain_check();
 	if (!D.draining && (s = dstore_get()) != NULL) {

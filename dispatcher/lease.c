@@ -160,6 +160,11 @@ lease_give_back(struct child *c, const char *why, int fail)
 			continue;	/* the reaper will requeue it */
 		memcpy(g->id, c->leases[i].id, sizeof(g->id));
 		memcpy(g->token, c->leases[i].token, sizeof(g->token));
+		memcpy(g->queue, c->leases[i].queue, sizeof(g->queue));
+		if (c->pool != NULL) {
+			snprintf(g->pool, sizeof(g->pool), "%s", c->pool->pc->name);
+			g->max_attempts = c->pool->pc->max_attempts;
+		}
 		snprintf(g->error, sizeof(g->error), "%s", why);
 		g->fail = fail;
 		g->next = D.givebacks;
@@ -173,6 +178,7 @@ void
 givebacks_run(void)
 {
 	struct giveback **gp = &D.givebacks, *g;
+	codeq_task_status st;
 	codeq_error err;
 	codeq_t *s;
 	int rc;
@@ -180,17 +186,19 @@ givebacks_run(void)
 	while ((g = *gp) != NULL) {
 		if ((s = dstore_get()) == NULL)
 			return;
-		if (g->fail)
-			rc = codeq_fail(s, g->id, g->token, g->error, 0, &err);
-		else
-			rc = codeq_nack(s, g->id, g->token, 0, g->error, &err);
+		/* The pool's max_attempts applies as in its workers' nacks. */
+		rc = codeq_nack_ex(s, g->id, g->token, g->fail ? -1 : 0, g->error,
+		    g->max_attempts, &st, &err);
 		if (!dstore_ok(rc, &err)) {
 			g->tries++;
 			return;
 		}
 		if (rc == CODEQ_OK) {
 			D.n.tasks_given_back++;
-			log_notice("task given back", "task", g->id, "reason", g->error);
+			log_notice("task given back", "task", g->id,
+			    "reason", g->error, "now", codeq_status_name(st));
+			if (st == CODEQ_DEAD)
+				cqm_dead_lettered(g->pool, g->queue, 0);
 		} else
 			log_notice("task not given back: no longer this host's",
 			    "task", g->id, "error", err.msg);

@@ -319,28 +319,53 @@ pool_new(struct pool_config *pc, struct codeq_config *owner)
 	return p;
 }
 
-void
-pool_start(struct pool *p)
+/*
+ * The pool's backoff applies to its queues: nack, fail and the reaper
+ * read it from the store (codeq:{Q}:conf).  Written when the pool
+ * starts; while the store is unreachable, retried every tick
+ * (pools_store_backoff) until it is written.
+ */
+static void
+pool_store_backoff(struct pool *p)
 {
 	codeq_backoff b;
 	codeq_error err;
 	codeq_t *s;
 	size_t i;
+	int rc;
+
+	if ((s = dstore_get()) == NULL)
+		return;
+	b.base_ms = p->pc->backoff_base_ms;
+	b.max_ms = p->pc->backoff_max_ms;
+	b.jitter_pct = p->pc->backoff_jitter_pct;
+	for (i = 0; i < p->pc->nqueues; i++) {
+		rc = codeq_queue_set_backoff(s, p->pc->queues[i], &b, &err);
+		if (!dstore_ok(rc, &err))
+			return;
+		if (rc != CODEQ_OK)
+			log_warning("cannot store the pool's backoff", "pool",
+			    p->pc->name, "queue", p->pc->queues[i], "error", err.msg);
+	}
+	p->backoff_stored = 1;
+}
+
+void
+pools_store_backoff(void)
+{
+	struct pool *p;
+
+	for (p = D.pools; p != NULL; p = p->next)
+		if (!p->backoff_stored && !p->retiring)
+			pool_store_backoff(p);
+}
+
+void
+pool_start(struct pool *p)
+{
 	int k;
 
-	/* The pool's backoff applies to its queues: nack, fail and the
-	 * reaper read it from the store. */
-	if ((s = dstore_get()) != NULL) {
-		b.base_ms = p->pc->backoff_base_ms;
-		b.max_ms = p->pc->backoff_max_ms;
-		b.jitter_pct = p->pc->backoff_jitter_pct;
-		for (i = 0; i < p->pc->nqueues; i++)
-			if (codeq_queue_set_backoff(s, p->pc->queues[i], &b,
-			    &err) == CODEQ_ESTORE) {
-				dstore_lost(&err);
-				break;
-			}
-	}
+	pool_store_backoff(p);
 	for (k = 0; k < p->nchildren; k++)
 		child_spawn(&p->children[k]);
 	log_info("pool started", "pool", p->pc->name,

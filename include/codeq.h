@@ -210,6 +210,13 @@ int codeq_fail(codeq_t *c, const char *id, const char *token,
 /* delay_ms < 0: the queue's backoff.  After max attempts -> DLQ. */
 int codeq_nack(codeq_t *c, const char *id, const char *token,
     int64_t delay_ms, const char *error, codeq_error *err);
+/* The same for a worker pool with its own limit: max_attempts > 0 caps
+ * the task's max_attempts (the smaller one decides when the task goes
+ * to the DLQ).  *status (may be NULL) receives where the task went:
+ * CODEQ_READY, CODEQ_DELAYED or CODEQ_DEAD. */
+int codeq_nack_ex(codeq_t *c, const char *id, const char *token,
+    int64_t delay_ms, const char *error, int max_attempts,
+    codeq_task_status *status, codeq_error *err);
 
 /* ---- Backoff ------------------------------------------------------- */
 
@@ -231,6 +238,10 @@ int codeq_promote(codeq_t *c, const char *queue, size_t limit,
 /* Requeues (or dead-letters) tasks whose lease expired (at most limit). */
 int codeq_reap(codeq_t *c, const char *queue, size_t limit,
     size_t *reaped, codeq_error *err);
+/* The same; *dead (may be NULL) receives how many of the reaped tasks
+ * were at their last attempt and went to the dead-letter queue. */
+int codeq_reap_ex(codeq_t *c, const char *queue, size_t limit,
+    size_t *reaped, size_t *dead, codeq_error *err);
 
 /* Known queues (every queue ever enqueued to). */
 int codeq_queues(codeq_t *c, char ***names, size_t *n, codeq_error *err);

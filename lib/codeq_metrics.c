@@ -95,7 +95,7 @@ declare_all(struct metrics *r)
 	    "Tasks nacked for another attempt by this host's workers (a nack at max attempts is also counted in codeq_tasks_dead_lettered_total).",
 	    "queue,pool");
 	m->dead_lettered = metrics_counter(r, "codeq_tasks_dead_lettered_total",
-	    "Tasks this host's workers moved to the dead-letter queue.", "queue,pool");
+	    "Tasks this host moved to the dead-letter queue: workers' verdicts and give-backs (pool), its reaper (empty pool label).", "queue,pool");
 	m->abandoned = metrics_counter(r, "codeq_tasks_abandoned_total",
 	    "Claimed tasks that left a worker without a verdict (stale lease, released at shutdown, store lost, worker died).",
 	    "queue,pool,reason");
@@ -410,19 +410,16 @@ void
 cqm_task_claimed(const char *pool, const char *queue)
 {
 	const char *lv[2] = { queue, pool };
-	const char *pl[1] = { pool };
 
 	if (cqm.reg == NULL)
 		return;
 	metric_add(cqm.claimed, lv, 1);
-	metric_add(cqm.leases_held, pl, 1);
 }
 
 void
 cqm_task_done(const char *pool, const char *queue, const char *outcome)
 {
 	const char *lv[3] = { queue, pool, outcome };
-	const char *pl[1] = { pool };
 
 	if (cqm.reg == NULL || outcome == NULL)
 		return;
@@ -440,8 +437,6 @@ cqm_task_done(const char *pool, const char *queue, const char *outcome)
 			lv[2] = "other";
 		metric_add(cqm.abandoned, lv, 1);
 	}
-	if (metric_get(cqm.leases_held, pl) >= 1)
-		metric_add(cqm.leases_held, pl, -1);
 }
 
 void
@@ -496,6 +491,16 @@ cqm_pool_status(const char *pool, int up, int workers)
 	metric_set(cqm.pool_up, lv, up ? 1 : 0);
 	metric_set(cqm.pool_workers, lv, workers);
 	note_pool(pool);
+}
+
+void
+cqm_leases_held(const char *pool, size_t n)
+{
+	const char *lv[1] = { pool };
+
+	if (cqm.reg == NULL || pool == NULL)
+		return;
+	metric_set(cqm.leases_held, lv, (double)n);
 }
 
 void

@@ -94,6 +94,8 @@ void cqm_task_done(const char *pool, const char *queue, const char *outcome);
  * asked to stop), "reload" (configuration changed). */
 void cqm_worker_restart(const char *pool, const char *reason);
 void cqm_pool_status(const char *pool, int up, int workers);
+/* The leases a pool's workers hold now (the dispatcher's lease table). */
+void cqm_leases_held(const char *pool, size_t n);
 /* Drops the per-pool gauges of pools whose status was not reported for
  * max_age seconds (removed by a reload).  Called before rendering. */
 void cqm_expire_pools(double max_age);

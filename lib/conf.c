@@ -752,7 +752,7 @@ pool_defaults(struct pool_config *p)
 	p->prefetch = 1;
 	p->lease_ms = 30 * SEC;
 	p->timeout_ms = 25 * SEC;
-	p->max_attempts = 5;
+	p->max_attempts = 0;	/* none: the task's own */
 	p->backoff_base_ms = 1 * SEC;
 	p->backoff_max_ms = 1 * HOUR;
 	p->backoff_jitter_pct = 20;

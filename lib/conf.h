@@ -30,7 +30,7 @@ struct pool_config {
 	int prefetch;			/* claim up to N at once; default 1 */
 	int64_t lease_ms;		/* lease = 30s */
 	int64_t timeout_ms;		/* timeout = 25s (handler run time) */
-	int max_attempts;		/* max_attempts = 5 (for tasks without their own) */
+	int max_attempts;		/* max_attempts = N: caps the tasks' own; 0: unset */
 	int64_t backoff_base_ms;	/* backoff_base = 1s */
 	int64_t backoff_max_ms;		/* backoff_max = 1h */
 	int backoff_jitter_pct;		/* backoff_jitter = 20 (percent, 0-100) */

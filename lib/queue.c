@@ -32,11 +32,12 @@ int_reply(const redisReply *r, const char *what, int64_t *out,
 	return CODEQ_OK;
 }
 
-/* Runs a housekeeping script: KEYS[1] codeq:{Q}:<key>, Q, limit[, rand]. */
+/* Runs a housekeeping script: KEYS[1] codeq:{Q}:<key>, Q, limit[, rand].
+ * count2 (may be NULL) receives a second number of an array reply. */
 static int
 housekeep(codeq_t *c, const char *script, const char *keyname,
     const char *queue, size_t limit, int with_rand, size_t *count,
-    codeq_error *err)
+    size_t *count2, codeq_error *err)
 {
 	char key[TASK_KEY_MAX], lim[24], rnd[16];
 	const char *argv[4];
@@ -46,6 +47,8 @@ housekeep(codeq_t *c, const char *script, const char *keyname,
 
 	if (count != NULL)
 		*count = 0;
+	if (count2 != NULL)
+		*count2 = 0;
 	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
 		return code;
 	snprintf(key, sizeof(key), "codeq:{%s}:%s", queue, keyname);
@@ -59,6 +62,10 @@ housekeep(codeq_t *c, const char *script, const char *keyname,
 	if (r == NULL)
 		return err->code;
 	code = int_reply(r, script, &v, err);
+	if (code == CODEQ_OK && count2 != NULL && r->type == REDIS_REPLY_ARRAY &&
+	    r->elements > 1 && r->element[1]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->integer > 0)
+		*count2 = (size_t)r->element[1]->integer;
 	freeReplyObject(r);
 	if (code == CODEQ_OK && count != NULL)
 		*count = (size_t)v;
@@ -70,7 +77,8 @@ codeq_promote(codeq_t *c, const char *queue, size_t limit, size_t *moved,
     codeq_error *err)
 {
 	CQ_ERR_LOCAL(err);
-	return housekeep(c, "promote", "delayed", queue, limit, 0, moved, err);
+	return housekeep(c, "promote", "delayed", queue, limit, 0, moved, NULL,
+	    err);
 }
 
 int
@@ -78,7 +86,15 @@ codeq_reap(codeq_t *c, const char *queue, size_t limit, size_t *reaped,
     codeq_error *err)
 {
 	CQ_ERR_LOCAL(err);
-	return housekeep(c, "reap", "leased", queue, limit, 1, reaped, err);
+	return housekeep(c, "reap", "leased", queue, limit, 1, reaped, NULL, err);
+}
+
+int
+codeq_reap_ex(codeq_t *c, const char *queue, size_t limit, size_t *reaped,
+    size_t *dead, codeq_error *err)
+{
+	CQ_ERR_LOCAL(err);
+	return housekeep(c, "reap", "leased", queue, limit, 1, reaped, dead, err);
 }
 
 int

@@ -189,7 +189,7 @@ START_TEST(every_section)
 	ck_assert_int_eq(p->processes, 2);	/* defaults */
 	ck_assert_int_eq(p->lease_ms, 30000);
 	ck_assert_int_eq(p->timeout_ms, 25000);
-	ck_assert_int_eq(p->max_attempts, 5);
+	ck_assert_int_eq(p->max_attempts, 0);	/* unset: the task's own */
 	ck_assert_int_eq(p->backoff_jitter_pct, 20);
 	p = config_find_pool(&cfg, "sh");
 	ck_assert_int_eq(p->kind, HANDLER_EXEC);

@@ -289,25 +289,31 @@ store_connect(struct worker *w)
 	}
 }
 
-/* One store call reporting a task's verdict. */
+/* One store call reporting a task's verdict.  A task given back (nack)
+ * is dead-lettered after the pool's max_attempts if it has one and it
+ * is below the task's own; *st says where the task went. */
 static int
 report_once(struct worker *w, const codeq_task *t, const struct run_result *r,
-    codeq_error *err)
+    codeq_task_status *st, codeq_error *err)
 {
 	const char *e = r->error ? r->error : "";
+	int cap = w->pool->max_attempts;
 
+	*st = CODEQ_STATUS_UNKNOWN;
 	switch (r->verdict) {
 	case RUN_OK:
 		return codeq_complete(w->store, t->id, t->lease_token, r->result, err);
 	case RUN_RETRY:
-		return codeq_nack(w->store, t->id, t->lease_token,
-		    r->retry_after_ms > 0 ? r->retry_after_ms : -1, e, err);
-	case RUN_FAIL:
-		return codeq_fail(w->store, t->id, t->lease_token, e, 0, err);
+		return codeq_nack_ex(w->store, t->id, t->lease_token,
+		    r->retry_after_ms > 0 ? r->retry_after_ms : -1, e, cap, st, err);
+	case RUN_FAIL:		/* attempts permitting, with the backoff */
+		return codeq_nack_ex(w->store, t->id, t->lease_token, -1, e,
+		    cap, st, err);
 	case RUN_FAIL_PERMANENT:
 		return codeq_fail(w->store, t->id, t->lease_token, e, 1, err);
 	case RUN_ABORTED:
-		return codeq_nack(w->store, t->id, t->lease_token, 0, e, err);
+		return codeq_nack_ex(w->store, t->id, t->lease_token, 0, e, cap,
+		    st, err);
 	case RUN_LEASE_LOST:
 		break;
 	}
@@ -351,6 +357,7 @@ applied_before(struct worker *w, const codeq_task *t)
 static uint64_t
 report(struct worker *w, const codeq_task *t, struct run_result *r)
 {
+	codeq_task_status st = CODEQ_STATUS_UNKNOWN;
 	codeq_error err;
 	int rc, fails = 0;
 	int64_t give_up = mono_ms() + (w->pool->lease_ms > 60000 ?
@@ -361,7 +368,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 		return IPC_OUT_STALE;
 	}
 	for (;;) {
-		rc = w->store ? report_once(w, t, r, &err) : CODEQ_ESTORE;
+		rc = w->store ? report_once(w, t, r, &st, &err) : CODEQ_ESTORE;
 		if (rc == CODEQ_OK)
 			break;
 		if ((rc == CODEQ_ESTALE || rc == CODEQ_ESTATE) && fails > 0 &&
@@ -406,8 +413,9 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 		    "error", err.msg);
 		return IPC_OUT_LOST;
 	}
-	if ((r->verdict == RUN_RETRY || r->verdict == RUN_FAIL) &&
-	    t->attempts >= t->max_attempts)
+	if (st == CODEQ_DEAD || (st == CODEQ_STATUS_UNKNOWN &&
+	    (r->verdict == RUN_RETRY || r->verdict == RUN_FAIL) &&
+	    t->attempts >= t->max_attempts))	/* applied before: reply lost */
 		dead_lettered(w, t);	/* the script moved it to the DLQ */
 	switch (r->verdict) {
 	case RUN_OK: w->n.completed++; return IPC_OUT_COMPLETED;
@@ -533,6 +541,12 @@ claim_loop(struct worker *w)
 			fails = 0;
 			w->n.claimed += n;
 			w->nlost = 0;	/* LEASE_LOST of this batch come later */
+			/* The pool's max_attempts caps the task's own: the
+			 * handler sees the limit that applies. */
+			for (i = 0; i < n; i++)
+				if (w->pool->max_attempts > 0 &&
+				    w->pool->max_attempts < tasks[i]->max_attempts)
+					tasks[i]->max_attempts = w->pool->max_attempts;
 			for (i = 0; i < n; i++)
 				send_claimed(w, tasks[i], 0);
 			for (i = 0; i < n; i++) {
