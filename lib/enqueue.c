@@ -11,6 +11,7 @@
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
+#include "urlpolicy.h"
 
 #define ENQ_ROUND 1000		/* tasks per pipelined round */
 #define ENQ_NARGS 11		/* KEYS[1] + 10 ARGV */
@@ -44,6 +45,28 @@ check_payload(codeq_t *c, const char *payload, codeq_error *err)
 	return CODEQ_OK;
 }
 
+/* The result-callback URL, checked as subscriptions' are
+ * (lib/urlpolicy.c): http or https, a host, no blanks, at most 2048
+ * bytes.  The address policy applies when the callback is sent. */
+static int
+check_webhook(const char *url, codeq_error *err)
+{
+	char why[200];
+
+	if (url == NULL || url[0] == '\0')
+		return CODEQ_OK;
+	if (strlen(url) > URLPOLICY_URL_MAX ||
+	    (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0))
+		return cq_err(err, CODEQ_EINVAL, "webhook: must be an http:// "
+		    "or https:// URL of at most %d bytes, got '%.60s'",
+		    URLPOLICY_URL_MAX, url);
+	if (urlpolicy_validate(url, why, sizeof(why)) < 0)
+		return cq_err(err, CODEQ_EINVAL, "webhook: %s, got '%.60s'",
+		    why, url);
+	return CODEQ_OK;
+}
+
 static int
 check_spec(codeq_t *c, const codeq_task_spec *s, codeq_error *err)
 {
@@ -72,13 +95,8 @@ check_spec(codeq_t *c, const codeq_task_spec *s, codeq_error *err)
 	if (s->idempotency_ttl_ms < 0)
 		return cq_err(err, CODEQ_EINVAL,
 		    "idempotency_ttl: must not be negative");
-	if (s->webhook != NULL && s->webhook[0] != '\0' &&
-	    (strlen(s->webhook) > 2048 ||
-	    (strncmp(s->webhook, "http://", 7) != 0 &&
-	    strncmp(s->webhook, "https://", 8) != 0)))
-		return cq_err(err, CODEQ_EINVAL, "webhook: must be an http:// "
-		    "or https:// URL of at most 2048 bytes, got '%.60s'",
-		    s->webhook);
+	if ((code = check_webhook(s->webhook, err)) != CODEQ_OK)
+		return code;
 	if (s->traceparent != NULL && strlen(s->traceparent) > 256)
 		return cq_err(err, CODEQ_EINVAL,
 		    "traceparent: longer than 256 bytes");

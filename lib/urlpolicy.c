@@ -57,9 +57,10 @@ urlpolicy_validate(const char *url, char *err, size_t errlen)
 		goto out;
 	}
 	/* libcurl forgives "http:///x" (taking "x" as the host): refuse
-	 * it, the host must be written where it belongs. */
+	 * it, the host must be written where it belongs.  Only the scheme's
+	 * own "://" counts: a query may hold another URL ("?u=file:///"). */
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    host[0] == '\0' || strstr(url, ":///") != NULL) {
+	    host[0] == '\0' || strncmp(url + strlen(scheme), ":///", 4) == 0) {
 		snprintf(err, errlen, "URL has no host");
 		goto out;
 	}

@@ -52,6 +52,11 @@ expect 64 "codeq: claim: --max: must be 1-1000, got 5000" claim q --max 5000
 expect 64 "codeq: get: ID: not a task id (QUEUE:NUMBER), got 'nope'" get nope
 expect_match 65 "^codeq: enqueue: --webhook: must be an http:// or https:// URL" \
 	enqueue q --webhook ftp://example.org/x
+# a webhook without a host is refused at enqueue, as subscriptions' are
+expect 65 "codeq: enqueue: --webhook: URL has no host, got 'http:///cb'" \
+	enqueue q --webhook http:///cb
+expect_match 65 "^codeq: enqueue: --webhook: URL is not valid: .*, got 'https://'$" \
+	enqueue q --webhook https://
 
 # usage errors: the message, then where to look
 expect 64 "codeq: enqueue: missing QUEUE

@@ -819,6 +819,23 @@ START_TEST(bad_input)
 	s.webhook = "ftp://x";
 	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
 	ck_assert_msg(strncmp(e.msg, "webhook:", 8) == 0, "%s", e.msg);
+	/* The host is checked too (lib/urlpolicy.c), in batches as well. */
+	s.webhook = "http:///hook";
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
+	ck_assert_str_eq(e.msg, "webhook: URL has no host, got 'http:///hook'");
+	{
+		codeq_enqueue_result res[2];
+		codeq_task_spec b[2] = { s, s };
+
+		b[1].webhook = "http://127.0.0.1:9/hook";
+		ck_assert_int_eq(codeq_enqueue_batch(c, b, 2, res, &e),
+		    CODEQ_OK);
+		ck_assert_int_eq(res[0].status, CODEQ_EINVAL);
+		ck_assert_msg(strstr(res[0].msg, "no host") != NULL, "%s",
+		    res[0].msg);
+		ck_assert_int_eq(res[1].status, CODEQ_OK);
+	}
+	s.webhook = NULL;
 	ck_assert_int_eq(codeq_get(c, "bad:424242", &t, &e), CODEQ_ENOTFOUND);
 	ck_assert_msg(strstr(e.msg, "bad:424242") != NULL, "%s", e.msg);
 	ck_assert_int_eq(codeq_get(c, "no-colon", &t, &e), CODEQ_EINVAL);

@@ -104,6 +104,10 @@ START_TEST(url_validation)
 	ck_assert_int_eq(urlpolicy_validate("http://", err, sizeof(err)), -1);
 	ck_assert_int_eq(urlpolicy_validate("http:///path", err, sizeof(err)),
 	    -1);
+	ck_assert_ptr_nonnull(strstr(err, "no host"));
+	/* Another URL in the query does not make the target hostless. */
+	ck_assert_int_eq(urlpolicy_validate("https://example.com/r?u=file:///x",
+	    err, sizeof(err)), 0);
 	ck_assert_int_eq(urlpolicy_validate("http://a b/", err, sizeof(err)),
 	    -1);
 	ck_assert_int_eq(urlpolicy_validate("", err, sizeof(err)), -1);
