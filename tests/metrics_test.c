@@ -212,6 +212,10 @@ START_TEST(test_cqm_registry_events)
 	cqm_task_claimed("mail", "emails");
 	cqm_task_claimed("mail", "emails");
 	cqm_task_claimed("mail", "emails");
+	/* Leases held come from the dispatcher's lease table, not from
+	 * counting claims and dones. */
+	ck_assert(metric_get(cqm.leases_held, p) == 0);
+	cqm_leases_held("mail", 3);
 	ck_assert(metric_get(cqm.leases_held, p) == 3);
 	cqm_task_done("mail", "emails", "completed");
 	cqm_task_done("mail", "emails", "retry");
@@ -221,6 +225,8 @@ START_TEST(test_cqm_registry_events)
 	ck_assert(metric_get(cqm.completed, qp) == 2);
 	ck_assert(metric_get(cqm.retried, qp) == 1);
 	ck_assert(metric_get(cqm.abandoned, ab) == 1);
+	ck_assert(metric_get(cqm.leases_held, p) == 3);
+	cqm_leases_held("mail", 0);
 	ck_assert(metric_get(cqm.leases_held, p) == 0);
 	cqm_worker_restart("mail", "signal");
 	cqm_worker_restart("mail", "something odd");
