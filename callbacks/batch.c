@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "batch.h"
+#include "utf8.h"
 #include "webhook.h"
 
 #define RETRY_AFTER_MAX_MS (3600 * 1000LL)
@@ -65,18 +66,21 @@ payload(const struct cb_item *it)
 		 * a string rather than dropped. */
 		result = json_loads(it->result, JSON_DECODE_ANY, NULL);
 		if (result == NULL)
-			result = json_string(it->result);
+			result = json_string_lossy(it->result);
 	}
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:s}",
-	    "webhookId", id, "taskId", it->task_id, "queue", it->queue,
+	/* Every text from the task may be any bytes (lossy: U+FFFD), so
+	 * that no item is ever left out of its body. */
+	o = json_pack("{s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:i, s:s}",
+	    "webhookId", json_string_lossy(id),
+	    "taskId", json_string_lossy(it->task_id), "queue", it->queue,
 	    "eventType", event_type(it->status), "status", up,
 	    "result", result ? result : json_null(),
-	    "error", it->error && *it->error ? json_string(it->error) :
+	    "error", it->error && *it->error ? json_string_lossy(it->error) :
 	    json_null(),
 	    "attempts", it->attempts, "completedAt", at);
 	if (o && it->traceparent && *it->traceparent)
 		json_object_set_new(o, "traceparent",
-		    json_string(it->traceparent));
+		    json_string_lossy(it->traceparent));
 	return o;
 }
 
@@ -93,16 +97,24 @@ cb_body(struct cb_item *const *items, size_t n, size_t *len, char *id,
 		cb_item_id(items[0], id, idlen);
 		root = payload(items[0]);
 	} else {
-		if ((ids = malloc(n * sizeof(one))) == NULL)
+		/* Each line is at most sizeof(one) bytes ("id\n"). */
+		if ((ids = malloc(n * sizeof(one) + 1)) == NULL)
 			return NULL;
 		if ((arr = json_array()) == NULL) {
 			free(ids);
 			return NULL;
 		}
 		for (i = 0; i < n; i++) {
-			cb_item_id(items[i], one, sizeof(one));
-			off += (size_t)sprintf(ids + off, "%s\n", one);
-			json_array_append_new(arr, payload(items[i]));
+			cb_item_id(items[i], one, sizeof(one) - 1);
+			off += (size_t)snprintf(ids + off, sizeof(one) + 1,
+			    "%s\n", one);
+			/* An item missing from the body would be acked
+			 * unsent: no body rather than a partial one. */
+			if (json_array_append_new(arr, payload(items[i])) != 0) {
+				json_decref(arr);
+				free(ids);
+				return NULL;
+			}
 		}
 		SHA256((unsigned char *)ids, off, md);
 		free(ids);

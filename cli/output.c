@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 void
 format_time(int64_t ms, char *buf, size_t len)
@@ -35,14 +36,14 @@ json_from_text(const char *text)
 {
 	json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
 
-	return j != NULL ? j : json_string(text);
+	return j != NULL ? j : json_string_lossy(text);
 }
 
 static void
 set_str(json_t *o, const char *k, const char *v)
 {
 	if (v != NULL && *v != '\0')
-		json_object_set_new(o, k, json_string(v));
+		json_object_set_new(o, k, json_string_lossy(v));
 }
 
 static void

@@ -76,6 +76,9 @@ codeq_claim(codeq_t *c, const char *const *queues, size_t nqueues,
 		    "max_tasks: must be 1-%d, got %zu", MAX_CLAIM, want);
 	if (opt != NULL && opt->lease_ms < 0)
 		return cq_err(err, CODEQ_EINVAL, "lease: must be positive");
+	if (opt != NULL && (code = task_duration_check("lease", opt->lease_ms,
+	    err)) != CODEQ_OK)
+		return code;
 	snprintf(lease, sizeof(lease), "%lld", (long long)(opt != NULL &&
 	    opt->lease_ms > 0 ? opt->lease_ms : DEFAULT_LEASE_MS));
 	if (opt != NULL && opt->worker != NULL)
@@ -135,6 +138,8 @@ codeq_heartbeat(codeq_t *c, const char *id, const char *token,
 	int code;
 	CQ_ERR_LOCAL(err);
 
+	if ((code = task_duration_check("lease", lease_ms, err)) != CODEQ_OK)
+		return code;
 	snprintf(lease, sizeof(lease), "%lld",
 	    (long long)(lease_ms > 0 ? lease_ms : DEFAULT_LEASE_MS));
 	if ((code = hb_build(id, token, lease, &a, err)) != CODEQ_OK)
@@ -170,6 +175,8 @@ codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
 
 	if (n == 0)
 		return CODEQ_OK;
+	if ((code = task_duration_check("lease", lease_ms, err)) != CODEQ_OK)
+		return code;
 	if ((a = lease_args_array(n, &argvs, err)) == NULL)
 		return err->code;
 	snprintf(lease, sizeof(lease), "%lld",

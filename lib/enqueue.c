@@ -81,9 +81,12 @@ check_spec(codeq_t *c, const codeq_task_spec *s, codeq_error *err)
 		return cq_err(err, CODEQ_EINVAL,
 		    "delay: must not be negative, got %lld ms",
 		    (long long)s->delay_ms);
-	if (s->at_ms < 0)
+	if ((code = task_duration_check("delay", s->delay_ms, err)) !=
+	    CODEQ_OK)
+		return code;
+	if (s->at_ms < 0 || s->at_ms > TASK_TIME_MAX_MS)
 		return cq_err(err, CODEQ_EINVAL,
-		    "at: must be a time after 1970, got %lld",
+		    "at: must be a time between 1970 and 9999, got %lld",
 		    (long long)s->at_ms);
 	if (s->max_attempts < 0 || s->max_attempts > 1000)
 		return cq_err(err, CODEQ_EINVAL,
@@ -95,6 +98,9 @@ check_spec(codeq_t *c, const codeq_task_spec *s, codeq_error *err)
 	if (s->idempotency_ttl_ms < 0)
 		return cq_err(err, CODEQ_EINVAL,
 		    "idempotency_ttl: must not be negative");
+	if ((code = task_duration_check("idempotency_ttl",
+	    s->idempotency_ttl_ms, err)) != CODEQ_OK)
+		return code;
 	if ((code = check_webhook(s->webhook, err)) != CODEQ_OK)
 		return code;
 	if (s->traceparent != NULL && strlen(s->traceparent) > 256)

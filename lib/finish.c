@@ -10,6 +10,7 @@
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
+#include "utf8.h"
 
 #define ERROR_TEXT_MAX (16 * 1024)	/* longer error texts are cut */
 
@@ -52,6 +53,8 @@ run_simple(codeq_t *c, const char *script, struct lease_args *a, int nargs,
 	return code;
 }
 
+/* The error text, at most ERROR_TEXT_MAX bytes, not cut inside a
+ * character (the callback body carries it as a JSON string). */
 static const char *
 cut_error(const char *error, char **owned)
 {
@@ -60,7 +63,7 @@ cut_error(const char *error, char **owned)
 		return "";
 	if (strlen(error) <= ERROR_TEXT_MAX)
 		return error;
-	if ((*owned = strndup(error, ERROR_TEXT_MAX)) == NULL)
+	if ((*owned = strndup(error, utf8_cut(error, ERROR_TEXT_MAX))) == NULL)
 		return "";
 	return *owned;
 }
@@ -126,7 +129,8 @@ codeq_nack_ex(codeq_t *c, const char *id, const char *token, int64_t delay_ms,
 
 	if (status != NULL)
 		*status = CODEQ_STATUS_UNKNOWN;
-	if ((code = lease_args_build(id, token, &a, err)) != CODEQ_OK)
+	if ((code = lease_args_build(id, token, &a, err)) != CODEQ_OK ||
+	    (code = task_duration_check("delay", delay_ms, err)) != CODEQ_OK)
 		return code;
 	snprintf(a.num, sizeof(a.num), "%lld",
 	    (long long)(delay_ms < 0 ? -1 : delay_ms));

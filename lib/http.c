@@ -16,6 +16,7 @@
 #include "urlpolicy.h"
 
 #define ERRBODY_MAX 200
+#define RETRY_AFTER_MAX_S (24 * 3600)	/* a longer Retry-After counts as this */
 
 struct http {
 	struct ev_loop *loop;
@@ -210,6 +211,9 @@ finish(struct http *h, struct http_req *r, CURLcode code)
 	res.curl_code = code;
 	res.refused = r->refused;
 	res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+	/* The receiver chooses the number: bound it before scaling. */
+	if (ra > RETRY_AFTER_MAX_S)
+		ra = RETRY_AFTER_MAX_S;
 	res.retry_after_ms = ra > 0 ? (int64_t)ra * 1000 : -1;
 	if (r->refused)
 		snprintf(msg, sizeof(msg), "%s", r->refused_why);

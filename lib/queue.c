@@ -111,6 +111,9 @@ codeq_queue_set_backoff(codeq_t *c, const char *queue, const codeq_backoff *b,
 		return cq_err(err, CODEQ_EINVAL, "backoff: base must be > 0 "
 		    "and max >= base, got base %lld max %lld",
 		    (long long)b->base_ms, (long long)b->max_ms);
+	if ((code = task_duration_check("backoff", b->max_ms, err)) !=
+	    CODEQ_OK)
+		return code;
 	if (b->jitter_pct < 0 || b->jitter_pct > 100)
 		return cq_err(err, CODEQ_EINVAL,
 		    "backoff: jitter must be 0-100 %%, got %d", b->jitter_pct);

@@ -138,6 +138,10 @@ spec_check(const codeq_subscription_spec *s, char *queues, size_t qlen,
 		return cq_err(err, CODEQ_EINVAL, "subscribe: bad mode");
 	if (s->ttl_ms < 0 || s->min_interval_ms < 0)
 		return cq_err(err, CODEQ_EINVAL, "subscribe: negative duration");
+	if ((code = task_duration_check("ttl", s->ttl_ms, err)) !=
+	    CODEQ_OK || (code = task_duration_check("min_interval",
+	    s->min_interval_ms, err)) != CODEQ_OK)
+		return code;
 	if (s->group && (strlen(s->group) > 100 || strchr(s->group, ',')))
 		return cq_err(err, CODEQ_EINVAL, "subscribe: bad group name");
 	if (s->secret && (strlen(s->secret) == 0 || strlen(s->secret) > 500))
@@ -213,6 +217,8 @@ codeq_subscription_renew(codeq_t *c, const char *id, int64_t ttl_ms,
 		return cq_err(err, CODEQ_EINVAL, "renew: bad subscription id");
 	if (ttl_ms < 0)
 		return cq_err(err, CODEQ_EINVAL, "renew: negative TTL");
+	if ((code = task_duration_check("ttl", ttl_ms, err)) != CODEQ_OK)
+		return code;
 	snprintf(key, sizeof(key), "codeq:sub:%s", id);
 	if ((code = store_now(c, &now, err)) != CODEQ_OK)
 		return code;

@@ -60,6 +60,15 @@ bad:
 }
 
 int
+task_duration_check(const char *field, int64_t ms, codeq_error *err)
+{
+	if (ms > TASK_DURATION_MAX_MS)
+		return cq_err(err, CODEQ_EINVAL, "%s: longer than 100 years, "
+		    "got %lld ms", field, (long long)ms);
+	return CODEQ_OK;
+}
+
+int
 lease_args_build(const char *id, const char *token, struct lease_args *a,
     codeq_error *err)
 {
@@ -275,7 +284,10 @@ int
 codeq_result(codeq_t *c, const char *id, int64_t wait_ms, codeq_task **out,
     codeq_error *err)
 {
-	int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+	/* Waiting longer than the bound is waiting for ever: clamp it
+	 * rather than overflow the deadline. */
+	int64_t deadline = mono_ms() + (wait_ms <= 0 ? 0 :
+	    wait_ms < TASK_DURATION_MAX_MS ? wait_ms : TASK_DURATION_MAX_MS);
 	int64_t pause = 10, left;
 	codeq_task *t;
 	int code;

@@ -15,6 +15,15 @@ int task_id_split(const char *id, char *queue, size_t qlen, char *key,
 
 #define TASK_KEY_MAX (CODEQ_ID_MAX + 32)
 
+/* Durations a caller passes (delays, leases, TTLs, waits) are bounded:
+ * far beyond any real use, far below what overflows "now + duration" in
+ * C's int64 or in the scripts' doubles (exact up to 2^53 ms). */
+#define TASK_DURATION_MAX_MS (100LL * 365 * 86400 * 1000)	/* 100 years */
+/* Points in time (epoch ms) likewise: up to the end of year 9999. */
+#define TASK_TIME_MAX_MS 253402300799999LL
+/* CODEQ_EINVAL "FIELD: longer than 100 years" when ms is over the bound. */
+int task_duration_check(const char *field, int64_t ms, codeq_error *err);
+
 /* The arguments of a script on a leased task (heartbeat, complete, fail,
  * nack): argv[0..3] are KEYS[1] (the task hash), Q, id and token, set by
  * lease_args_build(); the caller adds the script's own from argv[4] on

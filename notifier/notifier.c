@@ -38,6 +38,7 @@
 #define SUBS_REFRESH_MS 1000
 #define RECONNECT_MS 1000
 #define CHANNEL "codeq:ready"
+#define RETRY_MAX_S 64.0	/* longest wait before a retry (2^6 s) */
 
 struct qmark {				/* a queue and a time */
 	char *queue;
@@ -409,8 +410,12 @@ on_sent(void *arg, const struct http_result *r)
 	if (v == HTTP_RETRY && x->retries_left > 0 && !n->proc.stopping) {
 		double d = (double)(1 << (x->attempt < 6 ? x->attempt : 6));
 
+		/* A subscriber's Retry-After is honoured up to our own
+		 * longest wait: it holds this subscriber's next POSTs. */
 		if (r->retry_after_ms >= 0)
 			d = r->retry_after_ms / 1000.0;
+		if (d > RETRY_MAX_S)
+			d = RETRY_MAX_S;
 		x->retries_left--;
 		x->attempt++;
 		ev_timer_init(&x->retry, on_retry, d, 0.);

@@ -52,6 +52,15 @@ expect 64 "codeq: claim: --max: must be 1-1000, got 5000" claim q --max 5000
 expect 64 "codeq: get: ID: not a task id (QUEUE:NUMBER), got 'nope'" get nope
 expect_match 65 "^codeq: enqueue: --webhook: must be an http:// or https:// URL" \
 	enqueue q --webhook ftp://example.org/x
+# durations past 100 years are refused (now + duration must not overflow)
+expect 65 "codeq: enqueue: --delay: longer than 100 years, got 3600000000000000 ms" \
+	enqueue q --delay 1000000000h
+expect 65 "codeq: nack: delay: longer than 100 years, got 9223372036854775807 ms" \
+	nack q:1 --token 1 --delay 9223372036854775807ms
+expect 65 "codeq: subscribe: ttl: longer than 100 years, got 9223372036854775000 ms" \
+	subscribe q --url http://127.0.0.1:9/ --ttl 9223372036854775s
+expect 65 "codeq: enqueue: --at: must be a time between 1970 and 9999, got 253402300800000" \
+	enqueue q --at 253402300800
 # a webhook without a host is refused at enqueue, as subscriptions' are
 expect 65 "codeq: enqueue: --webhook: URL has no host, got 'http:///cb'" \
 	enqueue q --webhook http:///cb

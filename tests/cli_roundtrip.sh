@@ -28,6 +28,9 @@ assert_eq "result of an unfinished task exits" 75 "$RC"
 assert_eq "complete --json" completed \
 	"$(cq complete "$id" --token "$token" --result '{"sent":true}' --json | jget '["status"]')"
 assert_eq "result" '{"sent":true}' "$(cq result "$id")"
+# The longest --wait parses (int64 ms) and is bounded, not overflowed.
+assert_eq "result --wait (the longest)" '{"sent":true}' \
+	"$(cq result "$id" --wait 9223372036854775807ms)"
 assert_eq "result --json status" completed "$(cq result "$id" --json | jget '["status"]')"
 
 # nothing to claim: 75, silent with --quiet

@@ -519,6 +519,37 @@ nack_delay(redisContext *r, const char *id)
 	return d;
 }
 
+/* Error texts are cut at 16 KiB, never inside a character: the text
+ * becomes a JSON string in the result callback. */
+START_TEST(long_error_cut)
+{
+	codeq_t *c = conn(NULL);
+	codeq_task_spec s = { .queue = "longerr", .payload = "{}",
+	    .max_attempts = 1 };
+	char id[CODEQ_ID_MAX], *text;
+	codeq_task *t;
+	codeq_error e;
+
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	t = claim1(c, "longerr", 5000);
+	ck_assert_ptr_nonnull(t);
+	/* 16383 bytes, then U+20AC across the 16384-byte limit. */
+	ck_assert_ptr_nonnull(text = malloc(16384 + 16));
+	memset(text, 'a', 16383);
+	memcpy(text + 16383, "\xe2\x82\xac tail", 9);
+	ck_assert_int_eq(codeq_nack(c, id, t->lease_token, 0, text, &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	ck_assert_int_eq(codeq_get(c, id, &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_DEAD);
+	ck_assert_uint_eq(strlen(t->error), 16383);
+	ck_assert_int_eq(strncmp(t->error, text, 16383), 0);
+	codeq_task_free(t);
+	free(text);
+	codeq_close(c);
+}
+END_TEST
+
 START_TEST(backoff_jitter_and_growth)
 {
 	codeq_t *c = conn(NULL);
@@ -836,6 +867,16 @@ START_TEST(bad_input)
 		ck_assert_int_eq(res[1].status, CODEQ_OK);
 	}
 	s.webhook = NULL;
+	/* Durations are bounded: now + delay must not overflow. */
+	s.delay_ms = INT64_MAX;
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_EINVAL);
+	ck_assert_msg(strncmp(e.msg, "delay: longer than 100 years", 28) == 0,
+	    "%s", e.msg);
+	s.delay_ms = 0;
+	ck_assert_int_eq(codeq_heartbeat(c, "bad:1", "1", INT64_MAX, NULL, &e),
+	    CODEQ_EINVAL);
+	ck_assert_int_eq(codeq_nack(c, "bad:1", "1", INT64_MAX, NULL, &e),
+	    CODEQ_EINVAL);
 	ck_assert_int_eq(codeq_get(c, "bad:424242", &t, &e), CODEQ_ENOTFOUND);
 	ck_assert_msg(strstr(e.msg, "bad:424242") != NULL, "%s", e.msg);
 	ck_assert_int_eq(codeq_get(c, "no-colon", &t, &e), CODEQ_EINVAL);
@@ -1268,6 +1309,7 @@ storage_suite(void)
 	tcase_add_test(tc, heartbeat_extends);
 	tcase_add_test(tc, batch_heartbeat_and_complete);
 	tcase_add_test(tc, backoff_and_dlq);
+	tcase_add_test(tc, long_error_cut);
 	tcase_add_test(tc, backoff_jitter_and_growth);
 	tcase_add_test(tc, reap_to_dlq_and_requeue_all);
 	tcase_add_test(tc, retention);

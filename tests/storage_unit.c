@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -14,6 +15,7 @@
 #include "store.h"
 #include "task.h"
 #include "url.h"
+#include "utf8.h"
 
 START_TEST(url_good)
 {
@@ -145,6 +147,36 @@ START_TEST(script_registry)
 }
 END_TEST
 
+START_TEST(utf8_text)
+{
+	const char *euro = "ab\xe2\x82\xac";	/* "ab" + U+20AC */
+	json_t *j;
+	char *s;
+	size_t n;
+
+	/* A cut never ends inside a character. */
+	ck_assert_uint_eq(utf8_cut(euro, 5), 5);
+	ck_assert_uint_eq(utf8_cut(euro, 4), 2);
+	ck_assert_uint_eq(utf8_cut(euro, 3), 2);
+	ck_assert_uint_eq(utf8_cut(euro, 2), 2);
+	ck_assert_uint_eq(utf8_cut("abc", 2), 2);
+	/* Invalid bytes become U+FFFD, valid ones stay. */
+	s = utf8_clean("a\xff\xe2\x82\xac\xc3", 6, &n);
+	ck_assert_str_eq(s, "a\xef\xbf\xbd\xe2\x82\xac\xef\xbf\xbd");
+	ck_assert_uint_eq(n, 10);
+	free(s);
+	/* Overlong and surrogate forms are invalid too. */
+	ck_assert_uint_eq(utf8_seq((const unsigned char *)"\xc0\x80", 2), 0);
+	ck_assert_uint_eq(utf8_seq((const unsigned char *)"\xed\xa0\x80", 3),
+	    0);
+	j = json_string_lossy("x\xfey");
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(j), "x\xef\xbf\xbdy");
+	json_decref(j);
+	ck_assert_ptr_null(json_string_lossy(NULL));
+}
+END_TEST
+
 START_TEST(strings)
 {
 	ck_assert_str_eq(codeq_strerror(CODEQ_ESTALE), "stale lease token");
@@ -167,6 +199,7 @@ main(void)
 	tcase_add_test(tc, ids_and_queues);
 	tcase_add_test(tc, script_registry);
 	tcase_add_test(tc, strings);
+	tcase_add_test(tc, utf8_text);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

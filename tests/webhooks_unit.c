@@ -419,6 +419,36 @@ START_TEST(callback_bodies)
 }
 END_TEST
 
+/* Error texts are whatever a handler wrote (a stderr tail may be cut in
+ * the middle of a character): invalid UTF-8 must not lose the item from
+ * its batch, nor make its body impossible to build. */
+START_TEST(callback_bodies_invalid_utf8)
+{
+	struct cb_item *v[2];
+	char id[64];
+	size_t len;
+	char *b;
+
+	v[0] = mkitem(1, "failed", "", "");
+	v[1] = mkitem(2, "dead", "", "00-\xff");
+	free(v[0]->error);
+	v[0]->error = strdup("bad \xe2\x82 tail \xff");
+	b = cb_body(v, 1, &len, id, sizeof(id));
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(strstr(b, "\"error\":\"bad \xef\xbf\xbd"
+	    "\xef\xbf\xbd tail \xef\xbf\xbd\""));
+	free(b);
+	b = cb_body(v, 2, &len, id, sizeof(id));
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(strstr(b, "\"count\":2"));
+	ck_assert_ptr_nonnull(strstr(b, "\"taskId\":\"q:1\""));
+	ck_assert_ptr_nonnull(strstr(b, "\"taskId\":\"q:2\""));
+	free(b);
+	cb_item_free(v[0]);
+	cb_item_free(v[1]);
+}
+END_TEST
+
 START_TEST(callback_backoff)
 {
 	/* base 2 s, max 60 s: 2, 4, 8, 16, 32, 60, 60 s (no jitter at 0.5). */
@@ -457,6 +487,7 @@ suite(void)
 	tcase_add_test(tc, route_hash_deterministic);
 	tcase_add_test(tc, route_min_interval);
 	tcase_add_test(tc, callback_bodies);
+	tcase_add_test(tc, callback_bodies_invalid_utf8);
 	tcase_add_test(tc, callback_backoff);
 	suite_add_tcase(s, tc);
 	return s;
