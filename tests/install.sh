@@ -189,6 +189,9 @@ grep -q 'failed .*no thanks' "$T_DIR/err" || fail "client did not show the error
 kill -TERM "$codeqd_pid"
 rc=0; wait "$codeqd_pid" || rc=$?
 assert_eq "installed codeqd after SIGTERM: exit" 0 "$rc"
+# A sanitizer build's children report in codeqd's log, not in its status.
+! grep -Eq 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$T_DIR/codeqd.log" ||
+	fail "sanitizer report in the installed codeqd's log"
 
 # No daemon: the installed codeq CLI plays the worker.
 "$client" -w 60 manual '{"n":7}' >"$T_DIR/manual.out" 2>"$T_DIR/manual.err" &
