@@ -175,6 +175,7 @@ static struct {
 
 static char queue[128];
 static int64_t deadline_mono;	/* every wait stops here */
+static atomic_long errors, enqueued;
 
 static int
 timed_out(void)
@@ -258,6 +259,25 @@ start_codeqd(const char *conf, int want_children)
 		sleep_us(50000);
 	}
 	sleep_us(300000);
+}
+
+/* codeqd ended before it was told to: say how, stop waiting for it. */
+static int
+codeqd_gone(void)
+{
+	int st;
+
+	if (codeqd_pid <= 0 || waitpid(codeqd_pid, &st, WNOHANG) != codeqd_pid)
+		return 0;
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "codeq-bench: codeqd killed by signal %d\n",
+		    WTERMSIG(st));
+	else
+		fprintf(stderr, "codeq-bench: codeqd exited with status %d\n",
+		    WEXITSTATUS(st));
+	codeqd_pid = 0;
+	atomic_fetch_add(&errors, 1);
+	return 1;
 }
 
 static void
@@ -496,10 +516,12 @@ sampler_finish(void)
 }
 
 /* Waits until `completed` reaches n; returns the seconds since t0. */
+static int codeqd_gone(void);
+
 static double
 wait_completed(long n)
 {
-	while (atomic_load(&completed_now) < n && !timed_out())
+	while (atomic_load(&completed_now) < n && !timed_out() && !codeqd_gone())
 		sleep_us(5000);
 	return (double)(mono_us() - t0_us) / 1e6;
 }
@@ -511,7 +533,6 @@ static struct series lat_enqueue_batch = { .mu = PTHREAD_MUTEX_INITIALIZER };
 static struct series lat_claim = { .mu = PTHREAD_MUTEX_INITIALIZER };
 static struct series lat_e2e = { .mu = PTHREAD_MUTEX_INITIALIZER };
 static struct series lat_late = { .mu = PTHREAD_MUTEX_INITIALIZER };
-static atomic_long errors, enqueued;
 
 static void
 make_payload(char *buf, size_t len, int prio, int64_t due_ms)
