@@ -22,6 +22,7 @@
 
 #define BULK_CHUNK 1000		/* tasks per pipelined round */
 #define BULK_REPORT_MAX 1000	/* bad lines reported one by one */
+#define BULK_LINE_SLACK (64 * 1024)	/* a line's room beyond its payload */
 
 struct bulk_item {
 	codeq_task_spec spec;
@@ -337,6 +338,55 @@ summary(struct bulk *b)
 	return 0;
 }
 
+/*
+ * Reads one line (the newline not kept) into *buf, keeping at most max
+ * bytes: the rest of a longer line is read and dropped, and *too_long is
+ * set, so that one endless line cannot take all memory.  Returns the
+ * bytes the line took in the file (0 at the end).
+ */
+static size_t
+read_line(FILE *f, char **buf, size_t *cap, size_t max, size_t *len,
+    int *too_long)
+{
+	size_t n = 0, took = 0;
+	int ch;
+
+	*too_long = 0;
+	*len = 0;
+	if (*buf == NULL) {
+		if ((*buf = malloc(4096)) == NULL)
+			return 0;
+		*cap = 4096;
+	}
+	while ((ch = getc_unlocked(f)) != EOF) {
+		took++;
+		if (ch == '\n')
+			break;
+		if (*too_long)
+			continue;	/* dropping the rest of the line */
+		if (n >= max) {
+			*too_long = 1;
+			continue;
+		}
+		if (n + 1 >= *cap) {
+			size_t ncap = *cap * 2 > max + 1 ? max + 1 : *cap * 2;
+			char *nb;
+
+			/* No memory for this line: reported as too long. */
+			if ((nb = realloc(*buf, ncap)) == NULL) {
+				*too_long = 1;
+				continue;
+			}
+			*buf = nb;
+			*cap = ncap;
+		}
+		(*buf)[n++] = (char)ch;
+	}
+	(*buf)[n] = '\0';	/* n < *cap: room was made before each byte */
+	*len = n;
+	return took;
+}
+
 int
 enqueue_bulk(struct cli *cli, const char *queue, const char *path)
 {
@@ -344,9 +394,8 @@ enqueue_bulk(struct cli *cli, const char *queue, const char *path)
 	struct stat st;
 	FILE *f;
 	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int status;
+	size_t cap = 0, took, n, max;
+	int status, too_long;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return cli_error(cli, EX_OSERR, "out of memory");
@@ -364,16 +413,20 @@ enqueue_bulk(struct cli *cli, const char *queue, const char *path)
 	b->progress = isatty(2);
 	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
 		b->total_bytes = st.st_size;
-	while ((len = getline(&line, &cap, f)) != -1) {
-		size_t n = (size_t)len;
-
+	/* A line holds a payload of at most max_payload (compacted: allow
+	 * it twice for whitespace) and a few short fields. */
+	max = cli->cfg.store.max_payload * 2 + BULK_LINE_SLACK;
+	while ((took = read_line(f, &line, &cap, max, &n, &too_long)) > 0) {
 		b->lines++;
-		b->done_bytes += len;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		b->done_bytes += (off_t)took;
+		while (n > 0 && line[n - 1] == '\r')
 			n--;
-		if (strspn(line, " \t") == n)
+		if (too_long)
+			bad_line(b, b->lines, "longer than %zu bytes", max);
+		else if (strspn(line, " \t") == n)
 			continue;	/* blank lines are allowed */
-		if (parse_line(b, line, n, b->lines, &b->items[b->n]) == 0)
+		else if (parse_line(b, line, n, b->lines,
+		    &b->items[b->n]) == 0)
 			b->n++;
 		/* A full chunk, or as many bad lines held as it has room. */
 		if ((b->n == BULK_CHUNK || b->nheld == BULK_CHUNK) &&

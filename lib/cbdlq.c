@@ -74,7 +74,8 @@ codeq_callbacks_dlq_list(codeq_t *c, const char *queue, size_t offset,
 
 	*items = NULL;
 	*n = 0;
-	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
+	if ((code = task_queue_check(queue, err)) != CODEQ_OK ||
+	    (code = task_range_check(offset, limit, err)) != CODEQ_OK)
 		return code;
 	if (limit == 0)
 		limit = 100;
@@ -87,10 +88,18 @@ codeq_callbacks_dlq_list(codeq_t *c, const char *queue, size_t offset,
 		return cq_err(err, CODEQ_EPROTO, "store: bad LRANGE reply");
 	}
 	for (i = 0; i < ns->elements; i++)
-		if ((code = store_append_command(c, err,
+		if (ns->element[i]->type != REDIS_REPLY_STRING ||
+		    (code = store_append_command(c, err,
 		    "HGETALL codeq:{%s}:cb:%s", queue, ns->element[i]->str))
-		    != CODEQ_OK)
+		    != CODEQ_OK) {
+			/* Commands queued so far must not meet the next
+			 * caller's replies: drop the link. */
+			if (ns->element[i]->type != REDIS_REPLY_STRING)
+				code = cq_err(err, CODEQ_EPROTO,
+				    "store: bad LRANGE reply");
+			store_lost(c, NULL);
 			goto fail;
+		}
 	if ((v = calloc(ns->elements + 1, sizeof(*v))) == NULL) {
 		store_lost(c, NULL);
 		code = cq_err(err, CODEQ_ENOMEM, "out of memory");

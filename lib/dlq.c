@@ -24,7 +24,8 @@ codeq_dlq_list(codeq_t *c, const char *queue, size_t offset, size_t limit,
 
 	*tasks = NULL;
 	*n = 0;
-	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
+	if ((code = task_queue_check(queue, err)) != CODEQ_OK ||
+	    (code = task_range_check(offset, limit, err)) != CODEQ_OK)
 		return code;
 	if (limit == 0)
 		limit = DLQ_LIST_DEFAULT;

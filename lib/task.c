@@ -69,6 +69,15 @@ task_duration_check(const char *field, int64_t ms, codeq_error *err)
 }
 
 int
+task_range_check(size_t offset, size_t limit, codeq_error *err)
+{
+	if (offset > (size_t)INT64_MAX / 2 || limit > (size_t)INT64_MAX / 2)
+		return cq_err(err, CODEQ_EINVAL, "offset, limit: too large "
+		    "(%zu, %zu)", offset, limit);
+	return CODEQ_OK;
+}
+
+int
 lease_args_build(const char *id, const char *token, struct lease_args *a,
     codeq_error *err)
 {

@@ -23,6 +23,9 @@ int task_id_split(const char *id, char *queue, size_t qlen, char *key,
 #define TASK_TIME_MAX_MS 253402300799999LL
 /* CODEQ_EINVAL "FIELD: longer than 100 years" when ms is over the bound. */
 int task_duration_check(const char *field, int64_t ms, codeq_error *err);
+/* A list window (offset, limit) whose last index LRANGE can name:
+ * CODEQ_EINVAL when offset + limit would not fit a signed 64-bit index. */
+int task_range_check(size_t offset, size_t limit, codeq_error *err);
 
 /* The arguments of a script on a leased task (heartbeat, complete, fail,
  * nack): argv[0..3] are KEYS[1] (the task hash), Q, id and token, set by

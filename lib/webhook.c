@@ -255,7 +255,8 @@ wh_rfc3339(int64_t ms, char *out, size_t outlen)
 	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-#define STORE_RETRY_MS 500	/* no store call this long after a failure */
+#define STORE_RETRY_MS 500	/* no store call this long after a failure, */
+#define STORE_RETRY_MAX_MS 8000	/* doubling up to this while they go on */
 
 void
 wh_store_init(struct wh_store *s, const struct codeq_config *cfg,
@@ -273,7 +274,10 @@ wh_store_failed(struct wh_store *s, const char *why)
 		log_warning("store unavailable", "error", why);
 	cqm_store_error(s->proc);
 	s->down = 1;
-	s->wait_until = wh_now_ms() + STORE_RETRY_MS;
+	s->backoff_ms = s->backoff_ms == 0 ? STORE_RETRY_MS :
+	    s->backoff_ms * 2 > STORE_RETRY_MAX_MS ? STORE_RETRY_MAX_MS :
+	    s->backoff_ms * 2;
+	s->wait_until = wh_now_ms() + s->backoff_ms;
 }
 
 void
@@ -284,6 +288,7 @@ wh_store_ok(struct wh_store *s)
 		cqm_store_reconnect(s->proc);
 	}
 	s->down = 0;
+	s->backoff_ms = 0;
 }
 
 int

@@ -60,8 +60,10 @@ int wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
     char *err, size_t errlen);
 
 /* The synchronous store connection of a webhook process.  Connected on
- * first use; after a failure no call is tried for a short while (the
- * loop keeps serving everything else); the transitions down and up are
+ * first use; after a failure no call is tried for a while, 0.5 s doubling
+ * up to 8 s while failures follow each other: a call to a dead store
+ * blocks the loop up to the connect or command timeout, so a long outage
+ * must not take most of the loop's time.  The transitions down and up are
  * logged once each and counted (codeq_store_errors_total and
  * codeq_store_reconnects_total, label proc). */
 struct wh_store {
@@ -70,6 +72,7 @@ struct wh_store {
 	struct codeq *c;		/* NULL until connected */
 	int down;
 	int64_t wait_until;		/* no store calls before (after errors) */
+	int64_t backoff_ms;		/* the current wait after a failure */
 };
 
 void wh_store_init(struct wh_store *s, const struct codeq_config *cfg,

@@ -596,6 +596,16 @@ subscribe_connect(struct notifier *n)
 		return;
 	}
 	n->ac->data = n;
+	/* A subscriber only reads: without keepalive a store that vanished
+	 * (host down, link cut) would leave it waiting for ever, and only
+	 * the depth scan would find work meanwhile. */
+	if (redisEnableKeepAlive(&n->ac->c) != REDIS_OK) {
+		log_warning("subscriber connection: no TCP keepalive",
+		    "error", n->ac->c.errstr);
+		/* Not fatal: the connection itself is fine. */
+		n->ac->c.err = 0;
+		n->ac->c.errstr[0] = '\0';
+	}
 	redisLibevAttach(n->proc.loop, n->ac);
 	redisAsyncSetConnectCallback(n->ac, on_connect);
 	redisAsyncSetDisconnectCallback(n->ac, on_disconnect);

@@ -96,6 +96,19 @@ assert_eq "mostly bad: the rest counted" "codeq: enqueue: 1500 more bad lines no
 assert_eq "mostly bad: both good lines" "1 2" \
 	"$(cq claim mb --max 5 --json | jlines '["payload"]' | tr '\n' ' ' | sed 's/ $//')"
 
+# an endless line is not read into memory: it is a bad line of its own
+# (max_payload 1KiB: lines are kept up to 2 KiB + 64 KiB)
+"$PYTHON3" -c '
+import sys
+sys.stdout.write("{\"payload\": 1}\n{\"payload\": \"" + "x" * 5000000 + "\"}\n{\"payload\": 3}")' \
+	>"$T_DIR/long.jsonl"
+run_cq -c "$T_DIR/codeq.conf" enqueue long --bulk "$T_DIR/long.jsonl"
+assert_eq "long line: exit" 65 "$RC"
+assert_eq "long line: summary" "2 enqueued, 0 duplicates, 1 bad lines (of 3)" "$OUT"
+assert_eq "long line: report" "codeq: enqueue: line 2: longer than 67584 bytes" "$ERR"
+assert_eq "long line: the others, the last without a newline" "1 3" \
+	"$(cq claim long --max 5 --json | jlines '["payload"]' | tr '\n' ' ' | sed 's/ $//')"
+
 # the progress bar, when stderr is a terminal (util-linux script(1))
 if command -v script >/dev/null 2>&1; then
 	head -n 3000 "$T_DIR/many.jsonl" | grep -v 'not json' >"$T_DIR/some.jsonl"

@@ -877,6 +877,18 @@ START_TEST(bad_input)
 	    CODEQ_EINVAL);
 	ck_assert_int_eq(codeq_nack(c, "bad:1", "1", INT64_MAX, NULL, &e),
 	    CODEQ_EINVAL);
+	/* A list window past a 64-bit index is refused, not wrapped into
+	 * LRANGE's negative (from the end) indexes. */
+	{
+		codeq_task **tl;
+		codeq_callback *cl;
+		size_t nl;
+
+		ck_assert_int_eq(codeq_dlq_list(c, "bad", SIZE_MAX - 5, 10,
+		    &tl, &nl, &e), CODEQ_EINVAL);
+		ck_assert_int_eq(codeq_callbacks_dlq_list(c, "bad", SIZE_MAX - 5,
+		    10, &cl, &nl, &e), CODEQ_EINVAL);
+	}
 	ck_assert_int_eq(codeq_get(c, "bad:424242", &t, &e), CODEQ_ENOTFOUND);
 	ck_assert_msg(strstr(e.msg, "bad:424242") != NULL, "%s", e.msg);
 	ck_assert_int_eq(codeq_get(c, "no-colon", &t, &e), CODEQ_EINVAL);

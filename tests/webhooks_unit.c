@@ -18,6 +18,7 @@
 #include "notifier/route.h"
 #include "sign.h"
 #include "urlpolicy.h"
+#include "webhook.h"
 
 /* The Standard Webhooks specification's example. */
 #define STD_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -468,6 +469,38 @@ START_TEST(callback_backoff)
 }
 END_TEST
 
+/* A dead store is retried less and less often (0.5 s doubling to 8 s):
+ * each try may block the loop for the connect timeout. */
+START_TEST(store_retry_backoff)
+{
+	static const int64_t want[] = { 500, 1000, 2000, 4000, 8000, 8000 };
+	struct codeq_config cfg;
+	struct wh_store s;
+	size_t i;
+
+	config_defaults(&cfg);
+	free(cfg.store.url);
+	cfg.store.url = strdup("redis://127.0.0.1:1");	/* refused at once */
+	cfg.store.connect_timeout_ms = 1000;
+	wh_store_init(&s, &cfg, "callbacks");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ck_assert_int_eq(wh_store_ready(&s), -1);
+		ck_assert_int_eq(s.down, 1);
+		ck_assert_int_eq(s.backoff_ms, want[i]);
+		ck_assert(s.wait_until > wh_now_ms());
+		/* Within the wait nothing is tried. */
+		ck_assert_int_eq(wh_store_ready(&s), -1);
+		ck_assert_int_eq(s.backoff_ms, want[i]);
+		s.wait_until = 0;	/* as if the wait were over */
+	}
+	wh_store_ok(&s);
+	ck_assert_int_eq(s.down, 0);
+	ck_assert_int_eq(s.backoff_ms, 0);
+	wh_store_close(&s);
+	config_free(&cfg);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -489,6 +522,7 @@ suite(void)
 	tcase_add_test(tc, callback_bodies);
 	tcase_add_test(tc, callback_bodies_invalid_utf8);
 	tcase_add_test(tc, callback_backoff);
+	tcase_add_test(tc, store_retry_backoff);
 	suite_add_tcase(s, tc);
 	return s;
 }
