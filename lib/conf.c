@@ -31,6 +31,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "url.h"
 
 /* inih reads lines into a fixed buffer of this many bytes (compiled into
  * the Debian library): the content of a line must leave room for the
@@ -666,10 +667,15 @@ set_key(struct loader *l, void *base, const struct key_spec *k,
 			    "notice, warning or error, got '%s'", e->value);
 		return set_string(l, (char **)field, e);
 	case K_URL:
-		if ((why = url_problem(e->value)) != NULL)
+		if ((why = url_problem(e->value)) != NULL) {
+			char shown[512];
+
+			/* The value may hold the store's password. */
+			store_url_redact(e->value, shown, sizeof(shown));
 			return lerr(l, e->line, e->key, "%s (expected "
 			    "redis://[:password@]host[:port][/db]), got '%s'",
-			    why, e->value);
+			    why, shown);
+		}
 		return set_string(l, (char **)field, e);
 	case K_LISTEN:
 		if (*e->value == '\0' || strcasecmp(e->value, "off") == 0) {

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,33 @@ parse_host(const char *s, size_t n, struct store_url *u, const char **rest,
 	return CODEQ_OK;
 }
 
+void
+store_url_redact(const char *url, char *out, size_t outlen)
+{
+	const char *auth = strstr(url, "://"), *at, *end;
+
+	if (auth == NULL) {
+		/* No authority: a password may still follow the first ':'
+		 * of a malformed URL ("redis:/:pw@h"); an '@' shows it. */
+		if ((at = strrchr(url, '@')) != NULL) {
+			snprintf(out, outlen, "***%s", at);
+			return;
+		}
+		snprintf(out, outlen, "%s", url);
+		return;
+	}
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (at = NULL; auth < end; auth++)
+		if (*auth == '@')
+			at = auth;
+	if (at == NULL)
+		snprintf(out, outlen, "%s", url);
+	else
+		snprintf(out, outlen, "%.*s***%s", (int)(strstr(url, "://") + 3 -
+		    url), url, at);
+}
+
 int
 store_url_parse(const char *url, struct store_url *u, codeq_error *err)
 {
@@ -121,9 +149,14 @@ store_url_parse(const char *url, struct store_url *u, codeq_error *err)
 	u->port = 6379;
 	if (url == NULL || *url == '\0')
 		return cq_err(err, CODEQ_EINVAL, "store URL: empty");
-	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+		char shown[48];
+
+		/* A mistyped scheme must not print the password. */
+		store_url_redact(url, shown, sizeof(shown));
 		return cq_err(err, CODEQ_EINVAL,
-		    "store URL: must start with redis://, got '%.40s'", url);
+		    "store URL: must start with redis://, got '%.40s'", shown);
+	}
 	p = url + sizeof(scheme) - 1;
 	path = strchr(p, '/');
 	if (path == NULL)

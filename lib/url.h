@@ -18,5 +18,8 @@ struct store_url {
 };
 
 int store_url_parse(const char *url, struct store_url *out, codeq_error *err);
+/* url for a message: the userinfo (where a password is) replaced by three
+ * asterisks, anything else as it is, cut to fit outlen. */
+void store_url_redact(const char *url, char *out, size_t outlen);
 
 #endif

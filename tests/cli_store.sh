@@ -76,6 +76,12 @@ assert_eq "bad CODEQ_REDIS_URL: message" \
 printf '[store]\n; the store\nurl = redis:/localhost\n' >"$T_DIR/badurl.conf"
 expect 78 "codeq: $T_DIR/badurl.conf:3: url: must start with redis:// (expected redis://[:password@]host[:port][/db]), got 'redis:/localhost'" \
 	-c "$T_DIR/badurl.conf" stats
+# ...and a URL's password never appears in the message about it
+expect 64 "codeq: stats: --redis: store URL: must start with redis://, got 'rediss://***@db:6379'" \
+	--redis 'rediss://:hunter2@db:6379' stats
+printf '[store]\nurl = redis://:hunter2@db:99999\n' >"$T_DIR/pwurl.conf"
+expect 78 "codeq: $T_DIR/pwurl.conf:2: url: port must be 1-65535 (expected redis://[:password@]host[:port][/db]), got 'redis://***@db:99999'" \
+	-c "$T_DIR/pwurl.conf" stats
 
 # a configuration file with an error: file:line, exit 78; --help still works
 printf '[store]\nurl = redis://127.0.0.1:1\n\n[pool p]\nqueues = q\nexec = /bin/true\nprocesses = 0\n' >"$T_DIR/bad.conf"
