@@ -9,6 +9,9 @@
  *    library aborts or exits the caller's process.
  *  - Durations and times are int64 milliseconds; times are Unix epoch
  *    milliseconds taken from the store's clock (TIME), never the host's.
+ *    A duration over 100 years (a time after 9999) is CODEQ_EINVAL, so
+ *    that now + duration never overflows; a longer result wait is
+ *    clamped to it.
  *  - Strings returned inside structs are owned by the struct and released by
  *    its *_free function.
  *  - A codeq_t is one connection; it is not thread-safe (use one per thread).
