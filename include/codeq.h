@@ -220,6 +220,13 @@ int codeq_nack(codeq_t *c, const char *id, const char *token,
 int codeq_nack_ex(codeq_t *c, const char *id, const char *token,
     int64_t delay_ms, const char *error, int max_attempts,
     codeq_task_status *status, codeq_error *err);
+/* Gives a leased task back without spending an attempt: the claim's
+ * count is refunded (attempts - 1), reason (may be NULL) is recorded as
+ * the task's error, and the task goes to the head of its ready list.
+ * For a graceful give-back (a worker stopping before or instead of
+ * finishing the task); a task whose handler ran and failed is nacked. */
+int codeq_release(codeq_t *c, const char *id, const char *token,
+    const char *reason, codeq_error *err);
 
 /* ---- Backoff ------------------------------------------------------- */
 

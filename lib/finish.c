@@ -1,4 +1,4 @@
-/* finish.c: ending a lease: complete (one or many), fail, nack. */
+/* finish.c: ending a lease: complete (one or many), fail, nack, release. */
 #include "config.h"
 
 #include <stdio.h>
@@ -151,6 +151,23 @@ codeq_nack_ex(codeq_t *c, const char *id, const char *token, int64_t delay_ms,
 	if (code == CODEQ_OK && status != NULL)
 		*status = nack_status(r);
 	freeReplyObject(r);
+	return code;
+}
+
+int
+codeq_release(codeq_t *c, const char *id, const char *token,
+    const char *reason, codeq_error *err)
+{
+	struct lease_args a;
+	char *owned;
+	int code;
+	CQ_ERR_LOCAL(err);
+
+	if ((code = lease_args_build(id, token, &a, err)) != CODEQ_OK)
+		return code;
+	a.argv[4] = cut_error(reason, &owned);
+	code = run_simple(c, "release", &a, 5, err);
+	free(owned);
 	return code;
 }
 

@@ -817,6 +817,83 @@ START_TEST(ready_notifications)
 }
 END_TEST
 
+/* release: a graceful give-back.  The claim's attempt is refunded (a
+ * task on its last attempt is not dead-lettered), the reason recorded,
+ * the task back at the head of its ready list, the old token fenced. */
+START_TEST(release_refunds_attempt)
+{
+	struct timeval tv = { 10, 0 };
+	codeq_t *c = conn(NULL);
+	redisContext *r = raw(), *sub = raw();
+	codeq_task_spec s = { .queue = "rel", .payload = "{}",
+	    .max_attempts = 1 };
+	char a[CODEQ_ID_MAX], b[CODEQ_ID_MAX], *old, *m;
+	codeq_task *t, *u;
+	codeq_stats st;
+	codeq_error e;
+
+	ck_assert_int_eq(codeq_enqueue(c, &s, a, NULL, &e), CODEQ_OK);
+	ck_assert_int_eq(codeq_enqueue(c, &s, b, NULL, &e), CODEQ_OK);
+	t = claim1(c, "rel", 5000);
+	ck_assert_str_eq(t->id, a);
+	ck_assert_int_eq(t->attempts, 1);	/* its last one */
+	old = strdup(t->lease_token);
+	redisSetTimeout(sub, tv);
+	raw_do(sub, "SUBSCRIBE codeq:ready");
+	ck_assert_int_eq(codeq_release(c, a, old, "given back at shutdown",
+	    &e), CODEQ_OK);
+	m = next_message(sub);
+	ck_assert_str_eq(m, "rel 1");
+	free(m);
+	ck_assert_int_eq(codeq_get(c, a, &u, &e), CODEQ_OK);
+	ck_assert_int_eq(u->status, CODEQ_READY);
+	ck_assert_int_eq(u->attempts, 0);
+	ck_assert_int_eq(u->max_attempts, 1);
+	ck_assert_str_eq(u->error, "given back at shutdown");
+	ck_assert_ptr_null(u->lease_token);
+	codeq_task_free(u);
+	/* At the head of its list, ahead of b; out of the lease set. */
+	m = raw_str(r, "LINDEX codeq:{rel}:ready:0 0");
+	ck_assert_str_eq(m, a);
+	free(m);
+	ck_assert_int_eq(raw_int(r, "ZCARD codeq:{rel}:leased"), 0);
+	ck_assert_int_eq(codeq_stats_get(c, "rel", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.retried, 0);
+	ck_assert_int_eq(st.dead_lettered, 0);
+	ck_assert_int_eq(st.dlq, 0);
+	m = raw_str(r, "HGET codeq:{rel}:stats released");
+	ck_assert_str_eq(m, "1");
+	free(m);
+	/* The old holder is fenced: a second release, a completion. */
+	ck_assert_int_eq(codeq_release(c, a, old, NULL, &e), CODEQ_ESTALE);
+	ck_assert_int_eq(codeq_complete(c, a, old, "{}", &e), CODEQ_ESTALE);
+	codeq_task_free(t);
+	/* Claimed again first, on attempt 1 again, and it can complete. */
+	t = claim1(c, "rel", 5000);
+	ck_assert_str_eq(t->id, a);
+	ck_assert_int_eq(t->attempts, 1);
+	ck_assert_str_ne(t->lease_token, old);
+	ck_assert_int_eq(codeq_complete(c, a, t->lease_token, "{}", &e),
+	    CODEQ_OK);
+	/* Refusals: not leased any more, unknown task, no token. */
+	ck_assert_int_eq(codeq_release(c, a, t->lease_token, "x", &e),
+	    CODEQ_ESTATE);
+	ck_assert_int_eq(codeq_release(c, "rel:999", "1", "x", &e),
+	    CODEQ_ENOTFOUND);
+	ck_assert_int_eq(codeq_release(c, a, NULL, "x", &e), CODEQ_EINVAL);
+	codeq_task_free(t);
+	t = claim1(c, "rel", 5000);
+	ck_assert_str_eq(t->id, b);
+	ck_assert_int_eq(codeq_complete(c, b, t->lease_token, "{}", &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	free(old);
+	redisFree(sub);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
 	codeq_options o = { .max_payload = 100 };
@@ -1328,6 +1405,7 @@ storage_suite(void)
 	tcase_add_test(tc, outbox_on_every_terminal_state);
 	tcase_add_test(tc, fsck_detect_and_repair);
 	tcase_add_test(tc, ready_notifications);
+	tcase_add_test(tc, release_refunds_attempt);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, result_wait);
 	tcase_add_test(tc, bad_urls);
