@@ -92,6 +92,11 @@ struct pool {
 	struct pool *next;
 };
 
+/* How a give-back ends a lease: a worker that died had its attempt
+ * (nack, now or after the backoff); a worker the dispatcher stopped did
+ * not (release: the attempt is refunded). */
+enum giveback_kind { GB_RETRY_NOW, GB_RETRY_BACKOFF, GB_RELEASE };
+
 struct giveback {
 	struct giveback *next;
 	char id[IPC_ID_MAX];
@@ -100,7 +105,7 @@ struct giveback {
 	char pool[IPC_NAME_MAX];	/* the pool may be gone by the retry */
 	int max_attempts;		/* the pool's cap, or 0 */
 	char error[160];
-	int fail;			/* the backoff's delay instead of 0 */
+	enum giveback_kind kind;
 	int tries;
 };
 
@@ -176,7 +181,8 @@ void dstore_lost(const codeq_error *err);
 int dstore_ok(int rc, const codeq_error *err);
 int lease_add(struct child *c, const struct ipc_msg *m);
 void lease_drop(struct child *c, const char *id, const char *outcome);
-void lease_give_back(struct child *c, const char *why, int fail);
+void lease_give_back(struct child *c, const char *why,
+    enum giveback_kind kind);
 void givebacks_run(void);
 void heartbeat_pools(ev_tstamp now);
 

@@ -7,9 +7,12 @@
  * every third of the pool's lease, and when a worker dies it gives that
  * worker's tasks back at once: nack with delay 0 and the reason as the
  * error ("worker exited on signal 9"); the attempt was counted by the
- * claim.  If the store is unreachable the give-back waits in a list and is
- * retried each tick; should the lease expire first, the reaper requeues the
- * task instead, so nothing is lost either way.
+ * claim.  A worker the dispatcher itself stopped (killed after
+ * shutdown_timeout, or restarted for another lease it lost) did nothing
+ * wrong: its tasks are released, the attempt refunded.  If the store is
+ * unreachable the give-back waits in a list and is retried each tick;
+ * should the lease expire first, the reaper requeues the task instead, so
+ * nothing is lost either way.
  *
  * The store calls are synchronous (libcodeq) with short timeouts; while
  * the store is down the dispatcher backs off instead of blocking every tick.
@@ -147,7 +150,7 @@ lease_drop(struct child *c, const char *id, const char *outcome)
 }
 
 void
-lease_give_back(struct child *c, const char *why, int fail)
+lease_give_back(struct child *c, const char *why, enum giveback_kind kind)
 {
 	struct giveback *g;
 	size_t i;
@@ -155,7 +158,7 @@ lease_give_back(struct child *c, const char *why, int fail)
 	for (i = 0; i < c->nleases; i++) {
 		if (c->pool != NULL)
 			cqm_task_done(c->pool->pc->name, c->leases[i].queue,
-			    "worker_died");
+			    kind == GB_RELEASE ? "released" : "worker_died");
 		if ((g = calloc(1, sizeof(*g))) == NULL)
 			continue;	/* the reaper will requeue it */
 		memcpy(g->id, c->leases[i].id, sizeof(g->id));
@@ -166,7 +169,7 @@ lease_give_back(struct child *c, const char *why, int fail)
 			g->max_attempts = c->pool->pc->max_attempts;
 		}
 		snprintf(g->error, sizeof(g->error), "%s", why);
-		g->fail = fail;
+		g->kind = kind;
 		g->next = D.givebacks;
 		D.givebacks = g;
 	}
@@ -186,9 +189,14 @@ givebacks_run(void)
 	while ((g = *gp) != NULL) {
 		if ((s = dstore_get()) == NULL)
 			return;
+		st = CODEQ_READY;
 		/* The pool's max_attempts applies as in its workers' nacks. */
-		rc = codeq_nack_ex(s, g->id, g->token, g->fail ? -1 : 0, g->error,
-		    g->max_attempts, &st, &err);
+		if (g->kind == GB_RELEASE)
+			rc = codeq_release(s, g->id, g->token, g->error, &err);
+		else
+			rc = codeq_nack_ex(s, g->id, g->token,
+			    g->kind == GB_RETRY_BACKOFF ? -1 : 0, g->error,
+			    g->max_attempts, &st, &err);
 		if (!dstore_ok(rc, &err)) {
 			g->tries++;
 			return;
@@ -196,7 +204,9 @@ givebacks_run(void)
 		if (rc == CODEQ_OK) {
 			D.n.tasks_given_back++;
 			log_notice("task given back", "task", g->id,
-			    "reason", g->error, "now", codeq_status_name(st));
+			    "reason", g->error, "now", codeq_status_name(st),
+			    "attempt", g->kind == GB_RELEASE ? "refunded" :
+			    "counted");
 			if (st == CODEQ_DEAD)
 				cqm_dead_lettered(g->pool, g->queue, 0);
 		} else

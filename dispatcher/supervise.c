@@ -609,19 +609,24 @@ child_exited(struct child *c, int status)
 	    "child", child_name(c), "pid", pid,
 	    "pool", c->pool ? c->pool->pc->name : "", "status", why + 7,
 	    (char *)NULL);
+	/* A worker that died cost its task an attempt; one the dispatcher
+	 * stopped (shutdown, or a restart for a lease lost: what it still
+	 * holds never started) gives its tasks back with the attempt
+	 * refunded, so a restart dead-letters nothing. */
 	if (c->nleases > 0) {
 		if (c->killed == KILLED_TIMEOUT) {
 			snprintf(why, sizeof(why), "handler timed out after %lld ms "
 			    "(worker killed)", (long long)c->pool->pc->timeout_ms);
-			lease_give_back(c, why, 1);
+			lease_give_back(c, why, GB_RETRY_BACKOFF);
 		}
 		else if (c->killed == KILLED_SHUTDOWN)
-			lease_give_back(c, "shutdown: worker killed after shutdown_timeout", 0);
+			lease_give_back(c, "given back at shutdown: worker "
+			    "killed after shutdown_timeout", GB_RELEASE);
 		else if (c->killed == KILLED_LEASE_LOST)
-			lease_give_back(c, "worker restarted: its running "
-			    "task's lease was lost", 0);
+			lease_give_back(c, "given back: worker restarted, its "
+			    "running task's lease was lost", GB_RELEASE);
 		else
-			lease_give_back(c, why, 0);
+			lease_give_back(c, why, GB_RETRY_NOW);
 	}
 	counters_retire(c);
 	cqm_child_gone(c->pid);

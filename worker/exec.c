@@ -246,7 +246,8 @@ verdict(const struct pool_config *pool, int status, int timed_out,
 		return;
 	}
 	if (aborted) {
-		run_result_set(r, RUN_ABORTED, "handler stopped for shutdown");
+		run_result_set(r, RUN_ABORTED,
+		    "given back at shutdown: handler stopped");
 		return;
 	}
 	if (timed_out) {

@@ -17,7 +17,7 @@ enum run_verdict {
 	RUN_RETRY,		/* nack: retry after retry_after_ms (<0: backoff) */
 	RUN_FAIL,		/* fail, attempts permitting: retry with backoff */
 	RUN_FAIL_PERMANENT,	/* fail with no more attempts */
-	RUN_ABORTED,		/* stopped for shutdown: give the task back now */
+	RUN_ABORTED,		/* stopped for shutdown: released, attempt refunded */
 	RUN_LEASE_LOST,		/* stopped: the lease was lost, no verdict to store */
 };
 

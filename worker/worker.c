@@ -291,7 +291,10 @@ store_connect(struct worker *w)
 
 /* One store call reporting a task's verdict.  A task given back (nack)
  * is dead-lettered after the pool's max_attempts if it has one and it
- * is below the task's own; *st says where the task went. */
+ * is below the task's own; *st says where the task went.  A task this
+ * worker stops or never starts because it is being stopped (drain,
+ * reload) is released: not the task's fault, so the attempt the claim
+ * counted is refunded and a restart never dead-letters it. */
 static int
 report_once(struct worker *w, const codeq_task *t, const struct run_result *r,
     codeq_task_status *st, codeq_error *err)
@@ -312,8 +315,8 @@ report_once(struct worker *w, const codeq_task *t, const struct run_result *r,
 	case RUN_FAIL_PERMANENT:
 		return codeq_fail(w->store, t->id, t->lease_token, e, 1, err);
 	case RUN_ABORTED:
-		return codeq_nack_ex(w->store, t->id, t->lease_token, 0, e, cap,
-		    st, err);
+		*st = CODEQ_READY;
+		return codeq_release(w->store, t->id, t->lease_token, e, err);
 	case RUN_LEASE_LOST:
 		break;
 	}
@@ -469,7 +472,8 @@ run_task(struct worker *w, const codeq_task *t)
 		    "task", t->id);
 		run_result_set(&r, RUN_LEASE_LOST, "lease lost before the task ran");
 	} else if (w->shutdown) {
-		run_result_set(&r, RUN_ABORTED, "worker stopping before the task ran");
+		run_result_set(&r, RUN_ABORTED,
+		    "given back at shutdown: the task never started");
 	} else {
 		send_claimed(w, t, deadline);	/* now with its deadline */
 		log_debug("task started", "task", t->id);
