@@ -305,6 +305,7 @@ stop_codeqd(void)
 struct proc_stat {
 	pid_t pid;
 	int is_codeqd;
+	char comm[32];		/* codeq-worker, codeq-webhooks, codeqd */
 	double cpu_s;		/* utime + stime */
 	long hwm_kib, rss_kib, rss_first_kib;
 	long rss_at_10pct;	/* for the RSS-growth check */
@@ -362,6 +363,24 @@ read_mem(pid_t pid, long *hwm, long *rss)
 	fclose(f);
 }
 
+static void
+read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	snprintf(buf, len, "?");
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return;
+	if ((n = read(fd, buf, len - 1)) > 0) {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	close(fd);
+}
+
 static int
 count_children(pid_t parent, pid_t *pids, int max)
 {
@@ -414,6 +433,8 @@ sample_proc(pid_t pid, int is_codeqd)
 	if ((s = proc_slot(pid)) == NULL)
 		return;
 	s->is_codeqd = is_codeqd;
+	if (s->comm[0] == '\0')
+		read_comm(pid, s->comm, sizeof(s->comm));
 	s->cpu_s = cpu;
 	if (hwm > s->hwm_kib)
 		s->hwm_kib = hwm;
@@ -1082,19 +1103,20 @@ scn_callbacks(void)
 		double ev = (double)json_integer_value(json_object_get(after, "results"));
 		int64_t first = json_integer_value(json_object_get(after, "first_us"));
 		int64_t last = json_integer_value(json_object_get(after, "last_us"));
-		/* The delivery rate: first to last POST (one request's time
-		 * short); and from codeqd's start, start-up included. */
-		double span = (double)(last - first) / 1e6;
-		double span0 = (double)(last - codeqd_started_us) / 1e6;
+		/* The delivery rate from codeqd's start (its start-up
+		 * included) to the last POST; and from the first POST. */
+		double span = (double)(last - codeqd_started_us) / 1e6;
+		double span1 = (double)(last - first) / 1e6;
 
 		if (span <= 0)
 			span = 1e-3;
 		json_object_set_new(extra, "requests", json_real(req));
 		json_object_set_new(extra, "events", json_real(ev));
+		json_object_set_new(extra, "delivered_all", json_boolean(ev >= O.n));
 		json_object_set_new(extra, "requests_per_s", json_real(req / span));
 		json_object_set_new(extra, "events_per_s", json_real(ev / span));
-		json_object_set_new(extra, "events_per_s_from_start",
-		    json_real(span0 > 0 ? ev / span0 : 0));
+		json_object_set_new(extra, "events_per_s_first_to_last_post",
+		    json_real(span1 > 0 ? ev / span1 : 0));
 		json_object_set_new(extra, "events_per_request",
 		    json_real(req > 0 ? ev / req : 0));
 		elapsed_s = span;
@@ -1204,9 +1226,10 @@ procs_json(void)
 	int i;
 
 	for (i = 0; i < nprocs; i++)
-		json_array_append_new(arr, json_pack("{s:i, s:s, s:f, s:I, s:I, s:I}",
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:f, s:I, s:I, s:I}",
 		    "pid", (int)procs[i].pid,
 		    "role", procs[i].is_codeqd ? "codeqd" : "child",
+		    "program", procs[i].comm,
 		    "cpu_s", procs[i].cpu_s,
 		    "peak_rss_kib", (json_int_t)procs[i].hwm_kib,
 		    "rss_first_kib", (json_int_t)procs[i].rss_first_kib,
@@ -1234,7 +1257,7 @@ output(void)
 {
 	json_t *o;
 	double cpu_children = 0, cpu_codeqd = 0;
-	long max_child = 0, codeqd_rss = 0;
+	long max_child = 0, codeqd_rss = 0, max_webhooks = 0;
 	int i;
 	char *s;
 	FILE *f;
@@ -1245,7 +1268,11 @@ output(void)
 			codeqd_rss = procs[i].hwm_kib;
 		} else {
 			cpu_children += procs[i].cpu_s;
-			if (procs[i].hwm_kib > max_child)
+			/* The notifier and callbacks are not workers. */
+			if (strcmp(procs[i].comm, "codeq-webhooks") == 0) {
+				if (procs[i].hwm_kib > max_webhooks)
+					max_webhooks = procs[i].hwm_kib;
+			} else if (procs[i].hwm_kib > max_child)
 				max_child = procs[i].hwm_kib;
 		}
 	}
@@ -1279,10 +1306,11 @@ output(void)
 			    (double)(samples[z].completed - samples[a].completed) /
 			    (samples[z].t - samples[a].t)));
 	}
-	json_object_set_new(o, "summary", json_pack("{s:f, s:I, s:f, s:I}",
+	json_object_set_new(o, "summary", json_pack("{s:f, s:I, s:f, s:I, s:I}",
 	    "codeqd_cpu_s", cpu_codeqd, "codeqd_peak_rss_kib",
 	    (json_int_t)codeqd_rss, "children_cpu_s", cpu_children,
-	    "worker_peak_rss_kib", (json_int_t)max_child));
+	    "worker_peak_rss_kib", (json_int_t)max_child,
+	    "webhooks_peak_rss_kib", (json_int_t)max_webhooks));
 	json_object_set_new(o, "depth", depth_json());
 	json_object_set_new(o, "depth_columns",
 	    json_pack("[s, s, s, s, s]", "t_s", "ready", "delayed", "leased",

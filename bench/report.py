@@ -112,10 +112,12 @@ def main():
             ratios["claim_p99_deepest_vs_1k"] = (d[keys[-1]]["p99"] /
                                                  d[keys[0]]["p99"])
             ratios["claim_depths"] = keys
-    # In the webhook scenarios a child is the notifier or callbacks
-    # process, not a worker.
+    # codeq-bench tells workers from codeq-webhooks children by program
+    # name; a codeqd without codeq-webhooks runs them as plain children,
+    # so those scenarios are left out then.
     wr = [s["summary"]["worker_peak_rss_kib"] for k, s in scn.items()
-          if "summary" in s and k not in ("callbacks", "workavail")]
+          if "summary" in s and ("webhooks_peak_rss_kib" in s["summary"] or
+                                 k not in ("callbacks", "workavail"))]
     cr = [s["summary"]["codeqd_peak_rss_kib"] for s in scn.values()
           if "summary" in s]
     ratios["worker_peak_rss_kib_max"] = max(wr) if wr else None
