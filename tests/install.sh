@@ -6,7 +6,8 @@
 # functions codeq.h declares), codeq.h, codeq.pc, the man pages (rendered
 # without warnings), the example configuration (codeqd --check), the
 # example .so handler, the systemd units (their paths, systemd-analyze
-# verify when available).  examples/client.c is then built against the
+# verify when available), the documentation in docdir, the Prometheus
+# alerts and the Grafana dashboard in pkgdatadir.  examples/client.c is then built against the
 # installed header and library with pkg-config, and run against the
 # installed codeqd and codeq on a private redis-server.  Last, `make
 # uninstall` must leave no file behind.
@@ -23,8 +24,8 @@ mkvar() {
 		sed 's/\$(\([A-Za-z_]*\))/${\1}/g'
 }
 for v in PACKAGE_TARNAME PACKAGE_VERSION prefix exec_prefix datarootdir \
-    bindir sbindir libdir includedir mandir sysconfdir pkglibdir docdir \
-    systemdsystemunitdir CC SAN_CFLAGS; do
+    datadir bindir sbindir libdir includedir mandir sysconfdir pkglibdir \
+    pkgdatadir docdir systemdsystemunitdir CC SAN_CFLAGS; do
 	eval "$v=\"$(mkvar $v)\""
 done
 [ -n "$prefix" ] || fail "no prefix in $top_builddir/Makefile"
@@ -98,6 +99,20 @@ for m in man1/codeq.1 man5/codeq.conf.5 man7/codeq-handler.7 man8/codeqd.8; do
 	fi
 done
 ok "man pages codeq(1) codeq.conf(5) codeq-handler(7) codeqd(8) render without warnings"
+
+# ---- documentation, alerts, dashboard -------------------------------------
+for f in install.md storage.md webhooks.md process-model.md metrics.md runbook.md; do
+	cmp -s "$top_srcdir/docs/$f" "$D$docdir/$f" || fail "$docdir/$f missing or not docs/$f"
+done
+ok "install.md storage.md webhooks.md process-model.md metrics.md runbook.md in \$docdir"
+for f in prometheus/codeq-alerts.yml grafana/codeq-dashboard.json; do
+	cmp -s "$top_srcdir/etc/$f" "$D$pkgdatadir/${f##*/}" ||
+		fail "$pkgdatadir/${f##*/} missing or not etc/$f"
+done
+"$PYTHON3" -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(not d.get("panels"))' \
+	"$D$pkgdatadir/codeq-dashboard.json" || fail "installed dashboard: not JSON with panels"
+grep -q '^groups:' "$D$pkgdatadir/codeq-alerts.yml" || fail "installed alerts: no rule groups"
+ok "codeq-alerts.yml and codeq-dashboard.json in \$pkgdatadir ($pkgdatadir)"
 
 # ---- configuration, handler, units ---------------------------------------
 conf="$D$sysconfdir/codeq.conf"
