@@ -4,8 +4,8 @@
  * Every state change of a task is one script (invariant 1).  Each script is
  * a file lib/scripts/NAME.lua, embedded at build time by
  * lib/embed-scripts.sh into the generated lib/scripts-gen.c after the
- * helpers all scripts share (lib/scripts/prelude.lua: Redis scripts cannot
- * include each other, so the prelude is prepended to each); the table is
+ * helpers of lib/scripts/prelude.lua it calls (Redis scripts cannot
+ * include each other, so they are prepended to each); the table is
  * built from the file list CODEQ_LUA in lib/Makefile.inc, so adding a
  * script is adding a file and one line there (another part appends with
  * `CODEQ_LUA += lib/scripts/cb_NAME.lua` in its own fragment).

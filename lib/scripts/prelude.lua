@@ -1,15 +1,20 @@
 -- prelude.lua: helpers shared by every script of lib/scripts.
 --
 -- A Redis script cannot load another, so the build (lib/embed-scripts.sh)
--- prepends this file to each script: what libcodeq sends with SCRIPT LOAD
--- is prelude.lua followed by NAME.lua.  A client of another language does
--- the same (`cat lib/scripts/prelude.lua lib/scripts/NAME.lua`); see
--- docs/storage.md, "Scripts".
+-- puts the helpers of this file a script calls (and those they call) in
+-- front of it: every helper is a closure made each time a script runs, so
+-- a script carries only what it uses.  A client of another language may
+-- prepend the whole file (`cat lib/scripts/prelude.lua lib/scripts/NAME.lua`):
+-- the same behaviour.  See docs/storage.md, "Scripts".
 --
 -- Rules for this file:
 --  - only `local function`s (a script may not create globals), no code
 --    that runs on its own: a script calls what it needs, so a helper that
 --    reads the clock or writes a key does so only when called;
+--  - one block per helper: its comment and its function, no blank line
+--    inside, a blank line after (the build cuts the file at blank lines
+--    and refuses a block that defines nothing);
+--  - a helper uses only helpers defined above it (Lua locals);
 --  - every redis.call names its command as a literal (tests/
 --    kvrocks_commands.sh checks them against KVRocks' list);
 --  - keys are built from P = 'codeq:{Q}:' (the queue's hash tag), so a
