@@ -6,6 +6,7 @@
  *       [--rate R] [--duration S] [--depths 1000,100000,...]
  *       [--spread S] [--exec CMD] [--sink URL] [--queues Q] [--log-level L]
  *       [--json FILE] [--timeout S]
+ *   codeq-bench --print-script NAME
  *
  * Scenarios (docs/performance.md):
  *   cycle      N tasks enqueued in pipelined batches while a no-op .so pool
@@ -54,6 +55,7 @@
 
 #include "codeq.h"
 #include "record.h"
+#include "scripts.h"
 
 #define SAMPLE_MS	100
 #define MAX_SAMPLES	20000
@@ -1327,6 +1329,22 @@ output(void)
 	json_decref(o);
 }
 
+/* --print-script NAME: the exact text libcodeq loads for a script, so
+ * that bench/run's store ceiling runs what codeq runs. */
+static int
+print_script(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < script_ndefs; i++)
+		if (strcmp(script_defs[i].name, name) == 0) {
+			fputs(script_defs[i].source, stdout);
+			return 0;
+		}
+	fprintf(stderr, "codeq-bench: no script %s\n", name);
+	return 1;
+}
+
 static void
 usage(void)
 {
@@ -1350,6 +1368,7 @@ main(int argc, char **argv)
 		{ "spread", 1, NULL, 'S' }, { "exec", 1, NULL, 'x' },
 		{ "sink", 1, NULL, 'k' }, { "log-level", 1, NULL, 'l' },
 		{ "timeout", 1, NULL, 't' }, { "queues", 1, NULL, 'Q' },
+		{ "print-script", 1, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -1375,6 +1394,7 @@ main(int argc, char **argv)
 		case 'l': O.log_level = optarg; break;
 		case 't': O.timeout = atof(optarg); break;
 		case 'Q': O.queues = atol(optarg); break;
+		case 'X': return print_script(optarg);
 		default: usage();
 		}
 	}
