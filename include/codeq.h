@@ -253,7 +253,8 @@ int codeq_reap(codeq_t *c, const char *queue, size_t limit,
 int codeq_reap_ex(codeq_t *c, const char *queue, size_t limit,
     size_t *reaped, size_t *dead, codeq_error *err);
 
-/* Known queues (every queue ever enqueued to). */
+/* Known queues (every queue ever enqueued to; members of the registry
+ * that are not valid queue names are left out). */
 int codeq_queues(codeq_t *c, char ***names, size_t *n, codeq_error *err);
 void codeq_strv_free(char **v, size_t n);
 

@@ -151,7 +151,11 @@ codeq_queues(codeq_t *c, char ***names, size_t *n, codeq_error *err)
 		goto out;
 	}
 	for (i = 0; i < r->elements; i++) {
-		if (r->element[i]->type != REDIS_REPLY_STRING)
+		/* The registry is a plain set anyone can SADD to: a member
+		 * that is no queue name would make every caller that walks
+		 * the queues (stats, reap, the daemon's timers) fail on it. */
+		if (r->element[i]->type != REDIS_REPLY_STRING ||
+		    !codeq_queue_name_valid(r->element[i]->str))
 			continue;
 		if (((*names)[*n] = strdup(r->element[i]->str)) == NULL) {
 			codeq_strv_free(*names, *n);

@@ -130,9 +130,15 @@ cq stats st | grep -q '^ready: *2 (p7=1, p2=1)$' || fail "stats text: $(cq stats
 cq stats | grep -q '^st  ' || fail "stats of all queues lacks st"
 queues=$(cq stats --json | "$PYTHON3" -c 'import json,sys; print(" ".join(sorted(q["queue"] for q in json.load(sys.stdin)["queues"])))')
 assert_eq "every queue in stats" "dq idem later mail past perm prio prio2 retry soon st" "$queues"
+# a registry member that is no queue name (added by hand) hides nothing
+rcli SADD codeq:queues 'not a queue' >/dev/null
+queues=$(cq stats --json | "$PYTHON3" -c 'import json,sys; print(" ".join(sorted(q["queue"] for q in json.load(sys.stdin)["queues"])))')
+assert_eq "stats with a bad registry member" "dq idem later mail past perm prio prio2 retry soon st" "$queues"
 
-# fsck: clean store, then a task removed from its ready list by hand
+# fsck: clean store (the bad registry member is no queue to check), then
+# a task removed from its ready list by hand
 assert_eq "fsck clean" "0 problems, 0 repaired" "$(cq fsck)"
+rcli SREM codeq:queues 'not a queue' >/dev/null
 rcli LREM 'codeq:{st}:ready:2' 0 st:3 >/dev/null
 expect_match 65 '' fsck st
 echo "$OUT" | grep -q '^st:3: status ready (priority 2) but in no container$' ||
