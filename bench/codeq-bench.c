@@ -310,7 +310,8 @@ struct proc_stat {
 	char comm[32];		/* codeq-worker, codeq-webhooks, codeqd */
 	double cpu_s;		/* utime + stime */
 	long hwm_kib, rss_kib, rss_first_kib;
-	long rss_at_10pct;	/* for the RSS-growth check */
+	long rss_early_kib;	/* 1 s after first seen: start-up done */
+	int seen;
 };
 
 static struct proc_stat procs[MAX_PROCS];
@@ -443,6 +444,8 @@ sample_proc(pid_t pid, int is_codeqd)
 	s->rss_kib = rss;
 	if (s->rss_first_kib == 0)
 		s->rss_first_kib = rss;
+	if (++s->seen == 1000 / SAMPLE_MS)
+		s->rss_early_kib = rss;
 }
 
 static void
@@ -1228,13 +1231,14 @@ procs_json(void)
 	int i;
 
 	for (i = 0; i < nprocs; i++)
-		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:f, s:I, s:I, s:I}",
+		json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:f, s:I, s:I, s:I, s:I}",
 		    "pid", (int)procs[i].pid,
 		    "role", procs[i].is_codeqd ? "codeqd" : "child",
 		    "program", procs[i].comm,
 		    "cpu_s", procs[i].cpu_s,
 		    "peak_rss_kib", (json_int_t)procs[i].hwm_kib,
 		    "rss_first_kib", (json_int_t)procs[i].rss_first_kib,
+		    "rss_1s_kib", (json_int_t)procs[i].rss_early_kib,
 		    "rss_last_kib", (json_int_t)procs[i].rss_kib));
 	return arr;
 }

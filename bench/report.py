@@ -123,8 +123,11 @@ def main():
     ratios["worker_peak_rss_kib_max"] = max(wr) if wr else None
     ratios["codeqd_peak_rss_kib_max"] = max(cr) if cr else None
     if "prefill" in scn:
-        g = [p["rss_last_kib"] - p["rss_first_kib"]
-             for p in scn["prefill"].get("processes", [])]
+        # From one second after a process was first seen (its start-up
+        # done) to the end of the drain.
+        g = [p["rss_last_kib"] - p.get("rss_1s_kib", p["rss_first_kib"])
+             for p in scn["prefill"].get("processes", [])
+             if p.get("rss_1s_kib", 1) > 0]
         ratios["prefill_drain_rss_growth_kib_max"] = max(g) if g else None
 
     result = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
