@@ -2,7 +2,8 @@
 # SIGHUP: a good new configuration restarts the pools that changed and
 # keeps the others (same worker pids, a running task not interrupted); a
 # bad one is reported with file:line and the old configuration keeps
-# running; a new log level and retention reach the workers kept.
+# running; a new log level and retention reach the workers kept; a
+# restarted pool's prefetched tasks go back without spending an attempt.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/dispatcher_lib.sh"
 start_redis
@@ -80,6 +81,40 @@ ok "kept worker $w logs at the new level"
 ttl=$(rcli PTTL "codeq:{qb}:t:${id##*:}")
 [ "$ttl" -gt 0 ] && [ "$ttl" -le 3600000 ] || fail "retention not applied: PTTL $ttl"
 ok "kept worker stores results with the new retention (PTTL $ttl ms)"
+
+# A pool restarted by a reload while its worker holds a prefetched batch:
+# the running task finishes, the two never started are released (attempt
+# refunded, not nacked) and run by the new pool on their first attempt.
+rpool() {
+	printf '\n[pool r]\nqueues = qr\nprocesses = 1\nprefetch = 3\n'
+	printf 'command = echo >%s/r.$CODEQ_TASK_ID; if grep -q long; then sleep 4; fi; echo %s\n' \
+		"$T_DIR" "'\"$1\"'"
+}
+rpool rv1 >>"$T_DIR/c.conf"
+kill -HUP "$CODEQD_PID"
+wait_for 10 reloads 3 || fail "pool r not added"
+at=$(( $(date +%s) + 2 ))
+r1=$(cq enqueue qr --at "$at" --payload '{"long":true}')
+r2=$(cq enqueue qr --at "$at"); r3=$(cq enqueue qr --at "$at")
+batch() { [ "$(rcli ZCARD "codeq:{qr}:leased")" = 3 ]; }
+wait_for 15 batch || fail "the batch was not claimed together"
+wait_for 10 test -e "$T_DIR/r.$r1" || fail "$r1 did not start"
+sed -i -e 's/"rv1"/"rv2"/' "$T_DIR/c.conf"
+kill -HUP "$CODEQD_PID"
+wait_for 10 grep -q 'msg="pool changed: restarting" pool=r' "$T_DIR/codeqd.log" ||
+	fail "pool r not restarted"
+for id in $r1 $r2 $r3; do wait_status "$id" completed 30; done
+assert_eq "$r1 (running during the reload) result" '"rv1"' "$(field "$r1" result)"
+for id in $r1 $r2 $r3; do
+	assert_eq "$id completed on attempt" 1 "$(field "$id" attempts)"
+done
+for id in $r2 $r3; do
+	assert_eq "$id run by the new pool" '"rv2"' "$(field "$id" result)"
+	grep -q "msg=\"task finished\" task=$id outcome=released" "$T_DIR/codeqd.log" ||
+		fail "$id was not released by the retiring worker"
+done
+ok "reload: a retiring worker's prefetched tasks released, no attempt spent"
 stop_codeqd
 check_counts qa 4
 check_counts qb 2
+check_counts qr 3
