@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,13 +55,100 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-child_exec(const struct pool_config *pool, const codeq_task *t,
-    int64_t deadline_ms, int in, int out, int err)
+/*
+ * Handlers are started with vfork(): the child borrows the worker's
+ * memory until it calls execve(), so starting a handler copies none of
+ * the worker's page tables (with fork(), dup_mmap/copy_page_range and the
+ * unmapping at exec were most of an exec task's CPU time).  In exchange
+ * the child may only make system calls: the parent prepares everything
+ * (program path, argv, environment) in a spawn_plan beforehand, and the
+ * child reports a failed exec through exec_errno (memory it shares).
+ */
+struct spawn_plan {
+	const char *path;		/* resolved program */
+	char *const *argv;
+	char **envp;
+	char *envbuf;			/* the CODEQ_* strings */
+	int in, out, err;
+	volatile int exec_errno;
+};
+
+extern char **environ;
+
+static const char *const env_names[] = {
+	"CODEQ_TASK_ID=", "CODEQ_QUEUE=", "CODEQ_POOL=", "CODEQ_ATTEMPT=",
+	"CODEQ_MAX_ATTEMPTS=", "CODEQ_PRIORITY=", "CODEQ_DEADLINE=",
+};
+#define NENV (sizeof(env_names) / sizeof(env_names[0]))
+
+/* The worker's environment without CODEQ_* task variables of its own,
+ * plus the task's.  0, or -1 (out of memory). */
+static int
+plan_env(struct spawn_plan *sp, const struct pool_config *pool,
+    const codeq_task *t, int64_t deadline_ms)
 {
-	char buf[32];
-	char **argv;
-	size_t i;
+	size_t n = 0, k = 0, i, j, len;
+	char *p;
+
+	while (environ != NULL && environ[n] != NULL)
+		n++;
+	len = strlen(t->id) + strlen(t->queue) + strlen(pool->name) + 256;
+	if ((sp->envp = calloc(n + NENV + 1, sizeof(*sp->envp))) == NULL ||
+	    (sp->envbuf = malloc(len)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < NENV; j++)
+			if (strncmp(environ[i], env_names[j],
+			    strlen(env_names[j])) == 0)
+				break;
+		if (j == NENV)
+			sp->envp[k++] = environ[i];
+	}
+	p = sp->envbuf;
+#define ADD(fmt, ...) do { \
+	sp->envp[k++] = p; \
+	p += snprintf(p, len - (size_t)(p - sp->envbuf), fmt, __VA_ARGS__) + 1; \
+} while (0)
+	ADD("CODEQ_TASK_ID=%s", t->id);
+	ADD("CODEQ_QUEUE=%s", t->queue);
+	ADD("CODEQ_POOL=%s", pool->name);
+	ADD("CODEQ_ATTEMPT=%d", t->attempts);
+	ADD("CODEQ_MAX_ATTEMPTS=%d", t->max_attempts);
+	ADD("CODEQ_PRIORITY=%d", t->priority);
+	ADD("CODEQ_DEADLINE=%" PRId64, deadline_ms);
+#undef ADD
+	sp->envp[k] = NULL;
+	return 0;
+}
+
+/* execvp's PATH search, done before vfork() (it needs a buffer). */
+static const char *
+plan_path(const char *name, char *buf, size_t len)
+{
+	const char *path = getenv("PATH"), *p, *e;
+	size_t n;
+
+	if (strchr(name, '/') != NULL)
+		return name;
+	if (path == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; *p; p = *e ? e + 1 : e) {
+		if ((e = strchr(p, ':')) == NULL)
+			e = p + strlen(p);
+		n = (size_t)(e - p);
+		if (snprintf(buf, len, "%.*s%s%s", (int)n, p, n ? "/" : "",
+		    name) < (int)len && access(buf, X_OK) == 0)
+			return buf;
+	}
+	return name;	/* execve fails with ENOENT, reported as before */
+}
+
+/* In the vfork()ed child: system calls only; never returns. */
+static void
+child_exec(struct spawn_plan *sp)
+{
+	struct sigaction sa;
+	sigset_t none;
 	int sig;
 
 	setpgid(0, 0);
@@ -69,39 +157,37 @@ child_exec(const struct pool_config *pool, const codeq_task *t,
 	 * the rest of the group (it was told the pgid). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	{
-		sigset_t all;
-
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-	}
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(127);
-	setenv("CODEQ_TASK_ID", t->id, 1);
-	setenv("CODEQ_QUEUE", t->queue, 1);
-	setenv("CODEQ_POOL", pool->name, 1);
-	snprintf(buf, sizeof(buf), "%d", t->attempts);
-	setenv("CODEQ_ATTEMPT", buf, 1);
-	snprintf(buf, sizeof(buf), "%d", t->max_attempts);
-	setenv("CODEQ_MAX_ATTEMPTS", buf, 1);
-	snprintf(buf, sizeof(buf), "%d", t->priority);
-	setenv("CODEQ_PRIORITY", buf, 1);
-	snprintf(buf, sizeof(buf), "%" PRId64, deadline_ms);
-	setenv("CODEQ_DEADLINE", buf, 1);
-	if (pool->command != NULL) {
-		execl("/bin/sh", "sh", "-c", pool->command, (char *)NULL);
-		dprintf(2, "codeq: exec /bin/sh: %s\n", strerror(errno));
+		sigaction(sig, &sa, NULL);
+	if (dup2(sp->in, 0) < 0 || dup2(sp->out, 1) < 0 ||
+	    dup2(sp->err, 2) < 0) {
+		sp->exec_errno = errno;
 		_exit(127);
 	}
-	if ((argv = calloc(pool->argc + 1, sizeof(*argv))) == NULL)
-		_exit(127);
-	for (i = 0; i < pool->argc; i++)
-		argv[i] = pool->argv[i];
-	execvp(argv[0], argv);
-	dprintf(2, "codeq: exec %s: %s\n", argv[0], strerror(errno));
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(sp->path, sp->argv, sp->envp);
+	sp->exec_errno = errno;
 	_exit(127);
+}
+
+/* vfork() with every signal blocked, so that no handler of the worker
+ * runs in the child while it shares our memory; returns in the parent. */
+static pid_t
+spawn(struct spawn_plan *sp)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = vfork();
+	if (pid == 0)
+		child_exec(sp);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
 }
 
 static void
@@ -316,26 +402,62 @@ close_fd(int *fd)
 	}
 }
 
-/* Forks the handler with its three pipes; tells the dispatcher its
+/* Starts the handler with its three pipes; tells the dispatcher its
  * process group.  0, or -1 with r's verdict set. */
 static int
 run_spawn(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
     struct run *x, struct run_result *r)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	char *shargv[4] = { "sh", "-c", NULL, NULL }, **argv = NULL;
+	char path[PATH_MAX];
+	struct spawn_plan sp;
 	struct ipc_msg m;
+	size_t i;
 
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(err, O_CLOEXEC) < 0) {
 		run_result_set(r, RUN_FAIL, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if ((x->pid = fork()) < 0) {
-		run_result_set(r, RUN_FAIL, "fork: %s", strerror(errno));
+	memset(&sp, 0, sizeof(sp));
+	sp.in = in[0];
+	sp.out = out[1];
+	sp.err = err[1];
+	if (plan_env(&sp, ctx->pool, t, deadline_ms) < 0 ||
+	    (ctx->pool->command == NULL && (argv = calloc(ctx->pool->argc + 1,
+	    sizeof(*argv))) == NULL)) {
+		run_result_set(r, RUN_FAIL, "out of memory starting the handler");
+		free(sp.envp);
+		free(sp.envbuf);
 		goto fail;
 	}
-	if (x->pid == 0)
-		child_exec(ctx->pool, t, deadline_ms, in[0], out[1], err[1]);
+	if (ctx->pool->command != NULL) {
+		shargv[2] = ctx->pool->command;
+		sp.path = "/bin/sh";
+		sp.argv = shargv;
+	} else {
+		for (i = 0; i < ctx->pool->argc; i++)
+			argv[i] = ctx->pool->argv[i];
+		sp.path = plan_path(argv[0], path, sizeof(path));
+		sp.argv = argv;
+	}
+	x->pid = spawn(&sp);
+	free(argv);
+	free(sp.envp);
+	free(sp.envbuf);
+	if (x->pid < 0) {
+		run_result_set(r, RUN_FAIL, "vfork: %s", strerror(errno));
+		goto fail;
+	}
+	if (sp.exec_errno != 0) {
+		/* What the child would have written on its stderr. */
+		char msg[PATH_MAX + 64];
+		int k = snprintf(msg, sizeof(msg), "codeq: exec %s: %s\n",
+		    sp.path, strerror(sp.exec_errno));
+
+		capture_err(&x->cap, msg, k > 0 ? (size_t)k : 0);
+	}
 	setpgid(x->pid, x->pid);	/* both sides: whichever runs first wins */
 	close(in[0]); close(out[1]); close(err[1]);
 	x->in = in[1]; x->out = out[0]; x->err = err[0];
