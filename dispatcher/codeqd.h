@@ -204,6 +204,15 @@ int64_t notify_watchdog_usec(void);
 /* reload.c */
 void reload(void);
 
+/* worker_exec.c: the children execute codeq-worker and codeq-webhooks
+ * (with a snapshot of the configuration taken at each load); the exec
+ * functions return only when they cannot. */
+void worker_exec_snapshot(const char *path, const struct codeq_config *cfg);
+int worker_exec_fd(void);
+void worker_exec(const struct pool_config *pc, int ipc_fd);
+/* proc: "notifier" or "callbacks". */
+void webhooks_exec(const char *proc, const char *cfg_path, int ipc_fd);
+
 /* counters.c: totals of every child's COUNTERS plus the dispatcher's own,
  * for the metrics endpoint.  Returns how many were written to out. */
 void counters_child_update(struct child *c, const struct ipc_msg *m);

@@ -373,6 +373,7 @@ main(int argc, char **argv)
 		log_level_parse(D.cfg->daemon.log_level, &lvl);
 	D.level_forced = level_arg != NULL;
 	log_init("dispatcher", lvl);
+	worker_exec_snapshot(D.cfg_path, D.cfg);
 	if (D.cfg->store.password_file != NULL &&
 	    (D.password = read_password(D.cfg->store.password_file, err,
 	    sizeof(err))) == NULL) {

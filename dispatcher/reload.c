@@ -141,6 +141,7 @@ reload(void)
 	}
 	D.oldcfgs[D.noldcfgs++] = old;
 	D.cfg = n;
+	worker_exec_snapshot(D.cfg_path, n);
 	if (store_changed) {
 		codeq_close(D.store);
 		D.store = NULL;

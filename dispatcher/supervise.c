@@ -27,12 +27,6 @@
 #include "codeqd.h"
 #include "log.h"
 #include "worker.h"
-#ifdef HAVE_NOTIFIER
-#include "notifier/notifier.h"
-#endif
-#ifdef HAVE_CALLBACKS
-#include "callbacks/callbacks.h"
-#endif
 
 static const char *
 child_name(const struct child *c)
@@ -198,12 +192,34 @@ on_readable(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- Forking --------------------------------------------------------- */
 
+#ifdef SYS_close_range
+/* Closes every descriptor from 3 up except a and b (b may be -1). */
+static int
+close_all_but(int a, int b)
+{
+	unsigned int lo = 3;
+	int v[2], n = 0, i;
+
+	v[n++] = b >= 0 && b < a ? b : a;
+	if (b >= 0)
+		v[n++] = b < a ? a : b;
+	for (i = 0; i < n; i++) {
+		if ((unsigned int)v[i] > lo &&
+		    syscall(SYS_close_range, lo, (unsigned int)v[i] - 1, 0) != 0)
+			return -1;
+		lo = (unsigned int)v[i] + 1;
+	}
+	return (int)syscall(SYS_close_range, lo, ~0U, 0);
+}
+#endif
+
 /* In a new child: forget the dispatcher's loop and every descriptor that
- * is not this child's own socket. */
+ * is not this child's own socket (or the configuration snapshot a worker
+ * reads, see worker_exec.c). */
 static void
 child_detach(int keep)
 {
-	int fd, max;
+	int fd, max, snap = worker_exec_fd();
 
 	ev_signal_stop(D.loop, &D.sigterm);
 	ev_signal_stop(D.loop, &D.sigint);
@@ -211,15 +227,14 @@ child_detach(int keep)
 	ev_child_stop(D.loop, &D.childw);
 	ev_loop_destroy(D.loop);	/* children may use EV_DEFAULT afresh */
 #ifdef SYS_close_range
-	if (keep > 3 && syscall(SYS_close_range, 3, keep - 1, 0) == 0 &&
-	    syscall(SYS_close_range, keep + 1, ~0U, 0) == 0)
+	if (close_all_but(keep, snap) == 0)
 		return;
 #endif
 	max = (int)sysconf(_SC_OPEN_MAX);
 	if (max < 0 || max > 65536)
 		max = 65536;
 	for (fd = 3; fd < max; fd++)
-		if (fd != keep)
+		if (fd != keep && fd != snap)
 			close(fd);
 }
 
@@ -247,19 +262,22 @@ child_spawn(struct child *c)
 		child_detach(fds[1]);
 		switch (c->kind) {
 		case CHILD_WORKER:
+			worker_exec(c->pool->pc, fds[1]);	/* on success, no return */
 			rc = worker_main(D.cfg, c->pool->pc, D.cfg->store.url,
 			    &D.opt, fds[1]);
 			break;
 #ifdef HAVE_NOTIFIER
 		case CHILD_NOTIFIER:
 			log_set_proc("notifier");
-			rc = notifier_main(D.cfg, fds[1]);
+			webhooks_exec("notifier", D.cfg_path, fds[1]);
+			rc = 1;
 			break;
 #endif
 #ifdef HAVE_CALLBACKS
 		case CHILD_CALLBACKS:
 			log_set_proc("callbacks");
-			rc = callbacks_main(D.cfg, fds[1]);
+			webhooks_exec("callbacks", D.cfg_path, fds[1]);
+			rc = 1;
 			break;
 #endif
 		default:

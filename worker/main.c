@@ -1,0 +1,113 @@
+/*
+ * main.c - codeq-worker: one worker of a codeqd pool, as its own program.
+ *
+ *   codeq-worker --config FILE --pool NAME --fd N [--log-level LEVEL]
+ *
+ * codeqd forks each worker and executes this small program in it (see
+ * dispatcher/worker_exec.c): it links only what a worker uses (libcodeq,
+ * msgpack, inih, jansson, libdl), not libcurl, libmicrohttpd and their
+ * TLS and Kerberos libraries, which keeps a worker's resident set at a
+ * third of codeqd's and makes each fork of a handler cheaper.  FILE is the
+ * dispatcher's snapshot of the configuration it runs (a memfd), N the
+ * worker's end of its socketpair.  Not meant to be run by hand.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "handler.h"
+#include "log.h"
+#include "worker.h"
+
+/* The store password: the first line of path.  NULL on error. */
+static char *
+read_password(const char *path, char *err, size_t errlen)
+{
+	char buf[1024];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return strdup(buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pool", required_argument, NULL, 'p' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *name = NULL, *level = "info";
+	const struct pool_config *pool;
+	struct codeq_config cfg;
+	enum log_level lvl = LOG_L_INFO;
+	codeq_options opt;
+	char err[512], *password = NULL, *end;
+	long fd = -1;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'p': name = optarg; break;
+		case 'f': fd = strtol(optarg, &end, 10); if (*end) fd = -1; break;
+		case 'l': level = optarg; break;
+		default: return WORKER_EXIT_CONFIG;
+		}
+	}
+	log_level_parse(level, &lvl);
+	log_init("worker", lvl);
+	if (path == NULL || name == NULL || fd < 3 || optind != argc) {
+		log_error("usage: codeq-worker --config FILE --pool NAME --fd N "
+		    "[--log-level LEVEL] (started by codeqd)");
+		return WORKER_EXIT_CONFIG;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+		log_error("cannot read the configuration", "error", err);
+		return WORKER_EXIT_CONFIG;
+	}
+	if ((pool = config_find_pool(&cfg, name)) == NULL) {
+		log_error("no such pool in the configuration", "pool", name);
+		config_free(&cfg);
+		return WORKER_EXIT_CONFIG;
+	}
+	if (cfg.store.password_file != NULL &&
+	    (password = read_password(cfg.store.password_file, err,
+	    sizeof(err))) == NULL) {
+		log_error("cannot read password_file", "error", err);
+		config_free(&cfg);
+		return WORKER_EXIT_CONFIG;
+	}
+	/* As codeqd builds them for its children (dispatcher/main.c). */
+	memset(&opt, 0, sizeof(opt));
+	opt.connect_timeout_ms = cfg.store.connect_timeout_ms;
+	opt.command_timeout_ms = cfg.store.command_timeout_ms;
+	opt.reconnect_attempts = -1;
+	opt.max_payload = cfg.store.max_payload;
+	opt.retention_ms = cfg.store.retention_ms;
+	opt.password = password;
+	rc = worker_main(&cfg, pool, cfg.store.url, &opt, (int)fd);
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
+	config_free(&cfg);
+	return rc;
+}
