@@ -859,7 +859,8 @@ scn_prefill(void)
 	codeq_t *c = connect_store();
 	json_t *depths = json_object();
 	const char *p = O.depths;
-	long depth, have = 0, i;
+	long depth, have = 0, i, filled = 0;
+	double fill_s = 0;
 
 	snprintf(recdir, sizeof(recdir), "%s/rec-%s", O.dir, O.scenario);
 	mkdir(recdir, 0755);
@@ -876,6 +877,8 @@ scn_prefill(void)
 			p++;
 		if (depth + PROBES > have) {
 			enqueue_batches(c, depth + PROBES - have, 0, 0, 0, NULL);
+			filled += depth + PROBES - have;
+			fill_s += (double)(mono_us() - fill0) / 1e6;
 			have = depth + PROBES;
 		}
 		fprintf(stderr, "codeq-bench: prefill: %ld queued (%.1f s); "
@@ -894,6 +897,9 @@ scn_prefill(void)
 	lat_claim.n = 0;
 	json_object_set_new(extra, "claim_at_depth", depths);
 	json_object_set_new(extra, "drained", json_integer(have));
+	/* Pipelined enqueue_batch of 100 from one client, nothing draining. */
+	json_object_set_new(extra, "fill_per_second",
+	    json_real(fill_s > 0 ? (double)filled / fill_s : 0));
 	/* Then codeqd drains what is queued. */
 	pool_so(pool, sizeof(pool), recdir);
 	snprintf(conf, sizeof(conf), "%s/%s.conf", O.dir, O.scenario);
