@@ -124,11 +124,17 @@ sub $H --url "$N_URL/h1" --mode hash --group hg >/dev/null
 sub $H --url "$N_URL/h2" --mode hash --group hg >/dev/null
 wait_subs 2
 : >"$T_DIR/N.jsonl"
+# entries N: the sink's requests name N queues in all.
+entries() {
+	sinkpy N "$1" <<'PY'
+assert sum(len(r["json"]["queues"]) for r in rs) == int(sys.argv[2])
+PY
+}
 bulk $H
-wait_for 10 at_least 1 N || fail "hash: no notification"
-sleep 1.5
+wait_for 10 entries 8 || fail "hash: the 8 queues not notified"
 bulk $H
-sleep 1.5
+wait_for 10 entries 16 || fail "hash: the 8 queues not notified again"
+sleep 0.5	# room for a wrong, extra notification to show up
 sinkpy N <<'PY' || fail "hash mode"
 owner = {}
 for r in rs:
@@ -148,7 +154,9 @@ done
 wait_subs 0
 
 # ---- minIntervalSeconds --------------------------------------------
-sub qm --url "$N_URL/m" --min-interval 2s >/dev/null
+# 4 s: the three further signals (1.2 s of sleeps plus three CLI starts,
+# slow under a sanitizer on a loaded machine) all fall before it ends.
+sub qm --url "$N_URL/m" --min-interval 4s >/dev/null
 wait_subs 1
 : >"$T_DIR/N.jsonl"
 cq enqueue qm >/dev/null
@@ -160,19 +168,23 @@ sinkpy N <<'PY' || fail "min interval"
 m = [r for r in rs if r["path"] == "/m"]
 assert len(m) == 2, "%d POSTs" % len(m)
 gap = m[1]["t"] - m[0]["t"]
-assert gap >= 1.9, "second POST %.2f s after the first" % gap
+assert gap >= 3.9, "second POST %.2f s after the first" % gap
 assert m[1]["json"]["queues"][0]["ready"] == 4, m[1]["json"]
-print("ok - minInterval 2s: 4 signals, 2 POSTs %.1f s apart, the second with ready 4" % gap)
+print("ok - minInterval 4s: 4 signals, 2 POSTs %.1f s apart, the second with ready 4" % gap)
 PY
 cq subscriptions remove "$(cq subscriptions list --json | "$PYTHON3" -c 'import json,sys
 print(json.load(sys.stdin)[0]["id"])')" >/dev/null
 wait_subs 0
 
 # ---- expiry --------------------------------------------------------
-e=$(sub qe --url "$N_URL/e" --ttl 1s)
-r=$(sub qe --url "$N_URL/r" --ttl 3s)
+# r first, then e: the notifier reads the subscriptions every second, so
+# one of its reads falls within e's 2 s life and sees both, however long
+# the second CLI call takes to start.
+r=$(sub qe --url "$N_URL/r" --ttl 8s)
+e=$(sub qe --url "$N_URL/e" --ttl 2s)
 wait_subs 2
-sleep 1.5
+e_gone() { ! cq subscriptions list | grep -q "$e"; }
+wait_for 10 e_gone || fail "a subscription with ttl 2s still listed after 10 s"
 cq subscriptions renew "$r" >/dev/null || fail "renew"
 wait_subs 1
 cq subscriptions list | grep -q "$e" && fail "expired subscription still listed"
