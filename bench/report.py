@@ -93,6 +93,19 @@ def main():
     if "exec" in scn:
         ratios["exec_vs_spawn2"] = (scn["exec"]["per_second"] /
                                     ceil["spawn_2"]["per_second"])
+        # The same ceiling measured right before and after the exec
+        # scenario (same load): the ratio the target is judged on.
+        around = []
+        for name in ("spawn-before.json", "spawn-after.json"):
+            try:
+                around.append(json.load(open(os.path.join(a.work, name))))
+            except (OSError, ValueError):
+                pass
+        if around:
+            r = sum(x["per_second"] for x in around) / len(around)
+            ceil["spawn_2_around_exec"] = around
+            ratios["spawn_2_around_exec_per_s"] = round(r, 1)
+            ratios["exec_vs_spawn2_around"] = scn["exec"]["per_second"] / r
     if "callbacks" in scn and float(ceil.get("wrk_rps") or 0) > 0:
         cb = scn["callbacks"]
         ratios["callback_events_vs_wrk"] = (cb.get("events_per_s", 0) /
@@ -153,7 +166,10 @@ def main():
     print(f"  one cycle       {fmt(cycle_ceiling)} /s "
           f"(claim x16: {fmt(batched_ceiling)} /s)")
     print(f"  fork+exec       {fmt(ceil['spawn_1']['per_second'])} /s "
-          f"(1 proc), {fmt(ceil['spawn_2']['per_second'])} /s (2 procs)")
+          f"(1 proc), {fmt(ceil['spawn_2']['per_second'])} /s (2 procs)"
+          + (f"; {fmt(ratios['spawn_2_around_exec_per_s'])} /s (2 procs) "
+             "around the exec scenario" if "spawn_2_around_exec_per_s" in
+             ratios else ""))
     print(f"  wrk on sink     {fmt(float(ceil.get('wrk_rps') or 0))} req/s")
     hdr = (f"\n{'scenario':<11}{'tasks':>9}{'/s':>10}{'err':>5}"
            f"{'enq p50/p99 ms':>17}{'claim p50/p99':>15}"
