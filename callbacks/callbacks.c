@@ -1,14 +1,18 @@
 /*
  * callbacks.c - the callbacks process (see callbacks.h).
  *
- * Every batch window (default 50 ms) one pipelined round trip runs
- * cb_take on each queue's outbox, leasing the due items to this process
- * (token `lease`).  Items are grouped by URL; each host has at most
+ * Every batch window (default 50 ms), and as soon as a POST ends, one
+ * pipelined round trip runs cb_take on each queue's outbox, leasing due
+ * items to this process (token `lease`).  Each host has at most
  * [webhooks] max_per_host POSTs in flight, each carrying up to
- * [callbacks] batch_max items.  When a POST ends, each of its items is
- * acked (2xx), rescheduled with backoff (retryable failure) or moved to
- * the callbacks DLQ (permanent failure or last attempt), again in one
- * pipelined round trip.
+ * [callbacks] batch_max items, so an endpoint's room is max_per_host x
+ * batch_max items minus those held for it (waiting or in flight): cb_take
+ * is told each endpoint's room and never takes more, so everything taken
+ * is sent at once or as soon as a request to its host ends, and a deep
+ * outbox streams at the speed of its endpoints.  When a POST ends, each
+ * of its items is acked (2xx), rescheduled with backoff (retryable
+ * failure) or moved to the callbacks DLQ (permanent failure or last
+ * attempt), again in one pipelined round trip.
  *
  * Nothing is lost when this process dies: an item it held becomes due
  * again when its lease (visibility) runs out.  Items waiting here longer
@@ -36,13 +40,17 @@
 #define QUEUES_REFRESH_MS 1000
 #define IDLE_POLL_MAX_MS 500	/* a queue with an empty outbox is polled
 				 * less and less often, down to this */
-#define RELEASE_DELAY_MS 1000	/* an endpoint's surplus goes back for this */
+#define DEFER_MS 1000		/* cb_take puts a full endpoint's backlog at
+				 * the head of an outbox back for this */
+#define SKIP_MAX 256		/* cb_take looks past this many items of
+				 * full endpoints, at most */
 
 struct endpoint {
 	char *url;
 	size_t hostlen;			/* url[0..hostlen): scheme://authority */
 	struct cb_item *head, *tail;	/* waiting to be sent */
 	size_t nwaiting;
+	size_t nheld;			/* waiting or in flight */
 	int inflight;
 	struct endpoint *next;
 };
@@ -55,7 +63,7 @@ struct cbp {
 	struct sign_key key;
 	int have_key;
 	char token[40];
-	ev_timer tick, drain;
+	ev_timer tick, drain, refill;
 	char **queues;			/* sorted */
 	size_t nqueues;
 	int64_t queues_at;
@@ -82,14 +90,11 @@ static void dispatch(struct cbp *p, struct endpoint *ep);
 static size_t
 host_len(const char *url)
 {
-	const char *a = strstr(url, "://"), *e;
+	const char *a = strstr(url, "://");
 
 	if (a == NULL)
 		return strlen(url);
-	e = strchr(a + 3, '/');
-	if (e == NULL)
-		e = strchr(a + 3, '?');
-	return e ? (size_t)(e - url) : strlen(url);
+	return (size_t)(a + 3 - url) + strcspn(a + 3, "/?");
 }
 
 static int
@@ -323,12 +328,10 @@ poll_result(struct cbp *p, size_t i, size_t got, int64_t now)
 	p->poll_at[i] = now + p->poll_gap[i];
 }
 
-#define SURPLUS_MAX 1024
-
-/* Items one endpoint may have waiting here: what it can take in the
- * requests it may have in flight, once over. */
+/* Items an endpoint may have here (waiting or in flight): what the
+ * requests it may have in flight carry when all are full. */
 static size_t
-ep_wait_max(const struct cbp *p)
+ep_cap(const struct cbp *p)
 {
 	size_t per = (size_t)(p->cfg->webhooks.max_per_host > 0 ?
 	    p->cfg->webhooks.max_per_host : 1);
@@ -336,16 +339,70 @@ ep_wait_max(const struct cbp *p)
 	return per * (size_t)p->cfg->callbacks.batch_max;
 }
 
+/* The cb_take arguments after the fixed ones: each endpoint this process
+ * holds items for, and its room shared by the ndue queues looked at
+ * (rounded up: an endpoint may get ndue - 1 more than its room, sent
+ * with its next request).  *nout: the number of strings, two per
+ * endpoint. */
+static char **
+ep_rooms(const struct cbp *p, size_t ndue, size_t *nout)
+{
+	const struct endpoint *ep;
+	size_t cap = ep_cap(p), n = 0, room;
+	char **v;
+
+	*nout = 0;
+	for (ep = p->eps; ep; ep = ep->next)
+		n += 2;
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (ep = p->eps; ep; ep = ep->next) {
+		room = ep->nheld < cap ? (cap - ep->nheld + ndue - 1) / ndue : 0;
+		if ((v[*nout] = strdup(ep->url)) == NULL ||
+		    asprintf(&v[*nout + 1], "%zu", room) < 0) {
+			v[*nout + 1] = NULL;
+			codeq_strv_free(v, *nout + 2);
+			*nout = 0;
+			return NULL;
+		}
+		*nout += 2;
+	}
+	return v;
+}
+
+static void
+hold(struct cbp *p, struct cb_item *it)
+{
+	struct endpoint *ep;
+
+	/* Unparsable or out of memory: the lease runs out and the item
+	 * comes back. */
+	if (it == NULL)
+		return;
+	if ((ep = endpoint_get(p, it->url)) == NULL) {
+		cb_item_free(it);
+		return;
+	}
+	if (ep->tail)
+		ep->tail->next = it;
+	else
+		ep->head = it;
+	ep->tail = it;
+	ep->nwaiting++;
+	ep->nheld++;
+	p->held++;
+}
+
 static void
 intake(struct cbp *p, int64_t now)
 {
-	char lim[24], vis[24];
-	const char *const **argvs;
-	redisReply **replies;
-	char (*keys)[160];
-	const char *(*av)[5];
-	size_t i, j, limit, got = 0, ndue = 0, nsurplus = 0;
-	struct cb_item *surplus[SURPLUS_MAX];
+	char lim[24], vis[24], room[24], skip[24], defer[24];
+	const char *const **argvs = NULL;
+	redisReply **replies = NULL;
+	char (*keys)[160] = NULL;
+	const char **av = NULL;
+	char **rooms = NULL;
+	size_t i, j, nrooms = 0, nargs, limit, got = 0, ndue = 0;
 	codeq_error e;
 
 	if (p->nqueues == 0 || p->held >= p->hold_max)
@@ -360,90 +417,73 @@ intake(struct cbp *p, int64_t now)
 		limit = 1;
 	snprintf(lim, sizeof(lim), "%zu", limit);
 	snprintf(vis, sizeof(vis), "%" PRId64, p->visibility_ms);
+	snprintf(room, sizeof(room), "%zu", (ep_cap(p) + ndue - 1) / ndue);
+	snprintf(skip, sizeof(skip), "%d", SKIP_MAX);
+	snprintf(defer, sizeof(defer), "%d", DEFER_MS);
+	if ((rooms = ep_rooms(p, ndue, &nrooms)) == NULL)
+		return;
+	nargs = 8 + nrooms;
 	keys = calloc(p->nqueues, sizeof(*keys));
-	av = calloc(p->nqueues, sizeof(*av));
+	av = calloc(p->nqueues * nargs, sizeof(*av));
 	argvs = calloc(p->nqueues, sizeof(*argvs));
 	replies = calloc(p->nqueues, sizeof(*replies));
 	if (keys == NULL || av == NULL || argvs == NULL || replies == NULL)
 		goto out;
 	for (i = 0; i < p->nqueues; i++) {
+		const char **a = av + i * nargs;
+
 		argvs[i] = NULL;
 		if (p->poll_at[i] > now)
 			continue;	/* idle queue, not yet */
 		snprintf(keys[i], sizeof(keys[i]), "codeq:{%s}:outbox",
 		    p->queues[i]);
-		av[i][0] = keys[i];
-		av[i][1] = p->queues[i];
-		av[i][2] = lim;
-		av[i][3] = vis;
-		av[i][4] = p->token;
-		argvs[i] = av[i];
+		a[0] = keys[i];
+		a[1] = p->queues[i];
+		a[2] = lim;
+		a[3] = vis;
+		a[4] = p->token;
+		a[5] = room;
+		a[6] = skip;
+		a[7] = defer;
+		for (j = 0; j < nrooms; j++)
+			a[8 + j] = rooms[j];
+		argvs[i] = a;
 	}
-	if (script_pipeline(p->store.c, "cb_take", 1, 5, p->nqueues, argvs,
-	    replies, &e) != CODEQ_OK) {
+	if (script_pipeline(p->store.c, "cb_take", 1, (int)nargs, p->nqueues,
+	    argvs, replies, &e) != CODEQ_OK) {
 		wh_store_failed(&p->store, e.msg);
 		goto out;
 	}
 	wh_store_ok(&p->store);
 	for (i = 0; i < p->nqueues; i++) {
 		redisReply *r = replies[i];
-		size_t before = got;
+		size_t n = 0;
 
 		if (r == NULL)
 			continue;
-		if (r->type != REDIS_REPLY_ARRAY) {
-			if (r->type == REDIS_REPLY_ERROR)
-				log_warning("cb_take failed", "queue",
-				    p->queues[i], "error", r->str);
+		if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+		    r->element[0]->type != REDIS_REPLY_INTEGER) {
+			log_warning("cb_take failed", "queue", p->queues[i],
+			    "error", r->type == REDIS_REPLY_ERROR ? r->str :
+			    "unexpected reply");
 			freeReplyObject(r);
 			continue;
 		}
-		for (j = 0; j + 10 <= r->elements; j += 10) {
-			struct cb_item *it = item_from(p->queues[i],
-			    r->element + j);
-			struct endpoint *ep;
-
-			/* Unparsable or out of memory: the lease runs out and
-			 * the item comes back. */
-			if (it == NULL)
-				continue;
-			if ((ep = endpoint_get(p, it->url)) == NULL) {
-				cb_item_free(it);
-				continue;
-			}
-			got++;
-			if (ep->nwaiting >= ep_wait_max(p)) {
-				/* Enough waits for this endpoint already (a slow
-				 * one): give the item back for a while rather
-				 * than let it fill the room others need. */
-				if (nsurplus < SURPLUS_MAX)
-					surplus[nsurplus++] = it;
-				else
-					cb_item_free(it);
-				continue;
-			}
-			if (ep->tail)
-				ep->tail->next = it;
-			else
-				ep->head = it;
-			ep->tail = it;
-			ep->nwaiting++;
-			p->held++;
-		}
-		poll_result(p, i, got - before, now);
+		for (j = 1; j + 10 <= r->elements; j += 10, n++)
+			hold(p, item_from(p->queues[i], r->element + j));
+		got += n;
+		/* Items left for want of room keep the queue busy: it is
+		 * looked at again as soon as room frees up. */
+		poll_result(p, i, n + (size_t)(r->element[0]->integer > 0 ?
+		    r->element[0]->integer : 0), now);
 		freeReplyObject(r);
 	}
 	if (got) {
 		snprintf(lim, sizeof(lim), "%zu", got);
 		log_debug("callback items taken", "count", lim);
 	}
-	if (nsurplus) {
-		settle(p, surplus, nsurplus, SETTLE_RELEASE, 0, "",
-		    RELEASE_DELAY_MS);
-		for (i = 0; i < nsurplus; i++)
-			cb_item_free(surplus[i]);
-	}
 out:
+	codeq_strv_free(rooms, nrooms);
 	free(keys);
 	free(av);
 	free(argvs);
@@ -466,6 +506,7 @@ expire_waiting(struct cbp *p, int64_t now)
 			if (ep->head == NULL)
 				ep->tail = NULL;
 			ep->nwaiting--;
+			ep->nheld--;
 			cb_item_free(it);
 			p->held--;
 		}
@@ -503,6 +544,7 @@ on_done(void *arg, const struct http_result *r)
 	char tid[16];
 
 	d->ep->inflight--;
+	d->ep->nheld -= d->n;
 	p->held -= d->n;
 	if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
 		/* Cancelled at shutdown: not an attempt. */
@@ -535,13 +577,17 @@ on_done(void *arg, const struct http_result *r)
 			    dead[i]->task_id, "queue", dead[i]->queue,
 			    "error", r->error);
 	}
-	/* A slot of this host is free: any endpoint of it may use it. */
+	/* A slot of this host is free: any endpoint of it may use it, and
+	 * its room is taken from the store as soon as this callback (and
+	 * any other ending in this loop iteration) is done. */
 	if (!p->proc.stopping) {
 		struct endpoint *o;
 
 		for (o = p->eps; o; o = o->next)
 			if (same_host(o, d->ep))
 				dispatch(p, o);
+		if (!ev_is_active(&p->refill))
+			ev_timer_start(p->proc.loop, &p->refill);
 	}
 	delivery_free(d);
 	/* Endpoints are freed by the tick only: callers may be walking
@@ -632,6 +678,22 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	endpoint_gc(p);
 }
 
+/* Requests ended: take what their room allows now rather than at the
+ * next tick. */
+static void
+on_refill(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cbp *p = w->data;
+	struct endpoint *ep;
+
+	if (p->proc.stopping || p->store.down ||
+	    wh_store_ready(&p->store) < 0)
+		return;
+	intake(p, wh_now_ms());
+	for (ep = p->eps; ep; ep = ep->next)
+		dispatch(p, ep);
+}
+
 static void
 on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -651,6 +713,7 @@ on_stop(struct wh_proc *wp)
 	struct endpoint *ep;
 
 	ev_timer_stop(wp->loop, &p->tick);
+	ev_timer_stop(wp->loop, &p->refill);
 	/* Items not yet sent go back at once, without counting an attempt. */
 	for (ep = p->eps; ep; ep = ep->next) {
 		struct cb_item *v[64];
@@ -662,6 +725,7 @@ on_stop(struct wh_proc *wp)
 			ep->head = it->next;
 			it->next = NULL;
 			ep->nwaiting--;
+			ep->nheld--;
 			v[n++] = it;
 			p->held--;
 			if (n == 64 || ep->head == NULL) {
@@ -728,6 +792,8 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	    cfg->callbacks.batch_window_ms : 50) / 1000.0;
 	ev_timer_init(&p.tick, on_tick, 0., window);
 	p.tick.data = &p;
+	ev_timer_init(&p.refill, on_refill, 0., 0.);
+	p.refill.data = &p;
 	if (cfg->callbacks.enabled)
 		ev_timer_start(p.proc.loop, &p.tick);
 	wh_proc_ready(&p.proc);
@@ -736,6 +802,7 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	    p.have_key ? "yes" : "no");
 	ev_run(p.proc.loop, 0);
 	ev_timer_stop(p.proc.loop, &p.drain);
+	ev_timer_stop(p.proc.loop, &p.refill);
 	http_free(p.http);
 	codeq_strv_free(p.queues, p.nqueues);
 	free(p.poll_at);

@@ -1,35 +1,66 @@
--- cb_take.lua: take due result-callback items of queue Q for sending.
+-- cb_take.lua: take due result-callback items of queue Q for sending, no
+-- more per endpoint (url) than the sender has room to send.
 --
 -- KEYS[1]  codeq:{Q}:outbox
--- ARGV     1 Q  2 limit  3 visibility_ms  4 lease token (the sender's)
+-- ARGV     1 Q  2 limit (items in all)  3 visibility_ms  4 lease token (the
+--          sender's)  5 room of an endpoint not listed  6 skip_max
+--          7 defer_ms  8.. pairs: an endpoint's url, its room
 -- Pre:     none.
--- Post:    for up to limit item numbers of the outbox with score <= now:
---          score pushed to now + visibility (the lease: no other sender
---          takes the item before it runs out, and if this sender dies the
---          item becomes due again by itself), deliveries + 1, lease = the
---          token.  Numbers whose hash is gone are dropped from the outbox.
--- Returns  a flat array, 10 fields per item: n task_id url status result
---          error attempts completed_at traceparent deliveries
+-- Post:    the due items (score <= now) are looked at oldest first.  An
+--          item whose endpoint has room left is taken, until limit items
+--          are: score pushed to now + visibility (the lease: no other
+--          sender takes the item before it runs out, and if this sender
+--          dies the item becomes due again by itself), deliveries + 1,
+--          lease = the token; its endpoint's room - 1.  An item whose
+--          endpoint has no room is left alone (not leased: another sender
+--          may take it); after skip_max such items the look stops, and if
+--          nothing at all was taken those skipped items are due again at
+--          now + defer_ms, so that an endpoint with a deep backlog at the
+--          head of the outbox does not hide the others' items behind it.
+--          Numbers whose hash is gone are dropped from the outbox.
+-- Returns  a flat array: the number of due items skipped for want of room,
+--          then 10 fields per item taken: n task_id url status result error
+--          attempts completed_at traceparent deliveries
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
 local now = now_ms()
+local limit = tonumber(ARGV[2])
 local until_ms = now + tonumber(ARGV[3])
+local room_default = tonumber(ARGV[5])
+local skip_max = tonumber(ARGV[6])
+local room = {}
+for i = 8, #ARGV - 1, 2 do room[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local out, skipped, taken = { 0 }, {}, 0
 local ns = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now),
-	'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
+	'LIMIT', 0, limit + skip_max)
 for _, n in ipairs(ns) do
+	if taken >= limit or #skipped >= skip_max then break end
 	local key = P .. 'cb:' .. n
 	local f = redis.call('HMGET', key, 'task_id', 'url', 'status',
 		'result', 'error', 'attempts', 'completed_at', 'traceparent')
 	if not f[1] then
 		redis.call('ZREM', KEYS[1], n)
 	else
-		redis.call('ZADD', KEYS[1], int(until_ms), n)
-		local d = redis.call('HINCRBY', key, 'deliveries', 1)
-		redis.call('HSET', key, 'lease', ARGV[4])
-		out[#out + 1] = n
-		for i = 1, 8 do out[#out + 1] = f[i] or '' end
-		out[#out + 1] = int(d)
+		local url = f[2] or ''
+		local r = room[url] or room_default
+		if r > 0 then
+			room[url] = r - 1
+			taken = taken + 1
+			redis.call('ZADD', KEYS[1], int(until_ms), n)
+			local d = redis.call('HINCRBY', key, 'deliveries', 1)
+			redis.call('HSET', key, 'lease', ARGV[4])
+			out[#out + 1] = n
+			for i = 1, 8 do out[#out + 1] = f[i] or '' end
+			out[#out + 1] = int(d)
+		else
+			room[url] = 0
+			skipped[#skipped + 1] = n
+		end
 	end
 end
+if taken == 0 and #skipped >= skip_max then
+	local at = int(now + tonumber(ARGV[7]))
+	for _, n in ipairs(skipped) do redis.call('ZADD', KEYS[1], at, n) end
+end
+out[1] = #skipped
 return out
