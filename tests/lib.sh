@@ -62,6 +62,15 @@ wait_for() {
 	done
 }
 
+# redis_ours: the server answering on REDIS_PORT is REDIS_PID, not
+# another test's that took the port free_port gave out (tests run in
+# parallel); a ping alone would take that one for ours.
+redis_ours() {
+	[ "$(redis-cli -p "$REDIS_PORT" info server 2>/dev/null |
+	    sed -n 's/^process_id:\([0-9]*\).*/\1/p')" = "$REDIS_PID" ]
+}
+redis_up_or_gone() { redis_ours || ! kill -0 "$REDIS_PID" 2>/dev/null; }
+
 # Start a private redis-server; sets REDIS_PORT, REDIS_PID, REDIS_URL.
 # Persistence is off: tests that restart the store use redis_restart,
 # which keeps an AOF so nothing is lost across the restart.
@@ -76,7 +85,7 @@ start_redis() {
 			--appendfsync everysec --daemonize no \
 			--logfile "$T_DIR/redis.log" "$@" &
 		REDIS_PID=$!
-		if wait_for 10 redis-cli -p "$REDIS_PORT" ping; then break; fi
+		if wait_for 10 redis_up_or_gone && redis_ours; then break; fi
 		kill "$REDIS_PID" 2>/dev/null || true
 		tries=$((tries+1))
 		[ $tries -lt 5 ] || fail "could not start redis-server"
@@ -99,7 +108,7 @@ restart_redis() {
 		--logfile "$T_DIR/redis.log" &
 	REDIS_PID=$!
 	t_track "$REDIS_PID"
-	wait_for 10 redis-cli -p "$REDIS_PORT" ping || fail "redis-server did not restart"
+	wait_for 10 redis_ours || fail "redis-server did not restart"
 }
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
