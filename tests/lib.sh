@@ -62,14 +62,15 @@ wait_for() {
 	done
 }
 
-# redis_ours: the server answering on REDIS_PORT is REDIS_PID, not
-# another test's that took the port free_port gave out (tests run in
-# parallel); a ping alone would take that one for ours.
-redis_ours() {
-	[ "$(redis-cli -p "$REDIS_PORT" info server 2>/dev/null |
-	    sed -n 's/^process_id:\([0-9]*\).*/\1/p')" = "$REDIS_PID" ]
+# redis_ready N: our redis-server logged its Nth "Ready to accept
+# connections".  A ping is not enough: free_port's port can be handed to
+# two tests running in parallel, and the one whose server cannot bind
+# would be answered by the other test's server.
+redis_ready() {
+	n=$(grep -c 'Ready to accept connections' "$T_DIR/redis.log" 2>/dev/null || true)
+	[ "${n:-0}" -ge "$1" ]
 }
-redis_up_or_gone() { redis_ours || ! kill -0 "$REDIS_PID" 2>/dev/null; }
+redis_ready_or_gone() { redis_ready "$1" || ! kill -0 "$REDIS_PID" 2>/dev/null; }
 
 # Start a private redis-server; sets REDIS_PORT, REDIS_PID, REDIS_URL.
 # Persistence is off: tests that restart the store use redis_restart,
@@ -78,6 +79,7 @@ start_redis() {
 	[ -n "$REDIS_SERVER" ] || skip "redis-server not installed"
 	tries=0
 	while :; do
+		ready=$(( $(grep -c 'Ready to accept connections' "$T_DIR/redis.log" 2>/dev/null || true) + 1 ))
 		REDIS_PORT=$(free_port)
 		mkdir -p "$T_DIR/redis"
 		"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" \
@@ -85,7 +87,10 @@ start_redis() {
 			--appendfsync everysec --daemonize no \
 			--logfile "$T_DIR/redis.log" "$@" &
 		REDIS_PID=$!
-		if wait_for 10 redis_up_or_gone && redis_ours; then break; fi
+		if wait_for 10 redis_ready_or_gone "$ready" && redis_ready "$ready" &&
+		    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+			break
+		fi
 		kill "$REDIS_PID" 2>/dev/null || true
 		tries=$((tries+1))
 		[ $tries -lt 5 ] || fail "could not start redis-server"
@@ -102,13 +107,14 @@ stop_redis() {
 
 # Restart on the same port with the same data (AOF).
 restart_redis() {
+	ready=$(( $(grep -c 'Ready to accept connections' "$T_DIR/redis.log" 2>/dev/null || true) + 1 ))
 	"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" \
 		--dir "$T_DIR/redis" --save '' --appendonly yes \
 		--appendfsync everysec --daemonize no \
 		--logfile "$T_DIR/redis.log" &
 	REDIS_PID=$!
 	t_track "$REDIS_PID"
-	wait_for 10 redis_ours || fail "redis-server did not restart"
+	wait_for 10 redis_ready "$ready" || fail "redis-server did not restart"
 }
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
