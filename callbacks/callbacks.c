@@ -491,7 +491,9 @@ out:
 }
 
 /* Items that waited here for most of their lease are given up before
- * another sender (or this one) may take them again. */
+ * another sender (or this one) may take them again.  Takes are sized by
+ * each endpoint's room, so this only happens to items waiting for a
+ * slot of a host whose other endpoints keep it busy that long. */
 static void
 expire_waiting(struct cbp *p, int64_t now)
 {
