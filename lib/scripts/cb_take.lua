@@ -31,32 +31,43 @@ local skip_max = tonumber(ARGV[6])
 local room = {}
 for i = 8, #ARGV - 1, 2 do room[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local out, skipped, taken = { 0 }, {}, 0
-local ns = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now),
-	'LIMIT', 0, limit + skip_max)
-for _, n in ipairs(ns) do
-	if taken >= limit or #skipped >= skip_max then break end
+-- Look in chunks: the take is often far smaller than limit.  Items
+-- taken or dropped leave the due range; the skipped ones stay at its
+-- head, so the next chunk starts after them.
+local function look(n)
 	local key = P .. 'cb:' .. n
+	local url = redis.call('HGET', key, 'url')
+	if not url then
+		redis.call('ZREM', KEYS[1], n)
+		return
+	end
+	local r = room[url] or room_default
+	if r <= 0 then
+		room[url] = 0
+		skipped[#skipped + 1] = n
+		return
+	end
 	local f = redis.call('HMGET', key, 'task_id', 'url', 'status',
 		'result', 'error', 'attempts', 'completed_at', 'traceparent')
-	if not f[1] then
-		redis.call('ZREM', KEYS[1], n)
-	else
-		local url = f[2] or ''
-		local r = room[url] or room_default
-		if r > 0 then
-			room[url] = r - 1
-			taken = taken + 1
-			redis.call('ZADD', KEYS[1], int(until_ms), n)
-			local d = redis.call('HINCRBY', key, 'deliveries', 1)
-			redis.call('HSET', key, 'lease', ARGV[4])
-			out[#out + 1] = n
-			for i = 1, 8 do out[#out + 1] = f[i] or '' end
-			out[#out + 1] = int(d)
-		else
-			room[url] = 0
-			skipped[#skipped + 1] = n
-		end
+	room[url] = r - 1
+	taken = taken + 1
+	redis.call('ZADD', KEYS[1], int(until_ms), n)
+	local d = redis.call('HINCRBY', key, 'deliveries', 1)
+	redis.call('HSET', key, 'lease', ARGV[4])
+	out[#out + 1] = n
+	for i = 1, 8 do out[#out + 1] = f[i] or '' end
+	out[#out + 1] = int(d)
+end
+local looked = 0
+while taken < limit and #skipped < skip_max and looked < limit + skip_max do
+	local ns = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now),
+		'LIMIT', #skipped, 128)
+	for _, n in ipairs(ns) do
+		if taken >= limit or #skipped >= skip_max then break end
+		looked = looked + 1
+		look(n)
 	end
+	if #ns < 128 then break end
 end
 if taken == 0 and #skipped >= skip_max then
 	local at = int(now + tonumber(ARGV[7]))
