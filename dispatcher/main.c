@@ -41,24 +41,6 @@ usage(FILE *f)
 	    "[--log-level LEVEL] [--version]\n");
 }
 
-static char *
-read_password(const char *path, char *err, size_t errlen)
-{
-	char buf[1024];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return strdup(buf);
-}
-
 /* ---- Draining -------------------------------------------------------- */
 
 static void
@@ -375,7 +357,7 @@ main(int argc, char **argv)
 	log_init("dispatcher", lvl);
 	worker_exec_snapshot(D.cfg_path, D.cfg);
 	if (D.cfg->store.password_file != NULL &&
-	    (D.password = read_password(D.cfg->store.password_file, err,
+	    (D.password = read_secret_line(D.cfg->store.password_file, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "codeqd: password_file: %s\n", err);
 		shutdown_free();

@@ -288,3 +288,24 @@ format_size(size_t n, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%zu", n);
 }
+
+/* The first line of a secret file (a store password), malloc()ed; NULL
+ * with "path: reason" in err.  Shared by codeqd and codeq-worker so both
+ * read it the same way; the secret itself never reaches a message. */
+char *
+read_secret_line(const char *path, char *err, size_t errlen)
+{
+	char buf[1024];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return strdup(buf);
+}

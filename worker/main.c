@@ -24,25 +24,6 @@
 #include "log.h"
 #include "worker.h"
 
-/* The store password: the first line of path.  NULL on error. */
-static char *
-read_password(const char *path, char *err, size_t errlen)
-{
-	char buf[1024];
-	size_t n;
-	FILE *f;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return strdup(buf);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -89,7 +70,7 @@ main(int argc, char **argv)
 		return WORKER_EXIT_CONFIG;
 	}
 	if (cfg.store.password_file != NULL &&
-	    (password = read_password(cfg.store.password_file, err,
+	    (password = read_secret_line(cfg.store.password_file, err,
 	    sizeof(err))) == NULL) {
 		log_error("cannot read password_file", "error", err);
 		config_free(&cfg);
