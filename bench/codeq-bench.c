@@ -33,15 +33,18 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1050,17 +1053,40 @@ scn_delayed(void)
 static json_t *
 sink_stats(const char *what)
 {
-	char cmd[8192], buf[1024];
-	FILE *f;
-	size_t n;
+	struct sockaddr_in sa;
+	char req[512], buf[4096];
+	const char *hp = strstr(O.sink, "://"), *body;
+	size_t n = 0;
+	ssize_t k;
+	int fd, port;
 
-	snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 '%s/%s'", O.sink, what);
-	if ((f = popen(cmd, "r")) == NULL)
+	/* The sink is polled every 20 ms while a scenario runs: a plain
+	 * HTTP/1.0 GET over loopback, not a curl process per poll (which
+	 * took a third of the machine's CPU from what it measures). */
+	hp = hp ? hp + 3 : O.sink;
+	if (strchr(hp, ':') == NULL || (port = atoi(strchr(hp, ':') + 1)) <= 0)
 		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	pclose(f);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return NULL;
+	snprintf(req, sizeof(req), "GET /%s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+	    what);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return NULL;
+	}
+	while (n < sizeof(buf) - 1 &&
+	    (k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	close(fd);
 	buf[n] = '\0';
-	return json_loads(buf, 0, NULL);
+	if ((body = strstr(buf, "\r\n\r\n")) == NULL)
+		return NULL;
+	return json_loads(body + 4, 0, NULL);
 }
 
 static void
