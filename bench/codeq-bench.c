@@ -5,6 +5,7 @@
  *       --scenario NAME [-n TASKS] [--workers W] [--prefetch P]
  *       [--rate R] [--duration S] [--depths 1000,100000,...]
  *       [--spread S] [--exec CMD] [--sink URL] [--queues Q] [--log-level L]
+ *       [--subscribers S] [--one-queue-each]
  *       [--json FILE] [--timeout S]
  *   codeq-bench --print-script NAME
  *
@@ -21,8 +22,9 @@
  *   exec       like cycle with an exec pool (--exec, default /bin/true)
  *   callbacks  N tasks with a result webhook to --sink: the outbox is
  *              filled first, then the callbacks process drains it
- *   workavail  a WORK_AVAILABLE subscription to --sink, N tasks enqueued
- *              round-robin over --queues queues
+ *   workavail  --subscribers WORK_AVAILABLE subscriptions to --sink, N
+ *              tasks enqueued round-robin over --queues queues by
+ *              --producers threads
  *
  * codeq-bench starts codeqd itself with a generated configuration in DIR,
  * samples the queue depth and the RSS and CPU time of codeqd and of each
@@ -170,10 +172,11 @@ static struct {
 	const char *redis, *codeqd, *handler, *dir, *scenario, *json;
 	const char *exec, *sink, *log_level, *depths;
 	long n, queues;
-	int workers, prefetch, producers;
+	int workers, prefetch, producers, subscribers, one_queue_each;
 	double rate, duration, spread, timeout;
 } O = {
 	.n = 20000, .queues = 1000, .workers = 2, .prefetch = 16, .producers = 1,
+	.subscribers = 16,
 	.rate = 2000, .duration = 10, .spread = 10, .timeout = 300,
 	.exec = "/bin/true", .log_level = "info", .depths = "1000,100000",
 };
@@ -1165,49 +1168,64 @@ scn_callbacks(void)
 }
 
 /*
- * WORK_AVAILABLE: a subscription to every queue, then N tasks enqueued
- * round-robin over --queues queues as fast as pipelined batches go.  The
- * notifier coalesces per window, so events (queue entries in the POSTs)
- * are fewer than enqueues; both are reported with the requests.
+ * WORK_AVAILABLE (docs/webhooks.md).  --subscribers S subscriptions in
+ * fanout mode, each to its own sink path /wa/<i> (one per worker host, say)
+ * and to every queue ("*"); --producers P threads enqueue N tasks in
+ * pipelined batches, round-robin over --queues Q queues, as fast as the
+ * store takes them.  No pool serves these queues: every signalled queue
+ * still has ready tasks when the notifier reads its depth.
+ *
+ * An event is one queue entry delivered to one subscriber in a POST (the
+ * sink counts the "ready" members of the bodies); a request is one POST.
+ * The notifier coalesces the signals of a [notifier] coalesce window (50 ms
+ * here, the default) and sends each subscriber at most one POST per window
+ * with every queue signalled in it, so the producers offer
+ *     offered events/s = S x min(enqueues/s, Q / window)
+ * (the enqueues of one window are distinct queues, up to Q, by the round
+ * robin).  A notifier that keeps up delivers about that (kept_up near 1)
+ * in about S / window requests/s, with min(Q, enqueues per window) events
+ * per request; one that does not delivers less, in longer windows (fewer
+ * requests, each with more queues, up to Q).  The rates are taken while
+ * the producers run, from the first POST on (steady_*), and over the whole
+ * run from the first to the last POST (events_per_s, requests_per_s).
+ *
+ * --one-queue-each: subscriber i listens to queue i mod Q only, so a POST
+ * carries one entry: with S = Q this measures the notifier's unbatched
+ * request rate, offered S x min(enqueues/s / Q, 1 / window) requests/s.
  */
+#define WA_WINDOW_S	0.05	/* [notifier] coalesce, default */
+#define WA_SUBS_MAX	2000
+
+struct wa_producer {
+	pthread_t th;
+	long first, n;		/* task indexes first .. first + n - 1 */
+};
+
+static atomic_int wa_producing;
+
 static void
-scn_workavail(void)
+wa_queue_name(char *buf, size_t len, long i)
 {
-	static char payloads[BATCH][96];
-	static char qnames[BATCH][160];
-	char conf[4096], pool[8192], url[4096], subid[CODEQ_ID_MAX];
-	const char *all[1] = { "*" };
-	codeq_subscription_spec ss;
+	snprintf(buf, len, "%s.%ld", queue, i % O.queues);
+}
+
+static void *
+wa_produce(void *arg)
+{
+	struct wa_producer *p = arg;
+	char payloads[BATCH][96], qnames[BATCH][160];
 	codeq_task_spec specs[BATCH];
 	codeq_enqueue_result res[BATCH];
 	codeq_t *c = connect_store();
 	codeq_error err;
-	json_t *st;
-	long done = 0, i, k, quiet = 0, last_ev = -1;
-	double span;
+	long done = 0, i, k;
 
-	if (O.sink == NULL)
-		die("workavail: --sink URL needed");
-	snprintf(url, sizeof(url), "%s/wa", O.sink);
-	memset(&ss, 0, sizeof(ss));
-	ss.queues = all;
-	ss.nqueues = 1;
-	ss.url = url;
-	ss.ttl_ms = 600000;
-	if (codeq_subscribe(c, &ss, subid, &err) != CODEQ_OK)
-		die("subscribe: %s", err.msg);
-	snprintf(pool, sizeof(pool), "so = %s\n", O.handler);
-	snprintf(conf, sizeof(conf), "%s/%s.conf", O.dir, O.scenario);
-	write_config(conf, WEBHOOK_NOTIFIER, pool);
-	json_decref(sink_stats("_reset"));
-	start_codeqd(conf, O.workers + 1);
-	sampler_start();
-	while (done < O.n && !timed_out()) {
-		k = O.n - done < BATCH ? O.n - done : BATCH;
+	while (done < p->n && !timed_out()) {
+		k = p->n - done < BATCH ? p->n - done : BATCH;
 		memset(specs, 0, sizeof(specs));
 		for (i = 0; i < k; i++) {
-			snprintf(qnames[i], sizeof(qnames[i]), "%s.%ld", queue,
-			    (done + i) % O.queues);
+			wa_queue_name(qnames[i], sizeof(qnames[i]),
+			    p->first + done + i);
 			make_payload(payloads[i], sizeof(payloads[i]), 0, 0);
 			specs[i].queue = qnames[i];
 			specs[i].payload = payloads[i];
@@ -1217,38 +1235,162 @@ scn_workavail(void)
 		done += k;
 		atomic_fetch_add(&enqueued, k);
 	}
-	/* Until the sink has seen nothing new for a second. */
-	while (!timed_out() && quiet < 50) {
-		long ev;
+	codeq_close(c);
+	atomic_fetch_sub(&wa_producing, 1);
+	return NULL;
+}
 
-		st = sink_stats("_stats");
-		ev = st ? (long)json_integer_value(json_object_get(st, "ready")) : 0;
-		json_decref(st);
+/* The sink's counters: 0 when it did not answer. */
+static void
+wa_sink_counts(long *requests, long *events)
+{
+	json_t *st = sink_stats("_stats");
+
+	*requests = st ? (long)json_integer_value(json_object_get(st,
+	    "requests")) : 0;
+	*events = st ? (long)json_integer_value(json_object_get(st, "ready")) : 0;
+	json_decref(st);
+}
+
+static void
+scn_workavail(void)
+{
+	static char subids[WA_SUBS_MAX][CODEQ_ID_MAX];
+	char conf[4096], pool[8192], url[4096], qname[160];
+	const char *all[1] = { "*" }, *one[1] = { qname };
+	struct wa_producer prod[16];
+	codeq_subscription_spec ss;
+	codeq_t *c = connect_store();
+	codeq_error err;
+	json_t *st;
+	long i, quiet = 0, last_ev = -1, rq = 0, ev = 0;
+	long rq0 = 0, ev0 = 0, rq1 = 0, ev1 = 0;
+	int np = O.producers < 1 ? 1 : O.producers > 16 ? 16 : O.producers;
+	int64_t p0, p1 = 0, t0 = 0, t1 = 0;
+	double span, steady, prod_s, enq_s, per_sub, offered;
+
+	if (O.sink == NULL)
+		die("workavail: --sink URL needed");
+	if (O.subscribers < 1 || O.subscribers > WA_SUBS_MAX || O.queues < 1)
+		die("workavail: --subscribers 1-%d and --queues >= 1", WA_SUBS_MAX);
+	for (i = 0; i < O.subscribers; i++) {
+		memset(&ss, 0, sizeof(ss));
+		snprintf(url, sizeof(url), "%s/wa/%ld", O.sink, i);
+		wa_queue_name(qname, sizeof(qname), i);
+		ss.queues = O.one_queue_each ? one : all;
+		ss.nqueues = 1;
+		ss.url = url;
+		ss.mode = CODEQ_SUB_FANOUT;
+		ss.ttl_ms = 600000;
+		if (codeq_subscribe(c, &ss, subids[i], &err) != CODEQ_OK)
+			die("subscribe: %s", err.msg);
+	}
+	snprintf(pool, sizeof(pool), "so = %s\n", O.handler);
+	snprintf(conf, sizeof(conf), "%s/%s.conf", O.dir, O.scenario);
+	write_config(conf, WEBHOOK_NOTIFIER, pool);
+	json_decref(sink_stats("_reset"));
+	start_codeqd(conf, O.workers + 1);
+	sampler_start();
+	atomic_store(&wa_producing, np);
+	p0 = mono_us();
+	for (i = 0; i < np; i++) {
+		prod[i].first = O.n / np * i;
+		prod[i].n = i == np - 1 ? O.n - prod[i].first : O.n / np;
+		if (pthread_create(&prod[i].th, NULL, wa_produce, &prod[i]) != 0)
+			die("pthread_create failed");
+	}
+	/* While the producers run: the first and the last sink count. */
+	while (atomic_load(&wa_producing) > 0) {
+		wa_sink_counts(&rq, &ev);
+		if (ev > 0 && t0 == 0) {
+			t0 = mono_us();
+			rq0 = rq;
+			ev0 = ev;
+		}
+		if (ev > 0) {
+			t1 = mono_us();
+			rq1 = rq;
+			ev1 = ev;
+		}
+		sleep_us(20000);
+	}
+	p1 = mono_us();
+	for (i = 0; i < np; i++)
+		pthread_join(prod[i].th, NULL);
+	/* Then until the sink has seen nothing new for a second. */
+	while (!timed_out() && quiet < 50) {
+		wa_sink_counts(&rq, &ev);
 		quiet = ev == last_ev ? quiet + 1 : 0;
 		last_ev = ev;
 		sleep_us(20000);
 	}
 	sampler_finish();
 	stop_codeqd();
-	codeq_subscription_remove(c, subid, &err);
+	for (i = 0; i < O.subscribers; i++)
+		codeq_subscription_remove(c, subids[i], &err);
+	prod_s = (double)(p1 - p0) / 1e6;
+	enq_s = prod_s > 0 ? (double)atomic_load(&enqueued) / prod_s : 0;
+	/* Queues of one subscriber signalled per window, and the offer. */
+	per_sub = O.one_queue_each ?
+	    (enq_s * WA_WINDOW_S / (double)O.queues < 1 ?
+	    enq_s * WA_WINDOW_S / (double)O.queues : 1) :
+	    (enq_s * WA_WINDOW_S < (double)O.queues ?
+	    enq_s * WA_WINDOW_S : (double)O.queues);
+	offered = (double)O.subscribers * per_sub / WA_WINDOW_S;
+	steady = t1 > t0 ? (double)(t1 - t0) / 1e6 : 0;
+	json_object_set_new(extra, "subscribers", json_integer(O.subscribers));
+	json_object_set_new(extra, "queues", json_integer(O.queues));
+	json_object_set_new(extra, "producers", json_integer(np));
+	json_object_set_new(extra, "one_queue_each",
+	    json_boolean(O.one_queue_each));
+	json_object_set_new(extra, "producing_s", json_real(prod_s));
+	json_object_set_new(extra, "enqueues_per_s", json_real(enq_s));
+	json_object_set_new(extra, "offered_per_subscriber_per_window",
+	    json_real(per_sub));
+	json_object_set_new(extra, "offered_events_per_s", json_real(offered));
+	if (steady > 0) {
+		double se = (double)(ev1 - ev0) / steady;
+		double sr = (double)(rq1 - rq0) / steady;
+
+		json_object_set_new(extra, "steady_s", json_real(steady));
+		json_object_set_new(extra, "steady_events_per_s", json_real(se));
+		json_object_set_new(extra, "steady_requests_per_s", json_real(sr));
+		/* One POST per subscriber per window when it keeps up. */
+		json_object_set_new(extra, "steady_requests_per_subscriber_per_s",
+		    json_real(sr / (double)O.subscribers));
+		json_object_set_new(extra, "steady_events_per_request",
+		    json_real(rq1 > rq0 ? (double)(ev1 - ev0) /
+		    (double)(rq1 - rq0) : 0));
+		json_object_set_new(extra, "kept_up",
+		    json_real(offered > 0 ? se / offered : 0));
+	}
+	if ((st = sink_stats("_paths")) != NULL) {
+		json_object_set_new(extra, "per_subscriber", json_pack(
+		    "{s:O, s:O, s:O, s:O, s:O}",
+		    "paths", json_object_get(st, "paths"),
+		    "requests_min", json_object_get(st, "requests_min"),
+		    "requests_max", json_object_get(st, "requests_max"),
+		    "events_min", json_object_get(st, "ready_min"),
+		    "events_max", json_object_get(st, "ready_max")));
+		json_decref(st);
+	}
 	st = sink_stats("_stats");
 	if (st != NULL) {
 		double req = (double)json_integer_value(json_object_get(st, "requests"));
-		double ev = (double)json_integer_value(json_object_get(st, "ready"));
+		double evs = (double)json_integer_value(json_object_get(st, "ready"));
 
 		span = (double)(json_integer_value(json_object_get(st, "last_us")) -
 		    json_integer_value(json_object_get(st, "first_us"))) / 1e6;
 		if (span <= 0)
 			span = 1e-3;
-		json_object_set_new(extra, "queues", json_integer(O.queues));
 		json_object_set_new(extra, "requests", json_real(req));
-		json_object_set_new(extra, "events", json_real(ev));
+		json_object_set_new(extra, "events", json_real(evs));
 		json_object_set_new(extra, "requests_per_s", json_real(req / span));
-		json_object_set_new(extra, "events_per_s", json_real(ev / span));
+		json_object_set_new(extra, "events_per_s", json_real(evs / span));
 		json_object_set_new(extra, "events_per_request",
-		    json_real(req > 0 ? ev / req : 0));
+		    json_real(req > 0 ? evs / req : 0));
 		elapsed_s = span;
-		tasks_done = (long)ev;
+		tasks_done = (long)evs;
 		json_decref(st);
 	}
 	codeq_close(c);
@@ -1405,6 +1547,7 @@ main(int argc, char **argv)
 		{ "sink", 1, NULL, 'k' }, { "log-level", 1, NULL, 'l' },
 		{ "timeout", 1, NULL, 't' }, { "queues", 1, NULL, 'Q' },
 		{ "print-script", 1, NULL, 'X' },
+		{ "subscribers", 1, NULL, 'U' }, { "one-queue-each", 0, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -1430,6 +1573,8 @@ main(int argc, char **argv)
 		case 'l': O.log_level = optarg; break;
 		case 't': O.timeout = atof(optarg); break;
 		case 'Q': O.queues = atol(optarg); break;
+		case 'U': O.subscribers = atoi(optarg); break;
+		case 'O': O.one_queue_each = 1; break;
 		case 'X': return print_script(optarg);
 		default: usage();
 		}

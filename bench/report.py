@@ -207,10 +207,20 @@ def main():
               f"({fmt(c.get('events_per_request'))} per POST)")
     if "workavail" in scn:
         c = scn["workavail"]
+        ps = c.get("per_subscriber", {})
         print(f"WORK_AVAILABLE: {fmt(c.get('events_per_s'))} events/s in "
               f"{fmt(c.get('requests_per_s'))} requests/s "
-              f"({fmt(c.get('events_per_request'))} per POST; "
-              f"{c.get('enqueued')} enqueues over {c.get('queues')} queues)")
+              f"({fmt(c.get('events_per_request'))} per POST) to "
+              f"{c.get('subscribers')} subscribers; {c.get('enqueued')} "
+              f"enqueues ({fmt(c.get('enqueues_per_s'))}/s) over "
+              f"{c.get('queues')} queues")
+        print(f"  while producing: {fmt(c.get('steady_events_per_s'))} "
+              f"events/s of {fmt(c.get('offered_events_per_s'))} offered "
+              f"(kept_up {fmt(c.get('kept_up'), 2)}), "
+              f"{fmt(c.get('steady_requests_per_subscriber_per_s'), 1)} "
+              f"POSTs/s per subscriber (1 per window: 20); per subscriber "
+              f"{ps.get('events_min')}-{ps.get('events_max')} events in "
+              f"{ps.get('requests_min')}-{ps.get('requests_max')} POSTs")
     print("\nratios (targets): " + ", ".join(
         f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
         for k, v in ratios.items()))

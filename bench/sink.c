@@ -11,8 +11,13 @@
  * queue entries ("ready" members).  GET /_stats answers
  * {"requests":N,"events":N,"results":N,"ready":N,"first_us":T,"last_us":T}
  * (T: epoch microseconds of the first and last counted POST); GET /_reset
- * answers the same and sets every counter back to 0.  Exits on
- * SIGTERM/SIGINT or after --max-seconds (default 600).
+ * answers the same and sets every counter back to 0.  POSTs are also
+ * counted per path (the first MAX_PATHS paths; the others only in the
+ * totals): GET /_paths answers a summary over the paths, so that a
+ * benchmark with one path per subscriber sees how evenly they were served:
+ * {"paths":N,"requests_min":N,"requests_max":N,"ready_min":N,
+ * "ready_max":N,"ready_sum":N,"uncounted":N}.  Exits on SIGTERM/SIGINT or
+ * after --max-seconds (default 600).
  */
 #include "config.h"
 
@@ -21,6 +26,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -33,10 +39,22 @@
 #include <microhttpd.h>
 
 #define MAX_BODY (4 * 1024 * 1024)
+#define MAX_PATHS 4096		/* a power of 2: open addressing */
 
 static atomic_long n_requests, n_results, n_ready;
 static atomic_llong first_us, last_us;
 static volatile sig_atomic_t stop;
+
+/* Per-path counts.  libmicrohttpd calls on_request from one thread, but
+ * the table is small enough to lock anyway: a reply thread of a future
+ * libmicrohttpd mode must not see it half written. */
+struct path_count {
+	char *path;		/* NULL: free slot */
+	long requests, ready;
+};
+static struct path_count paths[MAX_PATHS];
+static long npaths, uncounted;
+static pthread_mutex_t paths_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct body {
 	char *p;
@@ -65,6 +83,56 @@ count(const char *p, size_t len, const char *needle)
 		p = q + nl;
 	}
 	return n;
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Adds one POST to its path's counts; a path past the table's capacity
+ * (kept at most 3/4 full) is only counted as uncounted. */
+static void
+count_path(const char *url, long ready)
+{
+	size_t i;
+
+	pthread_mutex_lock(&paths_mu);
+	for (i = hash_str(url) & (MAX_PATHS - 1); paths[i].path != NULL;
+	    i = (i + 1) & (MAX_PATHS - 1))
+		if (strcmp(paths[i].path, url) == 0)
+			break;
+	if (paths[i].path == NULL) {
+		if (npaths >= MAX_PATHS / 4 * 3 ||
+		    (paths[i].path = strdup(url)) == NULL) {
+			uncounted++;
+			pthread_mutex_unlock(&paths_mu);
+			return;
+		}
+		npaths++;
+	}
+	paths[i].requests++;
+	paths[i].ready += ready;
+	pthread_mutex_unlock(&paths_mu);
+}
+
+static void
+paths_reset(void)
+{
+	size_t i;
+
+	pthread_mutex_lock(&paths_mu);
+	for (i = 0; i < MAX_PATHS; i++) {
+		free(paths[i].path);
+		paths[i] = (struct path_count){ NULL, 0, 0 };
+	}
+	npaths = uncounted = 0;
+	pthread_mutex_unlock(&paths_mu);
 }
 
 static enum MHD_Result
@@ -98,12 +166,46 @@ stats(struct MHD_Connection *c)
 }
 
 static enum MHD_Result
+paths_summary(struct MHD_Connection *c)
+{
+	long rqmin = 0, rqmax = 0, rdmin = 0, rdmax = 0, rdsum = 0;
+	char buf[512];
+	size_t i;
+	int first = 1;
+
+	pthread_mutex_lock(&paths_mu);
+	for (i = 0; i < MAX_PATHS; i++) {
+		const struct path_count *p = &paths[i];
+
+		if (p->path == NULL)
+			continue;
+		if (first || p->requests < rqmin)
+			rqmin = p->requests;
+		if (first || p->requests > rqmax)
+			rqmax = p->requests;
+		if (first || p->ready < rdmin)
+			rdmin = p->ready;
+		if (first || p->ready > rdmax)
+			rdmax = p->ready;
+		rdsum += p->ready;
+		first = 0;
+	}
+	snprintf(buf, sizeof(buf), "{\"paths\":%ld,\"requests_min\":%ld,"
+	    "\"requests_max\":%ld,\"ready_min\":%ld,\"ready_max\":%ld,"
+	    "\"ready_sum\":%ld,\"uncounted\":%ld}\n", npaths, rqmin, rqmax,
+	    rdmin, rdmax, rdsum, uncounted);
+	pthread_mutex_unlock(&paths_mu);
+	return reply(c, MHD_HTTP_OK, buf);
+}
+
+static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *data, size_t *size,
     void **ctx)
 {
 	struct body *b = *ctx;
 	long long zero = 0, t;
+	long ready = 0;
 
 	(void)cls; (void)version;
 	if (strcmp(method, "POST") != 0) {
@@ -113,7 +215,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			atomic_store(&n_ready, 0);
 			atomic_store(&first_us, 0);
 			atomic_store(&last_us, 0);
+			paths_reset();
 		}
+		if (strcmp(url, "/_paths") == 0)
+			return paths_summary(c);
 		return strcmp(url, "/_stats") == 0 || strcmp(url, "/_reset") == 0 ?
 		    stats(c) : reply(c, MHD_HTTP_OK, "{\"ok\":true}");
 	}
@@ -151,9 +256,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	atomic_store(&last_us, t);
 	atomic_fetch_add(&n_requests, 1);
 	if (b->len > 0) {
+		ready = count(b->p, b->len, "\"ready\"");
 		atomic_fetch_add(&n_results, count(b->p, b->len, "\"taskId\""));
-		atomic_fetch_add(&n_ready, count(b->p, b->len, "\"ready\""));
+		atomic_fetch_add(&n_ready, ready);
 	}
+	count_path(url, ready);
 	return reply(c, MHD_HTTP_OK, "{\"ok\":true}");
 }
 
