@@ -42,33 +42,13 @@ cli_load_config(struct cli *cli)
 	return 0;
 }
 
-/* The first line of password_file; the password never reaches argv or
- * a message. */
-static int
-read_password(struct cli *cli, char *buf, size_t len)
-{
-	const char *path = cli->cfg.store.password_file;
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL)
-		return cli_error(cli, EX_CONFIG, "%s: [store] password_file: "
-		    "%s: %s", cli->config_path, path, strerror(errno));
-	if (fgets(buf, (int)len, f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	n = strcspn(buf, "\r\n");
-	buf[n] = '\0';
-	return 0;
-}
-
 int
 cli_connect(struct cli *cli)
 {
 	codeq_options opt;
 	codeq_error err;
 	const char *url, *source;
-	char password[256];
+	char *password = NULL, perr[512];
 	int rc, status;
 
 	if (cli->c != NULL)
@@ -84,9 +64,12 @@ cli_connect(struct cli *cli)
 	 * the reconnect backoff a daemon wants. */
 	opt.reconnect_attempts = 1;
 	if (cli->cfg.store.password_file != NULL) {
-		if ((status = read_password(cli, password,
-		    sizeof(password))) != 0)
-			return status;
+		/* Read here, not passed on argv: it never reaches a
+		 * process listing or a message. */
+		if ((password = read_secret_line(cli->cfg.store.password_file,
+		    perr, sizeof(perr))) == NULL)
+			return cli_error(cli, EX_CONFIG, "%s: [store] "
+			    "password_file: %s", cli->config_path, perr);
 		opt.password = password;
 	}
 	if (cli->redis_url != NULL) {
@@ -99,7 +82,7 @@ cli_connect(struct cli *cli)
 		source = cli->config_path ? "[store] url" : "default store URL";
 	}
 	rc = codeq_connect(url, &opt, &cli->c, &err);
-	explicit_bzero(password, sizeof(password));
+	free_secret(password);
 	if (rc == CODEQ_OK)
 		return 0;
 	cli->c = NULL;

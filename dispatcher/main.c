@@ -144,10 +144,7 @@ shutdown_free(void)
 		config_free(D.cfg);
 		free(D.cfg);
 	}
-	if (D.password != NULL) {
-		explicit_bzero(D.password, strlen(D.password));
-		free(D.password);
-	}
+	free_secret(D.password);
 	if (D.loop != NULL)
 		ev_loop_destroy(D.loop);
 }

@@ -263,26 +263,6 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 /* ---- Start and stop ----------------------------------------------- */
 
-/* The store password from password_file (first line), if any. */
-static int
-read_password(const char *path, char *buf, size_t len, char *err, size_t errlen)
-{
-	FILE *f;
-
-	buf[0] = '\0';
-	if (path == NULL || *path == '\0')
-		return 0;
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "metrics: %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fgets(buf, (int)len, f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return 0;
-}
-
 static int
 resolve(const char *host, unsigned short port, struct sockaddr_storage *ss,
     char *err, size_t errlen)
@@ -385,15 +365,18 @@ store_new(struct metrics_http *mh, const struct codeq_config *cfg, char *err,
     size_t errlen)
 {
 	struct metrics_store *ms;
-	char password[256];
+	char *password = NULL, perr[512];
+	const char *path = cfg->store.password_file;
 
-	if (read_password(cfg->store.password_file, password, sizeof(password),
-	    err, errlen) != 0)
+	if (path != NULL && *path != '\0' &&
+	    (password = read_secret_line(path, perr, sizeof(perr))) == NULL) {
+		snprintf(err, errlen, "metrics: %s", perr);
 		return NULL;
+	}
 	ms = metrics_store_new(mh->loop, cfg->store.url,
-	    password[0] ? password : NULL, COLLECT_TIMEOUT_MS, MAX_QUEUES,
-	    on_collected, mh, err, errlen);
-	memset(password, 0, sizeof(password));
+	    password && password[0] ? password : NULL, COLLECT_TIMEOUT_MS,
+	    MAX_QUEUES, on_collected, mh, err, errlen);
+	free_secret(password);
 	return ms;
 }
 

@@ -128,6 +128,7 @@ int parse_duration_ms(const char *s, int64_t *out);
 int parse_size(const char *s, size_t *out);
 int parse_bool(const char *s, int *out);
 char *read_secret_line(const char *path, char *err, size_t errlen);
+void free_secret(char *);
 /* RFC 3339 ("2026-11-23T18:00:00Z", offsets and fractions allowed) or
  * epoch seconds ("1795000000"); out is epoch milliseconds. */
 int parse_time_ms(const char *s, int64_t *out);

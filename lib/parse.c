@@ -290,12 +290,12 @@ format_size(size_t n, char *buf, size_t len)
 }
 
 /* The first line of a secret file (a store password), malloc()ed; NULL
- * with "path: reason" in err.  Shared by codeqd and codeq-worker so both
- * read it the same way; the secret itself never reaches a message. */
+ * with "path: reason" in err.  Shared by codeqd, codeq-worker, the
+ * metrics server and the CLI so all read it the same way; the secret itself never reaches a message. */
 char *
 read_secret_line(const char *path, char *err, size_t errlen)
 {
-	char buf[1024];
+	char buf[1024], *s;
 	size_t n;
 	FILE *f;
 
@@ -307,5 +307,17 @@ read_secret_line(const char *path, char *err, size_t errlen)
 	fclose(f);
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
-	return strdup(buf);
+	s = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return s;
+}
+
+/* Wipe and free what read_secret_line returned (NULL is fine). */
+void
+free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
 }

@@ -85,10 +85,7 @@ main(int argc, char **argv)
 	opt.retention_ms = cfg.store.retention_ms;
 	opt.password = password;
 	rc = worker_main(&cfg, pool, cfg.store.url, &opt, (int)fd);
-	if (password != NULL) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
+	free_secret(password);
 	config_free(&cfg);
 	return rc;
 }
