@@ -8,6 +8,7 @@
  *             pipelined round per pool and tick, given back when a worker dies;
  *   cron      one timer with per-duty periods (cron.c): promote, reap,
  *             heartbeat, handler deadlines, restarts, watchdog, STATUS;
+ *   promote   one timer for the earliest due delayed task (promote.c);
  *   wake      a pub/sub subscription to codeq:ready (wake.c);
  *   notify    the systemd notification socket (notify.c);
  *   reload    SIGHUP (reload.c).
@@ -189,6 +190,16 @@ void heartbeat_pools(ev_tstamp now);
 /* cron.c */
 void cron_start(void);
 void on_tick(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* promote.c: promote_queue() promotes one queue now (by: "tick",
+ * "timer", for the log) and learns when its next delayed task is due;
+ * promote_signal() is a "Q WAIT_MS" of codeq:delayed; promote_kick()
+ * promotes every served queue at the next loop iteration (after
+ * notifications were missed). */
+void promote_start(void);
+void promote_queue(codeq_t *s, const char *queue, const char *by);
+void promote_signal(const char *queue, int64_t wait_ms);
+void promote_kick(void);
 
 /* wake.c */
 int wake_start(void);

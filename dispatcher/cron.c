@@ -7,8 +7,8 @@
  *   - extends leases (each pool every third of its lease);
  *   - retries give-backs that found the store down, and writes the
  *     backoff of pools that started while it was;
- *   - promotes due delayed tasks of every served queue (so a delayed task
- *     runs on time, not at the next claim);
+ *   - promotes due delayed tasks of every served queue: the safety net of
+ *     promote.c's timer, which promotes each task at its due time;
  *   - reaps expired leases every reap_interval (tasks of dead hosts);
  *   - sends WATCHDOG=1 every half of WATCHDOG_USEC and STATUS= when the
  *     summary changes.
@@ -27,7 +27,6 @@
 #include "codeqd.h"
 #include "log.h"
 
-#define PROMOTE_LIMIT 1000
 #define REAP_LIMIT 1000
 
 /* Calls fn for each queue served by some pool, once. */
@@ -60,18 +59,7 @@ each_queue(void (*fn)(codeq_t *, const char *, ev_tstamp), codeq_t *s,
 static void
 promote_one(codeq_t *s, const char *queue, ev_tstamp now)
 {
-	codeq_error err;
-	size_t moved = 0;
-	int rc;
-
-	rc = codeq_promote(s, queue, PROMOTE_LIMIT, &moved, &err);
-	if (!dstore_ok(rc, &err))	/* also ends an outage: STATUS, metrics */
-		return;
-	if (rc != CODEQ_OK) {
-		log_warning("promote failed", "queue", queue, "error", err.msg);
-		return;
-	}
-	D.n.promoted += moved;
+	promote_queue(s, queue, "tick");
 }
 
 static void
@@ -207,4 +195,5 @@ cron_start(void)
 
 	ev_timer_init(&D.tick, on_tick, 0., t > 0 ? t : 0.1);
 	ev_timer_start(D.loop, &D.tick);
+	promote_start();
 }

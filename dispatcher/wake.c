@@ -10,6 +10,10 @@
  * that goes idle: a worker that said IDLE just after the publish still
  * wakes.  The channel is advisory: after a reconnect every idle worker is
  * woken once, and workers re-check on their own every few seconds.
+ *
+ * The same link subscribes to codeq:delayed, where an enqueue publishes
+ * "Q WAIT_MS" when it adds a delayed task due before every other of Q:
+ * promote.c re-arms its timer for it (advisory too: the tick remains).
  */
 #include "config.h"
 
@@ -26,6 +30,7 @@
 #include "url.h"
 
 #define CHANNEL "codeq:ready"
+#define CHANNEL_DELAYED "codeq:delayed"
 #define MAX_PENDING 64
 
 static redisAsyncContext *ac;
@@ -120,22 +125,47 @@ wake_all_idle(void)
 			send_wake(c, p->pc->queues[0]);
 }
 
+/* "Q N" (both channels): Q into queue, N returned; 0 when malformed. */
+static int
+parse_message(const redisReply *payload, char *queue, size_t size,
+    long long *n)
+{
+	const char *sp;
+	size_t qlen;
+
+	if (payload->type != REDIS_REPLY_STRING ||
+	    (sp = memchr(payload->str, ' ', payload->len)) == NULL)
+		return 0;
+	qlen = (size_t)(sp - payload->str);
+	if (qlen == 0 || qlen >= size)
+		return 0;
+	memcpy(queue, payload->str, qlen);
+	queue[qlen] = '\0';
+	*n = strtoll(sp + 1, NULL, 10);	/* reply strings end in a NUL */
+	return 1;
+}
+
 static void
 on_message(redisAsyncContext *c, void *r, void *priv)
 {
-	redisReply *reply = r, *kind, *payload;
+	redisReply *reply = r, *kind, *chan;
 	char queue[IPC_QUEUE_MAX];
-	const char *sp;
-	long n;
-	size_t qlen;
+	long long n;
+	int delayed;
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
 		return;
 	kind = reply->element[0];
-	payload = reply->element[2];
-	if (kind->type != REDIS_REPLY_STRING)
+	chan = reply->element[1];
+	if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
 		return;
+	delayed = strcmp(chan->str, CHANNEL_DELAYED) == 0;
 	if (strcmp(kind->str, "subscribe") == 0) {
+		if (delayed) {
+			/* Delayed enqueues missed while away: ask now. */
+			promote_kick();
+			return;
+		}
 		if (!subscribed)
 			log_info("subscribed to work notifications", "channel", CHANNEL);
 		subscribed = 1;
@@ -143,21 +173,13 @@ on_message(redisAsyncContext *c, void *r, void *priv)
 		wake_all_idle();	/* whatever was published while away */
 		return;
 	}
-	if (strcmp(kind->str, "message") != 0 || payload->type != REDIS_REPLY_STRING ||
-	    D.draining)
+	if (strcmp(kind->str, "message") != 0 || D.draining ||
+	    !parse_message(reply->element[2], queue, sizeof(queue), &n))
 		return;
-	/* "Q N": size-checked before use. */
-	if ((sp = memchr(payload->str, ' ', payload->len)) == NULL)
-		return;
-	qlen = (size_t)(sp - payload->str);
-	if (qlen == 0 || qlen >= sizeof(queue))
-		return;
-	memcpy(queue, payload->str, qlen);
-	queue[qlen] = '\0';
-	n = strtol(sp + 1, NULL, 10);
-	if (n <= 0)
-		return;
-	wake_queue(queue, n);
+	if (delayed)
+		promote_signal(queue, n);
+	else if (n > 0)
+		wake_queue(queue, n > 1000000 ? 1000000 : (long)n);
 }
 
 static void schedule_retry(void);
@@ -216,7 +238,8 @@ connect_now(void)
 	else if (u.password[0] != '\0')
 		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u.password);
 	explicit_bzero(u.password, sizeof(u.password));
-	redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE " CHANNEL);
+	redisAsyncCommand(ac, on_message, NULL,
+	    "SUBSCRIBE " CHANNEL " " CHANNEL_DELAYED);
 	return 0;
 }
 

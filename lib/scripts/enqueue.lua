@@ -10,7 +10,9 @@
 --          client).
 -- Post:    new hash codeq:{Q}:t:SEQ; id in ready:P (due now) or delayed
 --          (due later); stats.enqueued + 1; PUBLISH codeq:ready "Q 1" when
---          ready; idempotency key set with its TTL.
+--          ready; PUBLISH codeq:delayed "Q WAIT_MS" when delayed and due
+--          before every other delayed task of Q; idempotency key set with
+--          its TTL.
 -- Returns  {id, duplicate 0|1, status}
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
@@ -65,7 +67,14 @@ if idem ~= '' then
 	redis.call('SET', P .. 'idem:' .. idem, id, 'PX', ARGV[8])
 end
 if status == 'delayed' then
+	-- The dispatchers arm a timer for the earliest due task of each queue
+	-- (dispatcher/promote.c): tell them when this one comes first.  Only
+	-- then, so a bulk of tasks due later costs no message.
+	local first = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
 	redis.call('ZADD', P .. 'delayed', int(due), id)
+	if not first[2] or tonumber(first[2]) > due then
+		redis.call('PUBLISH', 'codeq:delayed', Q .. ' ' .. int(due - now))
+	end
 else
 	redis.call('RPUSH', P .. 'ready:' .. int(prio), id)
 	publish_ready(Q, 1)
