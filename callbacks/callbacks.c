@@ -73,7 +73,11 @@ struct cbp {
 	size_t held;			/* items waiting or in flight */
 	size_t hold_max;
 	int64_t visibility_ms;
+	struct call *pend;		/* calls for the next round trip */
+	size_t npend, cappend;
 };
+
+struct call;
 
 struct delivery {
 	struct cbp *p;
@@ -154,84 +158,184 @@ endpoint_gc(struct cbp *p)
 
 /* ---- store calls ------------------------------------------------- */
 
+/* One script call of the next round trip; argv[0] is its key. */
+struct call {
+	const char *script;
+	int nargs;
+	char **argv;
+};
+
+/* A growing list of NUL-terminated strings; oom is set (and the list
+ * left as is) when out of memory. */
+struct sv {
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+sv_add(struct sv *s, const char *str)
+{
+	char **nv;
+
+	if (s->oom)
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+
+		if ((nv = realloc(s->v, cap * sizeof(*nv))) == NULL) {
+			s->oom = 1;
+			return;
+		}
+		s->v = nv;
+		s->cap = cap;
+	}
+	if ((s->v[s->n] = strdup(str)) == NULL)
+		s->oom = 1;
+	else
+		s->n++;
+}
+
+static void
+sv_addi(struct sv *s, int64_t v)
+{
+	char b[24];
+
+	snprintf(b, sizeof(b), "%" PRId64, v);
+	sv_add(s, b);
+}
+
+static void
+calls_clear(struct cbp *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->npend; i++)
+		codeq_strv_free(p->pend[i].argv, (size_t)p->pend[i].nargs);
+	p->npend = 0;
+}
+
+/* Queues the call built in s (taking its strings) for the next round
+ * trip; an incomplete one is dropped (its items come back when their
+ * lease runs out). */
+static int
+call_add(struct cbp *p, const char *script, struct sv *s)
+{
+	struct call *nv;
+
+	if (s->oom || p->npend == p->cappend) {
+		size_t cap = p->cappend ? p->cappend * 2 : 16;
+
+		if (s->oom || (nv = realloc(p->pend, cap * sizeof(*nv))) == NULL) {
+			codeq_strv_free(s->v, s->n);
+			memset(s, 0, sizeof(*s));
+			return -1;
+		}
+		p->pend = nv;
+		p->cappend = cap;
+	}
+	p->pend[p->npend].script = script;
+	p->pend[p->npend].nargs = (int)s->n;
+	p->pend[p->npend].argv = s->v;
+	p->npend++;
+	memset(s, 0, sizeof(*s));
+	return 0;
+}
+
+/* Runs the queued calls in one pipelined round trip; replies[i] gets
+ * call i's reply.  -1 (no replies) when the link was lost. */
+static int
+calls_run(struct cbp *p, redisReply **replies)
+{
+	struct codeq *c = p->store.c;
+	codeq_error e;
+	size_t i;
+
+	for (i = 0; i < p->npend; i++)
+		replies[i] = NULL;
+	for (i = 0; i < p->npend; i++)
+		if (script_append(c, p->pend[i].script, 1, p->pend[i].nargs,
+		    (const char *const *)p->pend[i].argv, NULL, &e) != CODEQ_OK)
+			goto lost;
+	for (i = 0; i < p->npend; i++)
+		if ((replies[i] = store_get_reply(c, &e)) == NULL)
+			goto lost;
+	/* NOSCRIPT (the store lost its scripts mid-way): one by one. */
+	for (i = 0; i < p->npend; i++) {
+		if (!script_is_noscript(replies[i]))
+			continue;
+		freeReplyObject(replies[i]);
+		if ((replies[i] = script_run(c, p->pend[i].script, 1,
+		    p->pend[i].nargs, (const char *const *)p->pend[i].argv,
+		    NULL, &e)) == NULL)
+			goto lost;
+	}
+	wh_store_ok(&p->store);
+	return 0;
+lost:
+	for (i = 0; i < p->npend; i++) {
+		if (replies[i])
+			freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+	if (c->rc != NULL)
+		store_lost(c, &e);
+	wh_store_failed(&p->store, e.msg);
+	return -1;
+}
+
 enum settle { SETTLE_ACK, SETTLE_RETRY, SETTLE_DEAD, SETTLE_RELEASE };
 
-/* One pipelined round trip settling n items the same way. */
+/* Queues the calls settling n items the same way, one per queue among
+ * them, for the next round trip (flush()). */
 static void
 settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
     long status, const char *error, int64_t retry_after_ms)
 {
 	static const char *const script[] = { "cb_ack", "cb_retry", "cb_dead",
 	    "cb_retry" };
-	struct sargs {
-		char key[160], num[24], delay[24];
-		const char *v[8];
-	} *a = NULL;
-	const char *const **argvs = NULL;
-	redisReply **replies = NULL;
-	char st[24];
-	codeq_error e;
-	size_t i;
-	int nargs = how == SETTLE_ACK ? 3 : how == SETTLE_DEAD ? 6 : 8;
+	char key[160], done[n ? n : 1];
+	struct sv s = { 0 };
+	size_t i, j;
 
-	if (n == 0)
-		return;
-	a = calloc(n, sizeof(*a));
-	argvs = calloc(n, sizeof(*argvs));
-	replies = calloc(n, sizeof(*replies));
-	if (a == NULL || argvs == NULL || replies == NULL)
-		goto lost;
-	snprintf(st, sizeof(st), "%ld", status);
+	memset(done, 0, sizeof(done));
 	for (i = 0; i < n; i++) {
-		struct cb_item *it = items[i];
-		struct sargs *x = &a[i];
-
-		snprintf(x->key, sizeof(x->key), "codeq:{%s}:outbox", it->queue);
-		snprintf(x->num, sizeof(x->num), "%" PRId64, it->n);
-		x->v[0] = x->key;
-		x->v[1] = it->queue;
-		x->v[2] = x->num;
-		x->v[3] = p->token;
-		if (how == SETTLE_RETRY || how == SETTLE_RELEASE) {
-			/* A release gives the item back, due after
-			 * retry_after_ms (0: at once). */
-			int64_t d = how == SETTLE_RELEASE ?
-			    (retry_after_ms > 0 ? retry_after_ms : 0) :
-			    cb_backoff(it->deliveries,
-			    p->cfg->callbacks.backoff_base_ms,
-			    p->cfg->callbacks.backoff_max_ms, retry_after_ms,
-			    (double)rand() / ((double)RAND_MAX + 1));
-
-			snprintf(x->delay, sizeof(x->delay), "%" PRId64, d);
-			x->v[4] = x->delay;
-			x->v[5] = st;
-			x->v[6] = error;
-			x->v[7] = how == SETTLE_RELEASE ? "1" : "0";
-		} else if (how == SETTLE_DEAD) {
-			x->v[4] = st;
-			x->v[5] = error;
+		if (done[i])
+			continue;
+		snprintf(key, sizeof(key), "codeq:{%s}:outbox", items[i]->queue);
+		sv_add(&s, key);
+		sv_add(&s, items[i]->queue);
+		if (how != SETTLE_ACK) {
+			sv_add(&s, p->token);
+			sv_addi(&s, status);
+			sv_add(&s, error);
 		}
-		argvs[i] = x->v;
+		if (how == SETTLE_RETRY || how == SETTLE_RELEASE)
+			sv_add(&s, how == SETTLE_RELEASE ? "1" : "0");
+		for (j = i; j < n; j++) {
+			struct cb_item *it = items[j];
+
+			if (done[j] || strcmp(it->queue, items[i]->queue) != 0)
+				continue;
+			done[j] = 1;
+			sv_addi(&s, it->n);
+			if (how == SETTLE_RETRY)
+				sv_addi(&s, cb_backoff(it->deliveries,
+				    p->cfg->callbacks.backoff_base_ms,
+				    p->cfg->callbacks.backoff_max_ms,
+				    retry_after_ms,
+				    (double)rand() / ((double)RAND_MAX + 1)));
+			else if (how == SETTLE_RELEASE)
+				/* Given back due after retry_after_ms (0:
+				 * at once). */
+				sv_addi(&s, retry_after_ms > 0 ?
+				    retry_after_ms : 0);
+		}
+		if (call_add(p, script[how], &s) < 0)
+			log_warning("could not settle callback items: they are "
+			    "sent again when their lease runs out", "outcome",
+			    script[how]);
 	}
-	if (wh_store_ready(&p->store) < 0)
-		goto lost;
-	if (script_pipeline(p->store.c, script[how], 1, nargs, n, argvs,
-	    replies, &e) != CODEQ_OK) {
-		wh_store_failed(&p->store, e.msg);
-		goto lost;
-	}
-	wh_store_ok(&p->store);
-	for (i = 0; i < n; i++)
-		if (replies[i])
-			freeReplyObject(replies[i]);
-	goto out;
-lost:
-	log_warning("could not settle callback items: they are sent again "
-	    "when their lease runs out", "outcome", script[how]);
-out:
-	free(a);
-	free(argvs);
-	free(replies);
 }
 
 static struct cb_item *
@@ -393,101 +497,118 @@ hold(struct cbp *p, struct cb_item *it)
 	p->held++;
 }
 
-static void
-intake(struct cbp *p, int64_t now)
+/* Queues a cb_take for each queue due to be looked at; *qidx (malloc()ed)
+ * maps the calls queued, from p->npend on, to their queue. */
+static size_t
+intake_calls(struct cbp *p, int64_t now, size_t **qidx)
 {
-	char lim[24], vis[24], room[24], skip[24], defer[24];
-	const char *const **argvs = NULL;
-	redisReply **replies = NULL;
-	char (*keys)[160] = NULL;
-	const char **av = NULL;
-	char **rooms = NULL;
-	size_t i, j, nrooms = 0, nargs, limit, got = 0, ndue = 0;
-	codeq_error e;
+	char **rooms = NULL, key[160];
+	size_t i, j, nrooms = 0, limit, ndue = 0, n = 0;
+	struct sv s = { 0 };
 
+	*qidx = NULL;
 	if (p->nqueues == 0 || p->held >= p->hold_max)
-		return;
+		return 0;
 	for (i = 0; i < p->nqueues; i++)
 		ndue += p->poll_at[i] <= now;
 	if (ndue == 0)
-		return;
+		return 0;
 	/* The room left, shared by the queues looked at this time. */
 	limit = (p->hold_max - p->held) / ndue;
 	if (limit == 0)
 		limit = 1;
-	snprintf(lim, sizeof(lim), "%zu", limit);
-	snprintf(vis, sizeof(vis), "%" PRId64, p->visibility_ms);
-	snprintf(room, sizeof(room), "%zu", (ep_cap(p) + ndue - 1) / ndue);
-	snprintf(skip, sizeof(skip), "%d", SKIP_MAX);
-	snprintf(defer, sizeof(defer), "%d", DEFER_MS);
-	if ((rooms = ep_rooms(p, ndue, &nrooms)) == NULL)
-		return;
-	nargs = 8 + nrooms;
-	keys = calloc(p->nqueues, sizeof(*keys));
-	av = calloc(p->nqueues * nargs, sizeof(*av));
-	argvs = calloc(p->nqueues, sizeof(*argvs));
-	replies = calloc(p->nqueues, sizeof(*replies));
-	if (keys == NULL || av == NULL || argvs == NULL || replies == NULL)
+	if ((rooms = ep_rooms(p, ndue, &nrooms)) == NULL ||
+	    (*qidx = calloc(ndue, sizeof(**qidx))) == NULL)
 		goto out;
 	for (i = 0; i < p->nqueues; i++) {
-		const char **a = av + i * nargs;
-
-		argvs[i] = NULL;
 		if (p->poll_at[i] > now)
 			continue;	/* idle queue, not yet */
-		snprintf(keys[i], sizeof(keys[i]), "codeq:{%s}:outbox",
-		    p->queues[i]);
-		a[0] = keys[i];
-		a[1] = p->queues[i];
-		a[2] = lim;
-		a[3] = vis;
-		a[4] = p->token;
-		a[5] = room;
-		a[6] = skip;
-		a[7] = defer;
+		snprintf(key, sizeof(key), "codeq:{%s}:outbox", p->queues[i]);
+		sv_add(&s, key);
+		sv_add(&s, p->queues[i]);
+		sv_addi(&s, (int64_t)limit);
+		sv_addi(&s, p->visibility_ms);
+		sv_add(&s, p->token);
+		sv_addi(&s, (int64_t)((ep_cap(p) + ndue - 1) / ndue));
+		sv_addi(&s, SKIP_MAX);
+		sv_addi(&s, DEFER_MS);
 		for (j = 0; j < nrooms; j++)
-			a[8 + j] = rooms[j];
-		argvs[i] = a;
-	}
-	if (script_pipeline(p->store.c, "cb_take", 1, (int)nargs, p->nqueues,
-	    argvs, replies, &e) != CODEQ_OK) {
-		wh_store_failed(&p->store, e.msg);
-		goto out;
-	}
-	wh_store_ok(&p->store);
-	for (i = 0; i < p->nqueues; i++) {
-		redisReply *r = replies[i];
-		size_t n = 0;
-
-		if (r == NULL)
-			continue;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-		    r->element[0]->type != REDIS_REPLY_INTEGER) {
-			log_warning("cb_take failed", "queue", p->queues[i],
-			    "error", r->type == REDIS_REPLY_ERROR ? r->str :
-			    "unexpected reply");
-			freeReplyObject(r);
-			continue;
-		}
-		for (j = 1; j + 10 <= r->elements; j += 10, n++)
-			hold(p, item_from(p->queues[i], r->element + j));
-		got += n;
-		/* Items left for want of room keep the queue busy: it is
-		 * looked at again as soon as room frees up. */
-		poll_result(p, i, n + (size_t)(r->element[0]->integer > 0 ?
-		    r->element[0]->integer : 0), now);
-		freeReplyObject(r);
-	}
-	if (got) {
-		snprintf(lim, sizeof(lim), "%zu", got);
-		log_debug("callback items taken", "count", lim);
+			sv_add(&s, rooms[j]);
+		if (call_add(p, "cb_take", &s) == 0)
+			(*qidx)[n++] = i;
 	}
 out:
 	codeq_strv_free(rooms, nrooms);
-	free(keys);
-	free(av);
-	free(argvs);
+	return n;
+}
+
+/* Holds the items of queue i's cb_take reply r. */
+static size_t
+intake_reply(struct cbp *p, size_t i, redisReply *r, int64_t now)
+{
+	size_t j, n = 0;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		log_warning("cb_take failed", "queue", p->queues[i],
+		    "error", r->type == REDIS_REPLY_ERROR ? r->str :
+		    "unexpected reply");
+		return 0;
+	}
+	for (j = 1; j + 10 <= r->elements; j += 10, n++)
+		hold(p, item_from(p->queues[i], r->element + j));
+	/* Items left for want of room keep the queue busy: it is looked
+	 * at again as soon as room frees up. */
+	poll_result(p, i, n + (size_t)(r->element[0]->integer > 0 ?
+	    r->element[0]->integer : 0), now);
+	return n;
+}
+
+/* One round trip: the settling calls queued since the last one and,
+ * when take is set, a cb_take on each queue due to be looked at. */
+static void
+flush(struct cbp *p, int take, int64_t now)
+{
+	redisReply **replies = NULL;
+	size_t i, nsettle = p->npend, ntake = 0, *qidx = NULL, got = 0;
+	char num[24];
+
+	if (wh_store_ready(&p->store) < 0) {
+		if (nsettle)
+			log_warning("could not settle callback items: they "
+			    "are sent again when their lease runs out");
+		goto out;
+	}
+	if (take)
+		ntake = intake_calls(p, now, &qidx);
+	if (p->npend == 0)
+		goto out;
+	if ((replies = calloc(p->npend, sizeof(*replies))) == NULL)
+		goto out;
+	if (calls_run(p, replies) < 0) {
+		if (nsettle)
+			log_warning("could not settle callback items: they "
+			    "are sent again when their lease runs out");
+		goto out;
+	}
+	for (i = 0; i < nsettle; i++)
+		if (replies[i]->type == REDIS_REPLY_ERROR)
+			log_warning("could not settle callback items: they "
+			    "are sent again when their lease runs out",
+			    "outcome", p->pend[i].script, "error",
+			    replies[i]->str);
+	for (i = 0; i < ntake; i++)
+		got += intake_reply(p, qidx[i], replies[nsettle + i], now);
+	if (got) {
+		snprintf(num, sizeof(num), "%zu", got);
+		log_debug("callback items taken", "count", num);
+	}
+	for (i = 0; i < p->npend; i++)
+		freeReplyObject(replies[i]);
+out:
+	calls_clear(p);
 	free(replies);
+	free(qidx);
 }
 
 /* Items that waited here for most of their lease are given up before
@@ -551,6 +672,7 @@ on_done(void *arg, const struct http_result *r)
 	if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
 		/* Cancelled at shutdown: not an attempt. */
 		settle(p, d->items, d->n, SETTLE_RELEASE, 0, "", -1);
+		flush(p, 0, 0);
 		delivery_free(d);
 		return;
 	}
@@ -580,9 +702,12 @@ on_done(void *arg, const struct http_result *r)
 			    "error", r->error);
 	}
 	/* A slot of this host is free: any endpoint of it may use it, and
-	 * its room is taken from the store as soon as this callback (and
-	 * any other ending in this loop iteration) is done. */
-	if (!p->proc.stopping) {
+	 * its room is taken from the store, in the round trip that settles
+	 * these items, as soon as this callback (and any other ending in
+	 * this loop iteration) is done. */
+	if (p->proc.stopping)
+		flush(p, 0, 0);
+	else {
 		struct endpoint *o;
 
 		for (o = p->eps; o; o = o->next)
@@ -670,11 +795,9 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	int64_t now = wh_now_ms();
 
 	expire_waiting(p, now);
-	if (wh_store_ready(&p->store) == 0) {
+	if (wh_store_ready(&p->store) == 0)
 		refresh_queues(p, now);
-		if (!p->store.down)
-			intake(p, now);
-	}
+	flush(p, !p->store.down, now);
 	for (ep = p->eps; ep; ep = ep->next)
 		dispatch(p, ep);
 	endpoint_gc(p);
@@ -688,10 +811,9 @@ on_refill(struct ev_loop *loop, ev_timer *w, int revents)
 	struct cbp *p = w->data;
 	struct endpoint *ep;
 
-	if (p->proc.stopping || p->store.down ||
-	    wh_store_ready(&p->store) < 0)
+	if (p->proc.stopping)
 		return;
-	intake(p, wh_now_ms());
+	flush(p, !p->store.down, wh_now_ms());
 	for (ep = p->eps; ep; ep = ep->next)
 		dispatch(p, ep);
 }
@@ -738,6 +860,7 @@ on_stop(struct wh_proc *wp)
 		}
 		ep->tail = NULL;
 	}
+	flush(p, 0, 0);
 	if (http_inflight(p->http) == 0) {
 		ev_break(wp->loop, EVBREAK_ALL);
 		return;
@@ -806,6 +929,8 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	ev_timer_stop(p.proc.loop, &p.drain);
 	ev_timer_stop(p.proc.loop, &p.refill);
 	http_free(p.http);
+	flush(&p, 0, 0);	/* what the cancelled requests gave back */
+	free(p.pend);
 	codeq_strv_free(p.queues, p.nqueues);
 	free(p.poll_at);
 	free(p.poll_gap);

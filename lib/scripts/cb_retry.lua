@@ -1,23 +1,33 @@
--- cb_retry.lua: a delivery failed and may be retried later.
+-- cb_retry.lua: deliveries failed and may be retried later, or the
+-- sender gives items back unsent (release).
 --
 -- KEYS[1]  codeq:{Q}:outbox
--- ARGV     1 Q  2 item number  3 lease token  4 delay_ms  5 last_status
---          6 last_error  7 '1' when the delivery never happened (the
---          sender released the item on shutdown: not counted)
--- Pre:     the item exists and its lease is the token (else another sender
---          took it after this one's lease ran out: leave it alone).
--- Post:    due again at now + delay; last_status, last_error recorded
---          (a release instead gives the delivery back).
--- Returns  1, or 0 when the item is gone or leased by another sender
+-- ARGV     1 Q  2 lease token  3 last_status  4 last_error  5 '1' when the
+--          deliveries never happened (the sender released the items on
+--          shutdown: not counted)  6.. pairs: item number, delay_ms
+-- Pre:     none; an item that is gone or whose lease is not the token
+--          (another sender took it after this one's lease ran out) is
+--          left alone.
+-- Post:    each other item due again at now + its delay, lease removed;
+--          last_status, last_error recorded (a release instead gives the
+--          delivery back).
+-- Returns  the number of items rescheduled
 local P = 'codeq:{' .. ARGV[1] .. '}:'
-local key = P .. 'cb:' .. ARGV[2]
-if redis.call('HGET', key, 'lease') ~= ARGV[3] then return 0 end
 local now = now_ms()
-redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[4])), ARGV[2])
-redis.call('HDEL', key, 'lease')
-if ARGV[7] == '1' then
-	redis.call('HINCRBY', key, 'deliveries', -1)
-else
-	redis.call('HSET', key, 'last_status', ARGV[5], 'last_error', ARGV[6])
+local moved = 0
+for i = 6, #ARGV - 1, 2 do
+	local n = ARGV[i]
+	local key = P .. 'cb:' .. n
+	if redis.call('HGET', key, 'lease') == ARGV[2] then
+		redis.call('ZADD', KEYS[1], int(now + tonumber(ARGV[i + 1])), n)
+		redis.call('HDEL', key, 'lease')
+		if ARGV[5] == '1' then
+			redis.call('HINCRBY', key, 'deliveries', -1)
+		else
+			redis.call('HSET', key, 'last_status', ARGV[3],
+				'last_error', ARGV[4])
+		end
+		moved = moved + 1
+	end
 end
-return 1
+return moved

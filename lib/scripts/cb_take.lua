@@ -25,39 +25,65 @@ local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
 local now = now_ms()
 local limit = tonumber(ARGV[2])
-local until_ms = now + tonumber(ARGV[3])
+local until_ms = int(now + tonumber(ARGV[3]))
 local room_default = tonumber(ARGV[5])
 local skip_max = tonumber(ARGV[6])
-local room = {}
-for i = 8, #ARGV - 1, 2 do room[ARGV[i]] = tonumber(ARGV[i + 1]) end
-local out, skipped, taken = { 0 }, {}, 0
--- Look in chunks: the take is often far smaller than limit.  Items
--- taken or dropped leave the due range; the skipped ones stay at its
--- head, so the next chunk starts after them.
+-- full: some endpoint has no room left.  Until then every item looked
+-- at is taken, so its fields are read in one call; after, an item's url
+-- is read first so that a skipped item costs one small read.
+local room, full = {}, room_default <= 0
+for i = 8, #ARGV - 1, 2 do
+	local r = tonumber(ARGV[i + 1])
+	room[ARGV[i]] = r
+	if r <= 0 then full = true end
+end
+local out, skipped, taken, leased = { 0 }, {}, 0, {}
+local function read(key)
+	return redis.call('HMGET', key, 'task_id', 'url', 'status', 'result',
+		'error', 'attempts', 'completed_at', 'traceparent', 'deliveries')
+end
 local function look(n)
 	local key = P .. 'cb:' .. n
-	local url = redis.call('HGET', key, 'url')
-	if not url then
+	local f
+	if full then
+		local url = redis.call('HGET', key, 'url')
+		if url and (room[url] or room_default) <= 0 then
+			room[url] = 0
+			skipped[#skipped + 1] = n
+			return
+		end
+		if url then f = read(key) end
+	else
+		f = read(key)
+	end
+	if not f or not f[2] then
 		redis.call('ZREM', KEYS[1], n)
 		return
 	end
-	local r = room[url] or room_default
-	if r <= 0 then
-		room[url] = 0
-		skipped[#skipped + 1] = n
-		return
-	end
-	local f = redis.call('HMGET', key, 'task_id', 'url', 'status',
-		'result', 'error', 'attempts', 'completed_at', 'traceparent')
-	room[url] = r - 1
+	local url = f[2]
+	local r = (room[url] or room_default) - 1
+	room[url] = r
+	if r <= 0 then full = true end
 	taken = taken + 1
-	redis.call('ZADD', KEYS[1], int(until_ms), n)
-	local d = redis.call('HINCRBY', key, 'deliveries', 1)
-	redis.call('HSET', key, 'lease', ARGV[4])
+	local d = (tonumber(f[9]) or 0) + 1
+	redis.call('HSET', key, 'deliveries', int(d), 'lease', ARGV[4])
+	leased[#leased + 1] = until_ms
+	leased[#leased + 1] = n
 	out[#out + 1] = n
 	for i = 1, 8 do out[#out + 1] = f[i] or '' end
 	out[#out + 1] = int(d)
 end
+-- The items taken leave the due range (their lease) in one ZADD per
+-- chunk, before the next chunk is read.
+local function lease_taken()
+	if #leased > 0 then
+		redis.call('ZADD', KEYS[1], unpack(leased))
+		leased = {}
+	end
+end
+-- Look in chunks: the take is often far smaller than limit.  Items
+-- taken or dropped leave the due range; the skipped ones stay at its
+-- head, so the next chunk starts after them.
 local looked = 0
 while taken < limit and #skipped < skip_max and looked < limit + skip_max do
 	local ns = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', int(now),
@@ -67,6 +93,7 @@ while taken < limit and #skipped < skip_max and looked < limit + skip_max do
 		looked = looked + 1
 		look(n)
 	end
+	lease_taken()
 	if #ns < 128 then break end
 end
 if taken == 0 and #skipped >= skip_max then
