@@ -26,6 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/async.h>
+#include <hiredis/adapters/libev.h>
+#include <openssl/sha.h>
+
 #include "batch.h"
 #include "callbacks.h"
 #include "codeq.h"
@@ -75,9 +79,18 @@ struct cbp {
 	int64_t visibility_ms;
 	struct call *pend;		/* calls for the next round trip */
 	size_t npend, cappend;
+	/* The asynchronous connection the outbox scripts run on, so that
+	 * requests go on while the store works; one round trip at a time
+	 * (a take is sized by the room known when it is sent). */
+	redisAsyncContext *ac;
+	int ac_broken;			/* going away: do not use */
+	struct round *round;		/* the round trip in flight */
+	int again, again_take;		/* another one was asked for meanwhile */
+	ev_timer round_t;		/* its deadline (command_timeout) */
 };
 
 struct call;
+struct round;
 
 struct delivery {
 	struct cbp *p;
@@ -240,48 +253,6 @@ call_add(struct cbp *p, const char *script, struct sv *s)
 	p->npend++;
 	memset(s, 0, sizeof(*s));
 	return 0;
-}
-
-/* Runs the queued calls in one pipelined round trip; replies[i] gets
- * call i's reply.  -1 (no replies) when the link was lost. */
-static int
-calls_run(struct cbp *p, redisReply **replies)
-{
-	struct codeq *c = p->store.c;
-	codeq_error e;
-	size_t i;
-
-	for (i = 0; i < p->npend; i++)
-		replies[i] = NULL;
-	for (i = 0; i < p->npend; i++)
-		if (script_append(c, p->pend[i].script, 1, p->pend[i].nargs,
-		    (const char *const *)p->pend[i].argv, NULL, &e) != CODEQ_OK)
-			goto lost;
-	for (i = 0; i < p->npend; i++)
-		if ((replies[i] = store_get_reply(c, &e)) == NULL)
-			goto lost;
-	/* NOSCRIPT (the store lost its scripts mid-way): one by one. */
-	for (i = 0; i < p->npend; i++) {
-		if (!script_is_noscript(replies[i]))
-			continue;
-		freeReplyObject(replies[i]);
-		if ((replies[i] = script_run(c, p->pend[i].script, 1,
-		    p->pend[i].nargs, (const char *const *)p->pend[i].argv,
-		    NULL, &e)) == NULL)
-			goto lost;
-	}
-	wh_store_ok(&p->store);
-	return 0;
-lost:
-	for (i = 0; i < p->npend; i++) {
-		if (replies[i])
-			freeReplyObject(replies[i]);
-		replies[i] = NULL;
-	}
-	if (c->rc != NULL)
-		store_lost(c, &e);
-	wh_store_failed(&p->store, e.msg);
-	return -1;
 }
 
 enum settle { SETTLE_ACK, SETTLE_RETRY, SETTLE_DEAD, SETTLE_RELEASE };
@@ -564,51 +535,336 @@ intake_reply(struct cbp *p, size_t i, redisReply *r, int64_t now)
 	return n;
 }
 
-/* One round trip: the settling calls queued since the last one and,
- * when take is set, a cb_take on each queue due to be looked at. */
+/* ---- the asynchronous connection ---------------------------------- */
+
+/* One round trip: the calls, then the replies. */
+struct round {
+	struct cbp *p;
+	struct call *calls;
+	size_t ncalls, nsettle, left;
+	size_t *qidx;			/* calls nsettle..: their queue */
+	struct rslot {
+		struct round *rd;
+		size_t i;
+		int eval;		/* sent again as EVAL (NOSCRIPT) */
+	} *slots;
+	int64_t now;
+	size_t got;
+	int lost;
+};
+
+static void round_end(struct round *rd);
+static void release_waiting(struct cbp *p);
+static void flush(struct cbp *p, int take, int64_t now);
+static void dispatch_all(struct cbp *p);
+static void maybe_finish_stop(struct cbp *p);
+
+/* The SHA1 of the outbox scripts, for EVALSHA. */
+static const char *const ac_scripts[] = { "cb_take", "cb_ack", "cb_retry",
+    "cb_dead" };
+static char ac_sha[4][41];
+
+static int
+ac_sha_init(void)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	const char *src;
+	size_t i, j;
+
+	for (i = 0; i < 4; i++) {
+		if ((src = script_source(ac_scripts[i])) == NULL)
+			return -1;
+		SHA1((const unsigned char *)src, strlen(src), md);
+		for (j = 0; j < SHA_DIGEST_LENGTH; j++)
+			snprintf(ac_sha[i] + 2 * j, 3, "%02x", md[j]);
+	}
+	return 0;
+}
+
+static const char *
+ac_sha_of(const char *script)
+{
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(ac_scripts[i], script) == 0)
+			return ac_sha[i];
+	return NULL;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Sends call s->i as EVALSHA (or EVAL with its source).  -1 when it
+ * could not be queued. */
+static int
+ac_send(struct cbp *p, struct rslot *s)
+{
+	struct call *c = &s->rd->calls[s->i];
+	const char *av[c->nargs + 3];
+	int i;
+
+	av[0] = s->eval ? "EVAL" : "EVALSHA";
+	av[1] = s->eval ? script_source(c->script) : ac_sha_of(c->script);
+	av[2] = "1";
+	if (av[1] == NULL)
+		return -1;
+	for (i = 0; i < c->nargs; i++)
+		av[3 + i] = c->argv[i];
+	return redisAsyncCommandArgv(p->ac, on_reply, s, c->nargs + 3, av,
+	    NULL) == REDIS_OK ? 0 : -1;
+}
+
+static void
+on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct rslot *s = priv;
+	struct round *rd = s->rd;
+	struct cbp *p = rd->p;
+	redisReply *r = reply;
+
+	if (r == NULL) {
+		/* The connection is going away (hiredis frees it after
+		 * calling back every command in flight). */
+		p->ac_broken = 1;
+		rd->lost = 1;
+	} else if (script_is_noscript(r) && !s->eval && !p->ac_broken) {
+		/* The store forgot the script (restart, SCRIPT FLUSH): once
+		 * with its source, which loads it again. */
+		s->eval = 1;
+		if (ac_send(p, s) == 0)
+			return;
+		rd->lost = 1;
+	} else if (s->i < rd->nsettle) {
+		if (r->type == REDIS_REPLY_ERROR)
+			log_warning("could not settle callback items: they "
+			    "are sent again when their lease runs out",
+			    "outcome", rd->calls[s->i].script, "error", r->str);
+	} else
+		rd->got += intake_reply(p, rd->qidx[s->i - rd->nsettle], r,
+		    rd->now);
+	if (--rd->left == 0)
+		round_end(rd);
+}
+
+static void
+on_ac_connect(const redisAsyncContext *ac, int status)
+{
+	struct cbp *p = ac->data;
+
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback. */
+		p->ac = NULL;
+		p->ac_broken = 0;
+		wh_store_failed(&p->store, ac->errstr);
+	}
+}
+
+static void
+on_ac_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct cbp *p = ac->data;
+
+	p->ac = NULL;
+	p->ac_broken = 0;
+	if (status != REDIS_OK && !p->proc.stopping)
+		wh_store_failed(&p->store, ac->errstr[0] ? ac->errstr :
+		    "connection lost");
+}
+
+/* A round trip that takes longer than the command timeout: the store
+ * hangs.  Dropping the connection ends the round (its items come back
+ * when their lease runs out). */
+static void
+on_round_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cbp *p = w->data;
+
+	if (p->ac != NULL && p->round != NULL) {
+		log_warning("store call timed out: reconnecting");
+		p->ac_broken = 1;
+		redisAsyncFree(p->ac);
+	}
+}
+
+/* 0 when p->ac may take commands (connecting if needed). */
+static int
+ac_ready(struct cbp *p)
+{
+	const struct store_url *u;
+
+	if (p->ac != NULL)
+		return p->ac_broken ? -1 : 0;
+	if (wh_store_ready(&p->store) < 0)
+		return -1;
+	u = &p->store.c->url;
+	if ((p->ac = redisAsyncConnect(u->host, u->port)) == NULL ||
+	    p->ac->err) {
+		wh_store_failed(&p->store, p->ac ? p->ac->errstr :
+		    "out of memory");
+		if (p->ac)
+			redisAsyncFree(p->ac);
+		p->ac = NULL;
+		return -1;
+	}
+	p->ac->data = p;
+	p->ac_broken = 0;
+	redisLibevAttach(p->proc.loop, p->ac);
+	redisAsyncSetConnectCallback(p->ac, on_ac_connect);
+	redisAsyncSetDisconnectCallback(p->ac, on_ac_disconnect);
+	/* Sent before anything else on the connection. */
+	if (u->password[0])
+		redisAsyncCommand(p->ac, NULL, NULL, "AUTH %s", u->password);
+	if (u->db != 0)
+		redisAsyncCommand(p->ac, NULL, NULL, "SELECT %d", u->db);
+	return 0;
+}
+
+static void
+round_free(struct round *rd)
+{
+	size_t i;
+
+	for (i = 0; i < rd->ncalls; i++)
+		codeq_strv_free(rd->calls[i].argv, (size_t)rd->calls[i].nargs);
+	free(rd->calls);
+	free(rd->slots);
+	free(rd->qidx);
+	free(rd);
+}
+
+static void
+round_end(struct round *rd)
+{
+	struct cbp *p = rd->p;
+	char num[24];
+
+	ev_timer_stop(p->proc.loop, &p->round_t);
+	p->round = NULL;
+	/* A lost connection is reported by its disconnect callback. */
+	if (rd->lost && rd->nsettle)
+		log_warning("could not settle callback items: they are sent "
+		    "again when their lease runs out");
+	else if (!rd->lost)
+		wh_store_ok(&p->store);
+	if (rd->got) {
+		snprintf(num, sizeof(num), "%zu", rd->got);
+		log_debug("callback items taken", "count", num);
+	}
+	round_free(rd);
+	if (p->proc.stopping) {
+		/* Items taken just before the stop go back at once. */
+		release_waiting(p);
+		if (p->npend)
+			flush(p, 0, 0);
+		maybe_finish_stop(p);
+		return;
+	}
+	dispatch_all(p);
+	if ((p->again || p->npend) && p->round == NULL) {
+		int take = p->again_take;
+
+		p->again = p->again_take = 0;
+		flush(p, take && !p->store.down, wh_now_ms());
+	}
+}
+
+/* Sends the settling calls queued since the last round trip and, when
+ * take is set, a cb_take on each queue due to be looked at.  While a
+ * round trip is in flight this one waits for it to end. */
 static void
 flush(struct cbp *p, int take, int64_t now)
 {
-	redisReply **replies = NULL;
-	size_t i, nsettle = p->npend, ntake = 0, *qidx = NULL, got = 0;
-	char num[24];
+	struct round *rd = NULL;
+	size_t i, nsettle = p->npend, ntake = 0, *qidx = NULL;
 
-	if (wh_store_ready(&p->store) < 0) {
+	if (p->round != NULL) {
+		p->again = 1;
+		p->again_take |= take;
+		return;
+	}
+	if (ac_ready(p) < 0) {
 		if (nsettle)
 			log_warning("could not settle callback items: they "
 			    "are sent again when their lease runs out");
-		goto out;
+		calls_clear(p);
+		return;
 	}
 	if (take)
 		ntake = intake_calls(p, now, &qidx);
-	if (p->npend == 0)
-		goto out;
-	if ((replies = calloc(p->npend, sizeof(*replies))) == NULL)
-		goto out;
-	if (calls_run(p, replies) < 0) {
-		if (nsettle)
-			log_warning("could not settle callback items: they "
-			    "are sent again when their lease runs out");
-		goto out;
+	if (p->npend == 0) {
+		free(qidx);
+		return;
 	}
-	for (i = 0; i < nsettle; i++)
-		if (replies[i]->type == REDIS_REPLY_ERROR)
-			log_warning("could not settle callback items: they "
-			    "are sent again when their lease runs out",
-			    "outcome", p->pend[i].script, "error",
-			    replies[i]->str);
-	for (i = 0; i < ntake; i++)
-		got += intake_reply(p, qidx[i], replies[nsettle + i], now);
-	if (got) {
-		snprintf(num, sizeof(num), "%zu", got);
-		log_debug("callback items taken", "count", num);
+	if ((rd = calloc(1, sizeof(*rd))) == NULL ||
+	    (rd->slots = calloc(p->npend, sizeof(*rd->slots))) == NULL) {
+		free(rd);
+		free(qidx);
+		calls_clear(p);
+		return;
 	}
-	for (i = 0; i < p->npend; i++)
-		freeReplyObject(replies[i]);
-out:
-	calls_clear(p);
-	free(replies);
-	free(qidx);
+	/* The round owns the calls from here on. */
+	rd->p = p;
+	rd->calls = p->pend;
+	rd->ncalls = p->npend;
+	rd->nsettle = nsettle;
+	rd->qidx = qidx;
+	rd->now = now;
+	p->pend = NULL;
+	p->npend = p->cappend = 0;
+	p->round = rd;
+	for (i = 0; i < rd->ncalls; i++) {
+		rd->slots[i].rd = rd;
+		rd->slots[i].i = i;
+		if (ac_send(p, &rd->slots[i]) < 0)
+			break;
+		rd->left++;
+	}
+	if (i < rd->ncalls)
+		rd->lost = 1;	/* hiredis did not take the rest */
+	ev_timer_set(&p->round_t, (double)(p->cfg->store.command_timeout_ms >
+	    0 ? p->cfg->store.command_timeout_ms : 5000) / 1000.0, 0.);
+	ev_timer_start(p->proc.loop, &p->round_t);
+	if (rd->left == 0)
+		round_end(rd);
+	(void)ntake;
+}
+
+static void
+dispatch_all(struct cbp *p)
+{
+	struct endpoint *ep;
+
+	for (ep = p->eps; ep; ep = ep->next)
+		dispatch(p, ep);
+}
+
+/* Items not yet sent go back at once, without counting an attempt. */
+static void
+release_waiting(struct cbp *p)
+{
+	struct endpoint *ep;
+
+	for (ep = p->eps; ep; ep = ep->next) {
+		struct cb_item *v[64];
+		size_t n = 0;
+
+		while (ep->head) {
+			struct cb_item *it = ep->head;
+
+			ep->head = it->next;
+			it->next = NULL;
+			ep->nwaiting--;
+			ep->nheld--;
+			v[n++] = it;
+			p->held--;
+			if (n == 64 || ep->head == NULL) {
+				settle(p, v, n, SETTLE_RELEASE, 0, "", -1);
+				while (n > 0)
+					cb_item_free(v[--n]);
+			}
+		}
+		ep->tail = NULL;
+	}
 }
 
 /* Items that waited here for most of their lease are given up before
@@ -652,7 +908,8 @@ delivery_free(struct delivery *d)
 static void
 maybe_finish_stop(struct cbp *p)
 {
-	if (p->proc.stopping && http_inflight(p->http) == 0)
+	if (p->proc.stopping && http_inflight(p->http) == 0 &&
+	    p->round == NULL)
 		ev_break(p->proc.loop, EVBREAK_ALL);
 }
 
@@ -795,7 +1052,9 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	int64_t now = wh_now_ms();
 
 	expire_waiting(p, now);
-	if (wh_store_ready(&p->store) == 0)
+	/* Not while a round trip is in flight: its takes refer to the
+	 * queues by their index. */
+	if (p->round == NULL && wh_store_ready(&p->store) == 0)
 		refresh_queues(p, now);
 	flush(p, !p->store.down, now);
 	for (ep = p->eps; ep; ep = ep->next)
@@ -834,43 +1093,55 @@ static void
 on_stop(struct wh_proc *wp)
 {
 	struct cbp *p = wp->data;
-	struct endpoint *ep;
 
 	ev_timer_stop(wp->loop, &p->tick);
 	ev_timer_stop(wp->loop, &p->refill);
-	/* Items not yet sent go back at once, without counting an attempt. */
-	for (ep = p->eps; ep; ep = ep->next) {
-		struct cb_item *v[64];
-		size_t n = 0;
-
-		while (ep->head) {
-			struct cb_item *it = ep->head;
-
-			ep->head = it->next;
-			it->next = NULL;
-			ep->nwaiting--;
-			ep->nheld--;
-			v[n++] = it;
-			p->held--;
-			if (n == 64 || ep->head == NULL) {
-				settle(p, v, n, SETTLE_RELEASE, 0, "", -1);
-				while (n > 0)
-					cb_item_free(v[--n]);
-			}
-		}
-		ep->tail = NULL;
-	}
+	release_waiting(p);
 	flush(p, 0, 0);
-	if (http_inflight(p->http) == 0) {
+	if (http_inflight(p->http) == 0 && p->round == NULL) {
 		ev_break(wp->loop, EVBREAK_ALL);
 		return;
 	}
-	/* Let the requests in flight end (bounded). */
+	/* Let the requests and the round trip in flight end (bounded). */
 	ev_timer_init(&p->drain, on_drain_timeout,
 	    (p->cfg->webhooks.timeout_ms < 5000 ?
 	    p->cfg->webhooks.timeout_ms : 5000) / 1000.0 + 0.5, 0.);
 	p->drain.data = p;
 	ev_timer_start(wp->loop, &p->drain);
+}
+
+static void
+on_wake(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	*(int *)w->data = 1;
+}
+
+/* At exit: what the cancelled requests gave back, and the acks of the
+ * round trip in flight, reach the store (waiting 2 s at most); then the
+ * connection is closed. */
+static void
+finish_rounds(struct cbp *p)
+{
+	ev_timer t;
+	int late = 0;
+
+	p->proc.stopping = 1;
+	ev_timer_init(&t, on_wake, 2., 0.);
+	t.data = &late;
+	ev_timer_start(p->proc.loop, &t);
+	while (!late && p->ac != NULL && !p->ac_broken) {
+		if (p->round == NULL && p->npend)
+			flush(p, 0, 0);
+		if (p->round == NULL)
+			break;
+		ev_run(p->proc.loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(p->proc.loop, &t);
+	ev_timer_stop(p->proc.loop, &p->round_t);
+	if (p->ac != NULL) {
+		p->ac_broken = 1;
+		redisAsyncFree(p->ac);	/* calls back what is left: lost */
+	}
 }
 
 static int
@@ -880,6 +1151,12 @@ setup(struct cbp *p, const struct codeq_config *cfg)
 
 	p->cfg = cfg;
 	wh_store_init(&p->store, cfg, "callbacks");
+	if (ac_sha_init() < 0) {
+		log_error("callbacks: outbox scripts missing");
+		return -1;
+	}
+	ev_timer_init(&p->round_t, on_round_timeout, 1., 0.);
+	p->round_t.data = p;
 	if ((p->http = wh_http_setup(p->proc.loop, w, &p->key,
 	    &p->have_key)) == NULL)
 		return -1;
@@ -929,7 +1206,8 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	ev_timer_stop(p.proc.loop, &p.drain);
 	ev_timer_stop(p.proc.loop, &p.refill);
 	http_free(p.http);
-	flush(&p, 0, 0);	/* what the cancelled requests gave back */
+	finish_rounds(&p);
+	calls_clear(&p);
 	free(p.pend);
 	codeq_strv_free(p.queues, p.nqueues);
 	free(p.poll_at);
