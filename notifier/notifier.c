@@ -18,13 +18,14 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>
-#include <jansson.h>
 
 #include "codeq.h"
 #include "conf.h"
@@ -40,11 +41,6 @@
 #define CHANNEL "codeq:ready"
 #define RETRY_MAX_S 64.0	/* longest wait before a retry (2^6 s) */
 
-struct qmark {				/* a queue and a time */
-	char *queue;
-	int64_t at;
-};
-
 struct notifier {
 	struct wh_proc proc;
 	const struct codeq_config *cfg;
@@ -57,10 +53,12 @@ struct notifier {
 	struct route *route;
 	int64_t subs_at;
 	ev_timer coalesce, sends, scan, reconnect, refresh;
-	struct qmark *signalled;	/* queues signalled this window */
-	size_t nsignalled;
-	struct qmark *told;		/* when each queue was last assigned */
-	size_t ntold;
+	struct strset signalled;	/* queues signalled this window */
+	struct strset told;		/* queues assigned lately, */
+	int64_t *told_at;		/* when (parallel to told.keys) */
+	size_t told_cap;
+	char at_text[40];		/* at_ms as RFC 3339: entries of one */
+	int64_t at_ms;			/* window share their time */
 };
 
 struct send {
@@ -82,46 +80,62 @@ static void subscribe_connect(struct notifier *n);
 
 /* ---- small helpers ----------------------------------------------- */
 
-static int
-mark(struct qmark **v, size_t *nv, const char *queue, int64_t at)
+/* Notes that queue was assigned at `at`. */
+static void
+told_mark(struct notifier *n, const char *queue, int64_t at)
 {
-	struct qmark *t;
-	size_t i;
+	size_t pos;
 
-	for (i = 0; i < *nv; i++)
-		if (strcmp((*v)[i].queue, queue) == 0) {
-			(*v)[i].at = at;
-			return 0;
-		}
-	if ((t = realloc(*v, (*nv + 1) * sizeof(*t))) == NULL)
-		return -1;
-	*v = t;
-	if ((t[*nv].queue = strdup(queue)) == NULL)
-		return -1;
-	t[*nv].at = at;
-	(*nv)++;
-	return 0;
+	/* Room first: told_at stays parallel to told.keys. */
+	if (n->told.n == n->told_cap) {
+		size_t cap = n->told_cap ? n->told_cap * 2 : 64;
+		int64_t *t = realloc(n->told_at, cap * sizeof(*t));
+
+		if (t == NULL)
+			return;		/* the scan looks again: harmless */
+		n->told_at = t;
+		n->told_cap = cap;
+	}
+	if (strset_add(&n->told, queue, &pos) >= 0)
+		n->told_at[pos] = at;
 }
 
 static int64_t
-marked_at(const struct qmark *v, size_t nv, const char *queue)
+told_when(const struct notifier *n, const char *queue)
 {
-	size_t i;
+	long pos = strset_find(&n->told, queue);
 
-	for (i = 0; i < nv; i++)
-		if (strcmp(v[i].queue, queue) == 0)
-			return v[i].at;
-	return 0;
+	return pos >= 0 ? n->told_at[pos] : 0;
 }
 
+/* Forgets the queues told about before `since`: the scan treats them
+ * like queues never told about, and the set stays the size of the queues
+ * with recent work. */
 static void
-marks_free(struct qmark *v, size_t nv)
+told_prune(struct notifier *n, int64_t since)
 {
-	size_t i;
+	struct strset keep;
+	int64_t *at;
+	size_t i, pos;
 
-	for (i = 0; i < nv; i++)
-		free(v[i].queue);
-	free(v);
+	if (n->told.n == 0 ||
+	    (at = malloc(n->told_cap * sizeof(*at))) == NULL)
+		return;		/* keep everything: it only costs memory */
+	memset(&keep, 0, sizeof(keep));
+	for (i = 0; i < n->told.n; i++) {
+		if (n->told_at[i] < since)
+			continue;
+		if (strset_add(&keep, n->told.keys[i], &pos) < 0) {
+			strset_free(&keep);
+			free(at);
+			return;
+		}
+		at[pos] = n->told_at[i];
+	}
+	strset_free(&n->told);
+	free(n->told_at);
+	n->told = keep;
+	n->told_at = at;
 }
 
 /* ---- subscriptions ----------------------------------------------- */
@@ -264,28 +278,53 @@ assign(struct notifier *n, char *const *queues, size_t nq, int64_t now)
 		if (d[i] == 0)
 			continue;
 		if (route_assign(n->route, queues[i], d[i] < 0 ? 0 : d[i], now))
-			mark(&n->told, &n->ntold, queues[i], now);
+			told_mark(n, queues[i], now);
 	}
 	free(d);
 	schedule_sends(n);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Non-zero when signals wait on the subscriber connection. */
+static int
+signals_waiting(const struct notifier *n)
+{
+	struct pollfd p;
+
+	if (n->ac == NULL || n->ac->c.fd < 0)
+		return 0;
+	p.fd = n->ac->c.fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 static void
 on_coalesce(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct notifier *n = w->data;
-	char **q = calloc(n->nsignalled + 1, sizeof(*q));
-	size_t i;
+	int64_t t0 = mono_ms(), left;
 
-	if (q == NULL)
-		return;
-	for (i = 0; i < n->nsignalled; i++)
-		q[i] = n->signalled[i].queue;
-	assign(n, q, n->nsignalled, wh_now_ms());
-	free(q);
-	marks_free(n->signalled, n->nsignalled);
-	n->signalled = NULL;
-	n->nsignalled = 0;
+	assign(n, n->signalled.keys, n->signalled.n, wh_now_ms());
+	strset_clear(&n->signalled);
+	/* The loop reads no signal while it flushes (the depth read waits
+	 * for the store).  Signals that arrived meanwhile opened the next
+	 * window then, at the latest when the flush started: it closes
+	 * coalesce after that start, not coalesce after the loop got round
+	 * to them, or a busy store would stretch every window by a flush. */
+	if (signals_waiting(n)) {
+		left = n->cfg->notifier.coalesce_ms - (mono_ms() - t0);
+		ev_timer_set(&n->coalesce, left > 0 ? left / 1000.0 : 0., 0.);
+		ev_timer_start(loop, &n->coalesce);
+	}
 }
 
 /* The periodic depth scan: queues with ready work that nobody was told
@@ -305,10 +344,11 @@ scan(struct notifier *n)
 		return;
 	}
 	wh_store_ok(&n->store);
+	told_prune(n, now - iv);
 	if ((want = calloc(nn + 1, sizeof(*want))) != NULL) {
 		for (i = 0; i < nn; i++)
 			if (route_wants(n->route, names[i]) &&
-			    now - marked_at(n->told, n->ntold, names[i]) >= iv)
+			    now - told_when(n, names[i]) >= iv)
 				want[k++] = names[i];
 		if (k)
 			assign(n, want, k, now);
@@ -325,32 +365,126 @@ on_scan(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- sending ----------------------------------------------------- */
 
-static char *
-body_for(const struct nsub *s, const char *id, int64_t now, size_t *len)
+/* A growing output buffer; oom sticks once an allocation failed. */
+struct obuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void
+ob_put(struct obuf *b, const char *s, size_t n)
 {
-	json_t *root, *arr = json_array();
-	char at[40], *out;
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((p = realloc(b->p, cap)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+#define OB_LIT(b, s) ob_put((b), (s), sizeof(s) - 1)
+
+/* A JSON string.  Queue names and ids are plain ASCII; anything else is
+ * escaped the way jansson does (control characters as \u00XX). */
+static void
+ob_str(struct obuf *b, const char *s)
+{
+	const char *run = s;
+	char esc[8];
+
+	ob_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		ob_put(b, run, (size_t)(s - run));
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			ob_put(b, esc, 2);
+		} else {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			ob_put(b, esc, 6);
+		}
+		run = s + 1;
+	}
+	ob_put(b, run, (size_t)(s - run));
+	ob_put(b, "\"", 1);
+}
+
+static void
+ob_int(struct obuf *b, int64_t v)
+{
+	char num[24];
+	int k = snprintf(num, sizeof(num), "%" PRId64, v);
+
+	ob_put(b, num, (size_t)k);
+}
+
+/* RFC 3339 text of ms; the entries of one window share one time, so the
+ * last one is kept. */
+static const char *
+at_text(struct notifier *n, int64_t ms)
+{
+	if (ms != n->at_ms || n->at_text[0] == '\0') {
+		wh_rfc3339(ms, n->at_text, sizeof(n->at_text));
+		n->at_ms = ms;
+	}
+	return n->at_text;
+}
+
+/* The WORK_AVAILABLE body of s's batch (docs/webhooks.md), written
+ * directly: at a thousand queues per batch and a batch per subscriber per
+ * window, a jansson object per entry (several allocations each, then the
+ * dump) costs several times more. */
+static char *
+body_for(struct notifier *n, const struct nsub *s, const char *id,
+    int64_t now, size_t *len)
+{
+	struct obuf b = { NULL, 0, 0, 0 };
+	char at[40];
 	size_t i;
 
-	if (arr == NULL)
-		return NULL;
-	for (i = 0; i < s->npending; i++) {
-		wh_rfc3339(s->pending[i].at_ms, at, sizeof(at));
-		json_array_append_new(arr, json_pack("{s:s, s:I, s:s}",
-		    "queue", s->pending[i].queue,
-		    "ready", (json_int_t)s->pending[i].ready, "time", at));
-	}
 	wh_rfc3339(now, at, sizeof(at));
-	root = json_pack("{s:s, s:s, s:s, s:s, s:o}", "eventType",
-	    "WORK_AVAILABLE", "notificationId", id, "subscriptionId", s->id,
-	    "time", at, "queues", arr);
-	if (root == NULL)
+	OB_LIT(&b, "{\"eventType\":\"WORK_AVAILABLE\",\"notificationId\":");
+	ob_str(&b, id);
+	OB_LIT(&b, ",\"subscriptionId\":");
+	ob_str(&b, s->id);
+	OB_LIT(&b, ",\"time\":");
+	ob_str(&b, at);
+	OB_LIT(&b, ",\"queues\":[");
+	for (i = 0; i < s->npending; i++) {
+		if (i > 0)
+			OB_LIT(&b, ",");
+		OB_LIT(&b, "{\"queue\":");
+		ob_str(&b, s->pending[i].queue);
+		OB_LIT(&b, ",\"ready\":");
+		ob_int(&b, s->pending[i].ready);
+		OB_LIT(&b, ",\"time\":");
+		ob_str(&b, at_text(n, s->pending[i].at_ms));
+		OB_LIT(&b, "}");
+	}
+	OB_LIT(&b, "]}");
+	if (b.oom) {
+		free(b.p);
 		return NULL;
-	out = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	if (out)
-		*len = strlen(out);
-	return out;
+	}
+	*len = b.len;
+	return b.p;
 }
 
 static void
@@ -363,17 +497,6 @@ send_free(struct send *x)
 	free(x);
 }
 
-static struct nsub *
-sub_find(struct notifier *n, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < route_count(n->route); i++)
-		if (strcmp(route_get(n->route, i)->id, id) == 0)
-			return route_get(n->route, i);
-	return NULL;
-}
-
 static int post(struct send *x);
 
 static void
@@ -382,7 +505,7 @@ on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 	struct send *x = w->data;
 
 	if (post(x) < 0) {
-		struct nsub *s = sub_find(x->n, x->sub_id);
+		struct nsub *s = route_find(x->n->route, x->sub_id);
 
 		if (s)
 			s->inflight = 0;
@@ -423,7 +546,7 @@ on_sent(void *arg, const struct http_result *r)
 		ev_timer_start(n->proc.loop, &x->retry);
 		return;
 	}
-	if ((s = sub_find(n, x->sub_id)) != NULL)
+	if ((s = route_find(n->route, x->sub_id)) != NULL)
 		s->inflight = 0;
 	send_free(x);
 	if (!n->proc.stopping)
@@ -457,7 +580,7 @@ send_now(struct notifier *n, struct nsub *s, int64_t now)
 	x->n = n;
 	x->retries_left = n->cfg->notifier.retries;
 	wh_random_id("ntf_", x->id, sizeof(x->id));
-	if ((x->body = body_for(s, x->id, now, &x->len)) == NULL ||
+	if ((x->body = body_for(n, s, x->id, now, &x->len)) == NULL ||
 	    (x->sub_id = strdup(s->id)) == NULL ||
 	    (x->url = strdup(s->url)) == NULL) {
 		send_free(x);
@@ -540,7 +663,8 @@ on_message(redisAsyncContext *ac, void *reply, void *priv)
 	queue[len] = '\0';
 	if (!codeq_queue_name_valid(queue) || !route_wants(n->route, queue))
 		return;
-	mark(&n->signalled, &n->nsignalled, queue, wh_now_ms());
+	if (strset_add(&n->signalled, queue, NULL) < 0)
+		return;		/* advisory: the depth scan finds it */
 	if (!ev_is_active(&n->coalesce)) {
 		ev_timer_set(&n->coalesce,
 		    n->cfg->notifier.coalesce_ms / 1000.0, 0.);
@@ -703,8 +827,9 @@ notifier_main(const struct codeq_config *cfg, int ipc_fd)
 	}
 	http_free(n.http);
 	route_free(n.route);
-	marks_free(n.signalled, n.nsignalled);
-	marks_free(n.told, n.ntold);
+	strset_free(&n.signalled);
+	strset_free(&n.told);
+	free(n.told_at);
 	wh_store_close(&n.store);
 	sign_key_clear(&n.key);
 	wh_proc_fini(&n.proc);

@@ -13,12 +13,133 @@ struct rr {
 	uint64_t next;
 };
 
+struct idxv {				/* positions in subs, ascending */
+	size_t *v;
+	size_t n;
+};
+
 struct route {
-	struct nsub **subs;
+	struct nsub **subs;		/* sorted by id */
 	size_t nsubs;
 	struct rr *rr;		/* round-robin position per group */
 	size_t nrr;
+	/* Who listens to what: the subscriptions to "*", and per queue
+	 * named in some subscription (qidx) the others listing it. */
+	struct idxv star;
+	struct strset qidx;
+	struct idxv *qsubs;		/* parallel to qidx.keys */
 };
+
+/* ---- strset ------------------------------------------------------ */
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The table slot of key, or of the free slot where it would go. */
+static size_t
+strset_slot(const struct strset *s, const char *key)
+{
+	size_t m = s->tabcap - 1, i;
+
+	for (i = (size_t)hash_str(key) & m; s->tab[i] != 0; i = (i + 1) & m)
+		if (strcmp(s->keys[s->tab[i] - 1], key) == 0)
+			break;
+	return i;
+}
+
+long
+strset_find(const struct strset *s, const char *key)
+{
+	size_t i;
+
+	if (s->tabcap == 0)
+		return -1;
+	i = strset_slot(s, key);
+	return s->tab[i] ? (long)s->tab[i] - 1 : -1;
+}
+
+/* Keeps the table at most half full. */
+static int
+strset_grow(struct strset *s)
+{
+	size_t cap = s->tabcap ? s->tabcap * 2 : 16, i;
+	uint32_t *old = s->tab;
+
+	if ((s->tab = calloc(cap, sizeof(*s->tab))) == NULL) {
+		s->tab = old;
+		return -1;
+	}
+	s->tabcap = cap;
+	for (i = 0; i < s->n; i++)
+		s->tab[strset_slot(s, s->keys[i])] = (uint32_t)(i + 1);
+	free(old);
+	return 0;
+}
+
+int
+strset_add(struct strset *s, const char *key, size_t *pos)
+{
+	size_t i;
+
+	if (s->tabcap != 0) {
+		i = strset_slot(s, key);
+		if (s->tab[i] != 0) {
+			if (pos)
+				*pos = s->tab[i] - 1;
+			return 0;
+		}
+	}
+	if (s->n >= UINT32_MAX - 1)
+		return -1;
+	if ((s->n + 1) * 2 > s->tabcap && strset_grow(s) < 0)
+		return -1;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		char **k = realloc(s->keys, cap * sizeof(*k));
+
+		if (k == NULL)
+			return -1;
+		s->keys = k;
+		s->cap = cap;
+	}
+	if ((s->keys[s->n] = strdup(key)) == NULL)
+		return -1;
+	s->tab[strset_slot(s, key)] = (uint32_t)(s->n + 1);
+	if (pos)
+		*pos = s->n;
+	s->n++;
+	return 1;
+}
+
+void
+strset_clear(struct strset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->keys[i]);
+	s->n = 0;
+	if (s->tab)
+		memset(s->tab, 0, s->tabcap * sizeof(*s->tab));
+}
+
+void
+strset_free(struct strset *s)
+{
+	strset_clear(s);
+	free(s->keys);
+	free(s->tab);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- the table --------------------------------------------------- */
 
 struct route *
 route_new(void)
@@ -35,15 +156,29 @@ nsub_free(struct nsub *s)
 		return;
 	for (i = 0; i < s->nqueues; i++)
 		free(s->queues[i]);
-	for (i = 0; i < s->npending; i++)
-		free(s->pending[i].queue);
 	free(s->queues);
 	free(s->pending);
+	strset_free(&s->pidx);
 	free(s->id);
 	free(s->url);
 	free(s->group);
 	sign_key_clear(&s->key);
 	free(s);
+}
+
+static void
+index_free(struct route *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->qidx.n; i++)
+		free(r->qsubs[i].v);
+	free(r->qsubs);
+	r->qsubs = NULL;
+	strset_free(&r->qidx);
+	free(r->star.v);
+	r->star.v = NULL;
+	r->star.n = 0;
 }
 
 void
@@ -57,6 +192,7 @@ route_free(struct route *r)
 		nsub_free(r->subs[i]);
 	for (i = 0; i < r->nrr; i++)
 		free(r->rr[i].group);
+	index_free(r);
 	free(r->subs);
 	free(r->rr);
 	free(r);
@@ -71,34 +207,110 @@ by_id(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+static int
+idxv_push(struct idxv *x, size_t i)
+{
+	size_t *v;
+
+	/* Built in ascending order: a queue listed twice counts once. */
+	if (x->n > 0 && x->v[x->n - 1] == i)
+		return 0;
+	if ((v = realloc(x->v, (x->n + 1) * sizeof(*v))) == NULL)
+		return -1;
+	x->v = v;
+	x->v[x->n++] = i;
+	return 0;
+}
+
+static int
+is_star(const struct nsub *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nqueues; i++)
+		if (strcmp(s->queues[i], "*") == 0)
+			return 1;
+	return 0;
+}
+
+/* Who listens to what, from r->subs.  -1 when out of memory (the index
+ * is then partial: some queues are not assigned until the next reload). */
+static int
+index_build(struct route *r)
+{
+	size_t i, j, pos, cap = 0;
+	int rc = 0;
+
+	index_free(r);
+	for (i = 0; i < r->nsubs; i++) {
+		struct nsub *s = r->subs[i];
+
+		if (is_star(s)) {
+			rc |= idxv_push(&r->star, i);
+			continue;
+		}
+		for (j = 0; j < s->nqueues; j++) {
+			int added;
+
+			/* Room first: qsubs stays parallel to qidx.keys. */
+			if (r->qidx.n == cap) {
+				size_t c = cap ? cap * 2 : 16;
+				struct idxv *q = realloc(r->qsubs, c * sizeof(*q));
+
+				if (q == NULL)
+					return -1;
+				r->qsubs = q;
+				cap = c;
+			}
+			if ((added = strset_add(&r->qidx, s->queues[j], &pos)) < 0)
+				return -1;
+			if (added)
+				r->qsubs[pos] = (struct idxv){ NULL, 0 };
+			rc |= idxv_push(&r->qsubs[pos], i);
+		}
+	}
+	return rc;
+}
+
 void
 route_replace(struct route *r, struct nsub **subs, size_t n)
 {
 	size_t i, j;
 
 	/* Sorted by id: group and hash choices do not depend on the order
-	 * the store listed the subscriptions in. */
+	 * the store listed the subscriptions in, and ids are found by
+	 * binary search. */
 	qsort(subs, n, sizeof(*subs), by_id);
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < r->nsubs; j++) {
-			struct nsub *old = r->subs[j];
+	for (i = 0, j = 0; i < n && j < r->nsubs; ) {
+		struct nsub *old = r->subs[j];
+		int c = strcmp(old->id, subs[i]->id);
 
-			if (old == NULL || strcmp(old->id, subs[i]->id) != 0)
-				continue;
-			subs[i]->last_sent_ms = old->last_sent_ms;
-			subs[i]->inflight = old->inflight;
-			subs[i]->pending = old->pending;
-			subs[i]->npending = old->npending;
-			old->pending = NULL;
-			old->npending = 0;
-			break;
+		if (c < 0) {
+			j++;
+			continue;
 		}
+		if (c > 0) {
+			i++;
+			continue;
+		}
+		subs[i]->last_sent_ms = old->last_sent_ms;
+		subs[i]->inflight = old->inflight;
+		subs[i]->pending = old->pending;
+		subs[i]->npending = old->npending;
+		subs[i]->pending_cap = old->pending_cap;
+		subs[i]->pidx = old->pidx;
+		old->pending = NULL;
+		old->npending = old->pending_cap = 0;
+		memset(&old->pidx, 0, sizeof(old->pidx));
+		i++;
+		j++;
 	}
 	for (j = 0; j < r->nsubs; j++)
 		nsub_free(r->subs[j]);
 	free(r->subs);
 	r->subs = subs;
 	r->nsubs = n;
+	index_build(r);
 }
 
 size_t
@@ -113,51 +325,54 @@ route_get(struct route *r, size_t i)
 	return i < r->nsubs ? r->subs[i] : NULL;
 }
 
-static int
-lists(const struct nsub *s, const char *queue)
+struct nsub *
+route_find(struct route *r, const char *id)
 {
-	size_t i;
+	size_t lo = 0, hi = r->nsubs, mid;
+	int c;
 
-	for (i = 0; i < s->nqueues; i++)
-		if (strcmp(s->queues[i], queue) == 0 ||
-		    strcmp(s->queues[i], "*") == 0)
-			return 1;
-	return 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(r->subs[mid]->id, id)) == 0)
+			return r->subs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 int
 route_wants(const struct route *r, const char *queue)
 {
-	size_t i;
-
-	for (i = 0; i < r->nsubs; i++)
-		if (lists(r->subs[i], queue))
-			return 1;
-	return 0;
+	return r->star.n > 0 || strset_find(&r->qidx, queue) >= 0;
 }
 
 static int
 add_pending(struct nsub *s, const char *queue, int64_t ready, int64_t now)
 {
 	struct pending_queue *p;
-	size_t i;
+	size_t pos;
+	int added;
 
-	for (i = 0; i < s->npending; i++) {
-		if (strcmp(s->pending[i].queue, queue) == 0) {
-			s->pending[i].ready = ready;
-			s->pending[i].at_ms = now;
-			return 0;
-		}
+	/* Room first: pending stays parallel to pidx.keys. */
+	if (s->npending == s->pending_cap) {
+		size_t cap = s->pending_cap ? s->pending_cap * 2 : 8;
+
+		if ((p = realloc(s->pending, cap * sizeof(*p))) == NULL)
+			return -1;
+		s->pending = p;
+		s->pending_cap = cap;
 	}
-	p = realloc(s->pending, (s->npending + 1) * sizeof(*p));
-	if (p == NULL)
+	if ((added = strset_add(&s->pidx, queue, &pos)) < 0)
 		return -1;
-	s->pending = p;
-	if ((p[s->npending].queue = strdup(queue)) == NULL)
-		return -1;
-	p[s->npending].ready = ready;
-	p[s->npending].at_ms = now;
-	s->npending++;
+	if (added) {
+		s->pending[pos].queue = s->pidx.keys[pos];
+		s->npending++;
+	}
+	s->pending[pos].ready = ready;
+	s->pending[pos].at_ms = now;
 	return 0;
 }
 
@@ -192,21 +407,56 @@ rr_get(struct route *r, const char *group)
 	return &r->rr[r->nrr++];
 }
 
-/* Picks one member of (mode, group) subscribed to queue. */
+/* The subscribers of a queue: positions in r->subs, ascending (the
+ * merge of the "*" subscriptions and of those naming the queue). */
+struct cands {
+	size_t *v;
+	size_t n;
+	size_t buf[64];
+};
+
+static int
+cands_get(const struct route *r, const char *queue, struct cands *c)
+{
+	long q = strset_find(&r->qidx, queue);
+	const struct idxv *a = &r->star, *b = q >= 0 ? &r->qsubs[q] : NULL;
+	size_t nb = b ? b->n : 0, i = 0, j = 0;
+
+	c->n = 0;
+	c->v = c->buf;
+	if (a->n + nb > sizeof(c->buf) / sizeof(c->buf[0]) &&
+	    (c->v = malloc((a->n + nb) * sizeof(*c->v))) == NULL)
+		return -1;
+	while (i < a->n || j < nb) {
+		if (j >= nb || (i < a->n && a->v[i] < b->v[j]))
+			c->v[c->n++] = a->v[i++];
+		else
+			c->v[c->n++] = b->v[j++];
+	}
+	return 0;
+}
+
+static void
+cands_free(struct cands *c)
+{
+	if (c->v != c->buf)
+		free(c->v);
+}
+
+/* Picks one member of (mode, group) among the queue's subscribers. */
 static struct nsub *
-choose(struct route *r, enum sub_mode mode, const char *group,
-    const char *queue, int64_t now)
+choose(struct route *r, const struct cands *c, enum sub_mode mode,
+    const char *group, const char *queue, int64_t now)
 {
 	struct nsub *m[64], *best = NULL;
 	size_t n = 0, i;
 	uint64_t h, bh = 0;
 	struct rr *rr;
 
-	for (i = 0; i < r->nsubs && n < 64; i++) {
-		struct nsub *s = r->subs[i];
+	for (i = 0; i < c->n && n < 64; i++) {
+		struct nsub *s = r->subs[c->v[i]];
 
-		if (s->mode == mode && strcmp(s->group, group) == 0 &&
-		    lists(s, queue))
+		if (s->mode == mode && strcmp(s->group, group) == 0)
 			m[n++] = s;
 	}
 	if (n == 0)
@@ -236,33 +486,57 @@ choose(struct route *r, enum sub_mode mode, const char *group,
 	return m[rr->next++ % n];
 }
 
+/* Non-zero when the choice for s's (mode, group) was made already: among
+ * the groups in done[], or when those overflowed, among the candidates
+ * before position i. */
+static int
+group_seen(const struct route *r, const struct cands *c, size_t i,
+    struct nsub **done, size_t ndone, int overflow)
+{
+	const struct nsub *s = r->subs[c->v[i]];
+	size_t j;
+
+	for (j = 0; j < ndone; j++)
+		if (done[j]->mode == s->mode && strcmp(done[j]->group,
+		    s->group) == 0)
+			return 1;
+	for (j = 0; overflow && j < i; j++)
+		if (r->subs[c->v[j]]->mode == s->mode &&
+		    strcmp(r->subs[c->v[j]]->group, s->group) == 0)
+			return 1;
+	return 0;
+}
+
 size_t
 route_assign(struct route *r, const char *queue, int64_t ready,
     int64_t now_ms)
 {
-	size_t i, j, chosen = 0;
+	struct nsub *done[16], *ch;
+	struct cands c;
+	size_t i, ndone = 0, chosen = 0;
+	int overflow = 0;
 
-	for (i = 0; i < r->nsubs; i++) {
-		struct nsub *s = r->subs[i], *c;
-		int seen = 0;
+	if (cands_get(r, queue, &c) < 0)
+		return 0;
+	for (i = 0; i < c.n; i++) {
+		struct nsub *s = r->subs[c.v[i]];
 
-		if (!lists(s, queue))
-			continue;
 		if (s->mode == SUB_FANOUT) {
 			chosen += add_pending(s, queue, ready, now_ms) == 0;
 			continue;
 		}
 		/* One choice per (mode, group): made at its first member. */
-		for (j = 0; j < i && !seen; j++)
-			seen = r->subs[j]->mode == s->mode &&
-			    strcmp(r->subs[j]->group, s->group) == 0 &&
-			    lists(r->subs[j], queue);
-		if (seen)
+		if (group_seen(r, &c, i, done, ndone, overflow))
 			continue;
-		c = choose(r, s->mode, s->group, queue, now_ms);
-		if (c && add_pending(c, queue, ready, now_ms) == 0)
+		if (ndone < sizeof(done) / sizeof(done[0]))
+			done[ndone++] = s;
+		else
+			overflow = 1;
+		ch = choose(r, &c, s->mode, s->group, queue, now_ms);
+		if (ch && add_pending(ch, queue, ready, now_ms) == 0)
 			chosen++;
 	}
+	cands_free(&c);
 	return chosen;
 }
 
@@ -282,12 +556,8 @@ route_next_send(const struct nsub *s, int64_t now_ms)
 void
 route_sent(struct nsub *s, int64_t now_ms)
 {
-	size_t i;
-
-	for (i = 0; i < s->npending; i++)
-		free(s->pending[i].queue);
-	free(s->pending);
-	s->pending = NULL;
+	/* The memory stays for the next batch, which is about as big. */
+	strset_clear(&s->pidx);
 	s->npending = 0;
 	s->last_sent_ms = now_ms;
 }

@@ -14,6 +14,11 @@
  *           while membership stays, and few queues move when it changes.
  * A subscriber's batch is sent as one POST when its minimum interval
  * since the previous one has passed and no request of it is in flight.
+ *
+ * Every lookup by queue name goes through a hash index (struct strset):
+ * the notifier looks queues up per pub/sub message and per subscriber per
+ * window, thousands of times a second, so nothing here scans a list of
+ * queues or of subscribers per queue.
  */
 #ifndef CODEQ_NOTIFIER_ROUTE_H
 #define CODEQ_NOTIFIER_ROUTE_H
@@ -25,8 +30,27 @@
 
 enum sub_mode { SUB_FANOUT = 0, SUB_GROUP, SUB_HASH };
 
+/* A set of strings in insertion order with O(1) lookups: keys[0 .. n-1]
+ * (owned), indexed by an open-addressing table of positions.  All zero is
+ * an empty set. */
+struct strset {
+	char **keys;
+	size_t n, cap;
+	uint32_t *tab;			/* 1 + position; 0: free slot */
+	size_t tabcap;			/* a power of 2, or 0 */
+};
+
+/* The position of key, or -1. */
+long strset_find(const struct strset *s, const char *key);
+/* Adds key unless present; *pos (may be NULL) gets its position.
+ * 1 when added, 0 when it was there, -1 when out of memory. */
+int strset_add(struct strset *s, const char *key, size_t *pos);
+/* Empties the set, keeping its memory for the next use. */
+void strset_clear(struct strset *s);
+void strset_free(struct strset *s);
+
 struct pending_queue {
-	char *queue;
+	const char *queue;		/* owned by the subscriber's pidx */
 	int64_t ready;
 	int64_t at_ms;			/* when the work was seen */
 };
@@ -45,8 +69,9 @@ struct nsub {
 	/* Runtime state, kept across reloads of the table. */
 	int64_t last_sent_ms;		/* 0: never */
 	int inflight;
-	struct pending_queue *pending;
-	size_t npending;
+	struct pending_queue *pending;	/* pending[i].queue is pidx.keys[i] */
+	size_t npending, pending_cap;
+	struct strset pidx;
 };
 
 struct route;
@@ -59,8 +84,10 @@ void route_free(struct route *r);
 void route_replace(struct route *r, struct nsub **subs, size_t n);
 size_t route_count(const struct route *r);
 struct nsub *route_get(struct route *r, size_t i);
-/* Non-zero when some subscription lists queue. */
+/* Non-zero when some subscription lists queue (or "*"). */
 int route_wants(const struct route *r, const char *queue);
+/* The subscription with this id, or NULL. */
+struct nsub *route_find(struct route *r, const char *id);
 
 /* Adds one queue with ready tasks to the batches of its chosen
  * subscribers.  Returns how many subscribers were chosen. */
