@@ -59,6 +59,15 @@ struct notifier {
 	size_t told_cap;
 	char at_text[40];		/* at_ms as RFC 3339: entries of one */
 	int64_t at_ms;			/* window share their time */
+	/* Requests in flight per target host (scheme://host:port), at most
+	 * [webhooks] max_per_host each: the others' batches wait here, and
+	 * keep collecting, rather than in the HTTP engine's queue, whose
+	 * every step costs more with a thousand requests in it. */
+	struct strset hosts;
+	int *host_busy;			/* parallel to hosts.keys */
+	size_t host_cap;
+	int max_per_host;
+	size_t send_from;		/* schedule_sends' round-robin start */
 };
 
 struct send {
@@ -72,6 +81,7 @@ struct send {
 	int have_key;
 	int retries_left;
 	int attempt;
+	long host;			/* index in n->hosts, or -1 */
 	ev_timer retry;
 };
 
@@ -138,6 +148,52 @@ told_prune(struct notifier *n, int64_t since)
 	n->told_at = at;
 }
 
+/* ---- target hosts ------------------------------------------------ */
+
+/* The index of url's scheme://host:port in n->hosts (added when new), or
+ * -1 when it cannot be told (the request is then not counted). */
+static long
+host_index(struct notifier *n, const char *url)
+{
+	const char *p = strstr(url, "://"), *end, *at, *q;
+	char key[512];
+	size_t len, pos;
+
+	if (p == NULL)
+		return -1;
+	end = p + 3 + strcspn(p + 3, "/?#");
+	/* user:password@ is not part of the host. */
+	for (at = q = p + 3; q < end; q++)
+		if (*q == '@')
+			at = q + 1;
+	len = (size_t)(p + 3 - url) + (size_t)(end - at);
+	if (len >= sizeof(key))
+		return -1;
+	memcpy(key, url, (size_t)(p + 3 - url));
+	memcpy(key + (p + 3 - url), at, (size_t)(end - at));
+	key[len] = '\0';
+	/* Room first: host_busy stays parallel to hosts.keys. */
+	if (n->hosts.n == n->host_cap) {
+		size_t cap = n->host_cap ? n->host_cap * 2 : 8;
+		int *b = realloc(n->host_busy, cap * sizeof(*b));
+
+		if (b == NULL)
+			return -1;
+		memset(b + n->host_cap, 0, (cap - n->host_cap) * sizeof(*b));
+		n->host_busy = b;
+		n->host_cap = cap;
+	}
+	if (strset_add(&n->hosts, key, &pos) < 0)
+		return -1;
+	return (long)pos;
+}
+
+static int
+host_full(const struct notifier *n, long host)
+{
+	return host >= 0 && n->host_busy[host] >= n->max_per_host;
+}
+
 /* ---- subscriptions ----------------------------------------------- */
 
 static struct nsub *
@@ -162,6 +218,7 @@ nsub_from(struct notifier *n, const codeq_subscription *cs)
 	    cs->mode == CODEQ_SUB_HASH ? SUB_HASH : SUB_FANOUT;
 	s->min_interval_ms = cs->min_interval_ms;
 	s->expires_at = cs->expires_at;
+	s->host = host_index(n, s->url);
 	if (cs->has_secret) {
 		r = store_command(n->store.c, &e, "HGET codeq:sub:%s secret",
 		    cs->id);
@@ -521,6 +578,8 @@ on_sent(void *arg, const struct http_result *r)
 	enum http_verdict v = http_classify(r);
 	struct nsub *s;
 
+	if (x->host >= 0 && n->host_busy[x->host] > 0)
+		n->host_busy[x->host]--;
 	if (r->curl_code == CURLE_ABORTED_BY_CALLBACK) {
 		send_free(x);
 		return;
@@ -567,7 +626,11 @@ post(struct send *x)
 		free(body);
 		return -1;
 	}
-	return http_post(x->n->http, x->url, body, x->len, h, on_sent, x);
+	if (http_post(x->n->http, x->url, body, x->len, h, on_sent, x) < 0)
+		return -1;
+	if (x->host >= 0)
+		x->n->host_busy[x->host]++;
+	return 0;
 }
 
 static void
@@ -578,6 +641,7 @@ send_now(struct notifier *n, struct nsub *s, int64_t now)
 	if (x == NULL)
 		return;
 	x->n = n;
+	x->host = s->host;
 	x->retries_left = n->cfg->notifier.retries;
 	wh_random_id("ntf_", x->id, sizeof(x->id));
 	if ((x->body = body_for(n, s, x->id, now, &x->len)) == NULL ||
@@ -607,16 +671,25 @@ static void
 schedule_sends(struct notifier *n)
 {
 	int64_t now = wh_now_ms(), next = INT64_MAX, t;
-	size_t i;
+	size_t ns = route_count(n->route), k, i, last = SIZE_MAX;
 
-	for (i = 0; i < route_count(n->route); i++) {
-		struct nsub *s = route_get(n->route, i);
+	/* Round-robin from after the last subscriber served: when a host's
+	 * requests are all taken, its subscribers get the slots in turn. */
+	for (k = 0; k < ns; k++) {
+		struct nsub *s = route_get(n->route, i = (n->send_from + k) % ns);
 
-		if ((t = route_next_send(s, now)) == 0)
+		if ((t = route_next_send(s, now)) == 0) {
+			/* A request to that host ends soon: its on_sent
+			 * schedules again. */
+			if (host_full(n, s->host))
+				continue;
 			send_now(n, s, now);
-		else if (t < next)
+			last = i;
+		} else if (t < next)
 			next = t;
 	}
+	if (last != SIZE_MAX)
+		n->send_from = last + 1;
 	ev_timer_stop(n->proc.loop, &n->sends);
 	if (next != INT64_MAX) {
 		ev_timer_set(&n->sends, (double)(next - now) / 1000.0, 0.);
@@ -770,6 +843,9 @@ setup(struct notifier *n, const struct codeq_config *cfg)
 	double scan_s;
 
 	n->cfg = cfg;
+	/* The HTTP engine's own limit, default included. */
+	n->max_per_host = cfg->webhooks.max_per_host > 0 ?
+	    cfg->webhooks.max_per_host : 8;
 	wh_store_init(&n->store, cfg, "notifier");
 	if ((n->http = wh_http_setup(n->proc.loop, &cfg->webhooks, &n->key,
 	    &n->have_key)) == NULL)
@@ -828,6 +904,8 @@ notifier_main(const struct codeq_config *cfg, int ipc_fd)
 	http_free(n.http);
 	route_free(n.route);
 	strset_free(&n.signalled);
+	strset_free(&n.hosts);
+	free(n.host_busy);
 	strset_free(&n.told);
 	free(n.told_at);
 	wh_store_close(&n.store);

@@ -66,6 +66,8 @@ struct nsub {
 	int64_t expires_at;
 	int has_key;
 	struct sign_key key;		/* the subscription's own secret */
+	long host;			/* the notifier's index of its URL's
+					 * scheme://host:port; -1 none */
 	/* Runtime state, kept across reloads of the table. */
 	int64_t last_sent_ms;		/* 0: never */
 	int inflight;
