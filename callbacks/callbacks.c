@@ -3,16 +3,20 @@
  *
  * Every batch window (default 50 ms), and as soon as a POST ends, one
  * pipelined round trip runs cb_take on each queue's outbox, leasing due
- * items to this process (token `lease`).  Each host has at most
+ * items to this process (token `lease`).  The round trips go over an
+ * asynchronous store connection, one at a time, so requests keep
+ * starting and ending while the store works.  Each host has at most
  * [webhooks] max_per_host POSTs in flight, each carrying up to
- * [callbacks] batch_max items, so an endpoint's room is max_per_host x
- * batch_max items minus those held for it (waiting or in flight): cb_take
- * is told each endpoint's room and never takes more, so everything taken
- * is sent at once or as soon as a request to its host ends, and a deep
+ * [callbacks] batch_max items; an endpoint's room is twice that (a
+ * batch in flight and the next one ready, per request slot) minus the
+ * items held for it (waiting or in flight): cb_take is told each
+ * endpoint's room and never takes more, so everything taken is sent at
+ * once or as soon as a request to its host ends, a request that ends is
+ * followed at once by the next while the store takes more, and a deep
  * outbox streams at the speed of its endpoints.  When a POST ends, each
  * of its items is acked (2xx), rescheduled with backoff (retryable
  * failure) or moved to the callbacks DLQ (permanent failure or last
- * attempt), again in one pipelined round trip.
+ * attempt): one script call per queue, in the next round trip.
  *
  * Nothing is lost when this process dies: an item it held becomes due
  * again when its lease (visibility) runs out.  Items waiting here longer
@@ -403,15 +407,19 @@ poll_result(struct cbp *p, size_t i, size_t got, int64_t now)
 	p->poll_at[i] = now + p->poll_gap[i];
 }
 
-/* Items an endpoint may have here (waiting or in flight): what the
- * requests it may have in flight carry when all are full. */
+/* Items an endpoint may have here (waiting or in flight): twice what
+ * the requests it may have in flight carry when all are full.  The
+ * second half is the next batch of each request slot, ready when the
+ * request ends: without it a slot stays empty for a round trip to the
+ * store after each request (a deep outbox then drained at about half
+ * the rate, docs/webhooks.md). */
 static size_t
 ep_cap(const struct cbp *p)
 {
 	size_t per = (size_t)(p->cfg->webhooks.max_per_host > 0 ?
 	    p->cfg->webhooks.max_per_host : 1);
 
-	return per * (size_t)p->cfg->callbacks.batch_max;
+	return 2 * per * (size_t)p->cfg->callbacks.batch_max;
 }
 
 /* The cb_take arguments after the fixed ones: each endpoint this process
@@ -759,13 +767,15 @@ round_end(struct round *rd)
 		maybe_finish_stop(p);
 		return;
 	}
-	dispatch_all(p);
-	if ((p->again || p->npend) && p->round == NULL) {
+	/* The next round trip first, so that the store works while this
+	 * one's items are turned into requests. */
+	if (p->again || p->npend) {
 		int take = p->again_take;
 
 		p->again = p->again_take = 0;
 		flush(p, take && !p->store.down, wh_now_ms());
 	}
+	dispatch_all(p);
 }
 
 /* Sends the settling calls queued since the last round trip and, when
@@ -1166,7 +1176,7 @@ setup(struct cbp *p, const struct codeq_config *cfg)
 	if (p->visibility_ms < w->timeout_ms + 5000)
 		p->visibility_ms = w->timeout_ms + 5000;
 	p->hold_max = (size_t)cfg->callbacks.batch_max *
-	    (size_t)(w->max_per_host > 0 ? w->max_per_host : 1) * 2;
+	    (size_t)(w->max_per_host > 0 ? w->max_per_host : 1) * 4;
 	if (p->hold_max < 200)
 		p->hold_max = 200;
 	srand((unsigned)wh_now_ms() ^ (unsigned)getpid());
