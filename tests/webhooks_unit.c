@@ -363,6 +363,75 @@ START_TEST(route_min_interval)
 }
 END_TEST
 
+/* The index behind the route (strset): insertion order, lookups across
+ * table growth, clear and reuse. */
+START_TEST(route_strset)
+{
+	struct strset st;
+	char k[32];
+	size_t pos;
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "q.%d", i);
+		ck_assert_int_eq(strset_add(&st, k, &pos), 1);
+		ck_assert_int_eq((int)pos, i);
+	}
+	ck_assert_int_eq(strset_add(&st, "q.500", &pos), 0);
+	ck_assert_int_eq((int)pos, 500);
+	for (i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "q.%d", i);
+		ck_assert_int_eq(strset_find(&st, k), i);
+		ck_assert_str_eq(st.keys[i], k);
+	}
+	ck_assert_int_eq(strset_find(&st, "q.1000"), -1);
+	strset_clear(&st);
+	ck_assert_int_eq(strset_find(&st, "q.1"), -1);
+	ck_assert_int_eq(strset_add(&st, "q.1", &pos), 1);
+	ck_assert_int_eq((int)pos, 0);
+	strset_free(&st);
+	ck_assert_int_eq(strset_find(&st, "q.1"), -1);
+}
+END_TEST
+
+/* Subscribers to "*" and to named queues, a queue named twice, many
+ * queues per batch: each subscriber gets each queue once, in the order
+ * assigned, with the latest count. */
+START_TEST(route_index_many)
+{
+	struct route *r = route_new();
+	struct nsub **v = calloc(3, sizeof(*v));
+	char q[32];
+	int i;
+
+	v[0] = mksub("all", SUB_FANOUT, "", 0, "*", NULL);
+	v[1] = mksub("one", SUB_FANOUT, "", 0, "q.7", "q.7");
+	v[2] = mksub("grp", SUB_GROUP, "g", 0, "q.7", "*");
+	route_replace(r, v, 3);
+	ck_assert_int_eq(route_wants(r, "anything"), 1);
+	for (i = 0; i < 300; i++) {
+		snprintf(q, sizeof(q), "q.%d", i);
+		ck_assert_int_eq(route_assign(r, q, 1, 1000),
+		    i == 7 ? 3 : 2);
+	}
+	ck_assert_int_eq(route_assign(r, "q.7", 5, 2000), 3);
+	ck_assert_int_eq(find(r, "all")->npending, 300);
+	ck_assert_int_eq(find(r, "one")->npending, 1);
+	ck_assert_int_eq(find(r, "grp")->npending, 300);
+	ck_assert_str_eq(find(r, "all")->pending[299].queue, "q.299");
+	ck_assert_int_eq(find(r, "all")->pending[7].ready, 5);
+	ck_assert_int_eq(find(r, "one")->pending[0].ready, 5);
+	ck_assert_ptr_eq(route_find(r, "one"), find(r, "one"));
+	ck_assert_ptr_null(route_find(r, "none"));
+	route_sent(find(r, "all"), 3000);
+	ck_assert_int_eq(find(r, "all")->npending, 0);
+	ck_assert_int_eq(route_assign(r, "q.1", 2, 3000), 2);
+	ck_assert_int_eq(find(r, "all")->npending, 1);
+	route_free(r);
+}
+END_TEST
+
 static struct cb_item *
 mkitem(int64_t n, const char *status, const char *result, const char *tp)
 {
@@ -519,6 +588,8 @@ suite(void)
 	tcase_add_test(tc, route_group_round_robin);
 	tcase_add_test(tc, route_hash_deterministic);
 	tcase_add_test(tc, route_min_interval);
+	tcase_add_test(tc, route_strset);
+	tcase_add_test(tc, route_index_many);
 	tcase_add_test(tc, callback_bodies);
 	tcase_add_test(tc, callback_bodies_invalid_utf8);
 	tcase_add_test(tc, callback_backoff);
