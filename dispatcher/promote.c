@@ -63,11 +63,21 @@ due_slot(const char *queue, int create)
 	for (i = 0; i < ndues; i++)
 		if (strcmp(dues[i].queue, queue) == 0)
 			return &dues[i].due;
-	if (!create || ndues == MAX_QUEUES || strlen(queue) >= IPC_QUEUE_MAX)
+	if (!create || strlen(queue) >= IPC_QUEUE_MAX)
 		return NULL;
-	snprintf(dues[ndues].queue, sizeof(dues[ndues].queue), "%s", queue);
-	dues[ndues].due = 0;
-	return &dues[ndues++].due;
+	if (ndues < MAX_QUEUES)
+		i = ndues++;
+	else {
+		/* Full (reloads changed the queues): a slot that knows
+		 * nothing can be given away, a known due time cannot. */
+		for (i = 0; i < ndues && dues[i].due != 0; i++)
+			;
+		if (i == ndues)
+			return NULL;
+	}
+	snprintf(dues[i].queue, sizeof(dues[i].queue), "%s", queue);
+	dues[i].due = 0;
+	return &dues[i].due;
 }
 
 /* Arms the timer for the earliest known due time of a served queue (not
