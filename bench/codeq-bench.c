@@ -1529,7 +1529,9 @@ usage(void)
 	fprintf(stderr, "usage: codeq-bench --redis URL --codeqd PATH "
 	    "--handler SO --dir DIR --scenario NAME [options]\n"
 	    "  scenarios: cycle sustained burst many prefill priorities "
-	    "delayed exec callbacks workavail\n");
+	    "delayed exec callbacks workavail\n"
+	    "  workavail: --sink URL [--subscribers S] [--queues Q] "
+	    "[--producers P] [--one-queue-each]\n");
 	exit(64);
 }
 
