@@ -476,6 +476,15 @@ hold(struct cbp *p, struct cb_item *it)
 	p->held++;
 }
 
+/* Items one cb_take takes at most: a few batches, so that the first
+ * requests start (and the next take runs) while the store takes more,
+ * rather than after one take of everything there is room for. */
+static size_t
+take_max(const struct cbp *p)
+{
+	return 4 * (size_t)p->cfg->callbacks.batch_max;
+}
+
 /* Queues a cb_take for each queue due to be looked at; *qidx (malloc()ed)
  * maps the calls queued, from p->npend on, to their queue. */
 static size_t
@@ -494,6 +503,8 @@ intake_calls(struct cbp *p, int64_t now, size_t **qidx)
 		return 0;
 	/* The room left, shared by the queues looked at this time. */
 	limit = (p->hold_max - p->held) / ndue;
+	if (limit > take_max(p))
+		limit = take_max(p);
 	if (limit == 0)
 		limit = 1;
 	if ((rooms = ep_rooms(p, ndue, &nrooms)) == NULL ||
@@ -536,6 +547,12 @@ intake_reply(struct cbp *p, size_t i, redisReply *r, int64_t now)
 	}
 	for (j = 1; j + 10 <= r->elements; j += 10, n++)
 		hold(p, item_from(p->queues[i], r->element + j));
+	/* As many as a take may take: there may be more, take again as
+	 * soon as this round trip ends. */
+	if (n >= take_max(p)) {
+		p->again = 1;
+		p->again_take = 1;
+	}
 	/* Items left for want of room keep the queue busy: it is looked
 	 * at again as soon as room frees up. */
 	poll_result(p, i, n + (size_t)(r->element[0]->integer > 0 ?
@@ -688,9 +705,9 @@ on_round_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	struct cbp *p = w->data;
 
 	if (p->ac != NULL && p->round != NULL) {
-		log_warning("store call timed out: reconnecting");
 		p->ac_broken = 1;
 		redisAsyncFree(p->ac);
+		wh_store_failed(&p->store, "store call timed out");
 	}
 }
 

@@ -37,7 +37,7 @@ for i = 8, #ARGV - 1, 2 do
 	room[ARGV[i]] = r
 	if r <= 0 then full = true end
 end
-local out, skipped, taken, leased = { 0 }, {}, 0, {}
+local out, nout, skipped, taken, leased, nleased = { 0 }, 1, {}, 0, {}, 0
 local function read(key)
 	return redis.call('HMGET', key, 'task_id', 'url', 'status', 'result',
 		'error', 'attempts', 'completed_at', 'traceparent', 'deliveries')
@@ -67,18 +67,20 @@ local function look(n)
 	taken = taken + 1
 	local d = (tonumber(f[9]) or 0) + 1
 	redis.call('HSET', key, 'deliveries', int(d), 'lease', ARGV[4])
-	leased[#leased + 1] = until_ms
-	leased[#leased + 1] = n
-	out[#out + 1] = n
-	for i = 1, 8 do out[#out + 1] = f[i] or '' end
-	out[#out + 1] = int(d)
+	leased[nleased + 1] = until_ms
+	leased[nleased + 2] = n
+	nleased = nleased + 2
+	out[nout + 1] = n
+	for i = 1, 8 do out[nout + 1 + i] = f[i] or '' end
+	out[nout + 10] = int(d)
+	nout = nout + 10
 end
 -- The items taken leave the due range (their lease) in one ZADD per
 -- chunk, before the next chunk is read.
 local function lease_taken()
-	if #leased > 0 then
-		redis.call('ZADD', KEYS[1], unpack(leased))
-		leased = {}
+	if nleased > 0 then
+		redis.call('ZADD', KEYS[1], unpack(leased, 1, nleased))
+		leased, nleased = {}, 0
 	end
 end
 -- Look in chunks: the take is often far smaller than limit.  Items
