@@ -135,7 +135,8 @@ told_prune(struct notifier *n, int64_t since)
 	for (i = 0; i < n->told.n; i++) {
 		if (n->told_at[i] < since)
 			continue;
-		if (strset_add(&keep, n->told.keys[i], &pos) < 0) {
+		if (strset_add_h(&keep, n->told.keys[i], n->told.hashes[i],
+		    &pos) < 0) {
 			strset_free(&keep);
 			free(at);
 			return;

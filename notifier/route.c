@@ -32,99 +32,137 @@ struct route {
 
 /* ---- strset ------------------------------------------------------ */
 
-static uint64_t
-hash_str(const char *s)
+uint32_t
+strset_hash(const char *key)
 {
 	uint64_t h = 1469598103934665603ULL;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 /* The table slot of key, or of the free slot where it would go. */
 static size_t
-strset_slot(const struct strset *s, const char *key)
+strset_slot(const struct strset *s, const char *key, uint32_t h)
 {
 	size_t m = s->tabcap - 1, i;
+	uint32_t k;
 
-	for (i = (size_t)hash_str(key) & m; s->tab[i] != 0; i = (i + 1) & m)
-		if (strcmp(s->keys[s->tab[i] - 1], key) == 0)
+	for (i = (size_t)h & m; (k = s->tab[i]) != 0; i = (i + 1) & m)
+		if (s->hashes[k - 1] == h && strcmp(s->keys[k - 1], key) == 0)
 			break;
 	return i;
 }
 
 long
-strset_find(const struct strset *s, const char *key)
+strset_find_h(const struct strset *s, const char *key, uint32_t h)
 {
 	size_t i;
 
 	if (s->tabcap == 0)
 		return -1;
-	i = strset_slot(s, key);
+	i = strset_slot(s, key, h);
 	return s->tab[i] ? (long)s->tab[i] - 1 : -1;
+}
+
+long
+strset_find(const struct strset *s, const char *key)
+{
+	return strset_find_h(s, key, strset_hash(key));
 }
 
 /* Keeps the table at most half full. */
 static int
 strset_grow(struct strset *s)
 {
-	size_t cap = s->tabcap ? s->tabcap * 2 : 16, i;
-	uint32_t *old = s->tab;
+	size_t cap = s->tabcap ? s->tabcap * 2 : 16, m = cap - 1, i, j;
+	uint32_t *t;
 
-	if ((s->tab = calloc(cap, sizeof(*s->tab))) == NULL) {
-		s->tab = old;
+	if ((t = calloc(cap, sizeof(*t))) == NULL)
 		return -1;
+	/* Keys are distinct: each goes to the first free slot. */
+	for (i = 0; i < s->n; i++) {
+		for (j = (size_t)s->hashes[i] & m; t[j] != 0; j = (j + 1) & m)
+			;
+		t[j] = (uint32_t)(i + 1);
 	}
+	free(s->tab);
+	s->tab = t;
 	s->tabcap = cap;
-	for (i = 0; i < s->n; i++)
-		s->tab[strset_slot(s, s->keys[i])] = (uint32_t)(i + 1);
-	free(old);
+	return 0;
+}
+
+/* Room for one more key in keys, hashes and bufsize. */
+static int
+strset_room(struct strset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 8;
+	char **k;
+	uint32_t *h, *b;
+
+	if (s->n < s->cap)
+		return 0;
+	if ((k = realloc(s->keys, cap * sizeof(*k))) == NULL)
+		return -1;
+	s->keys = k;
+	if ((h = realloc(s->hashes, cap * sizeof(*h))) == NULL)
+		return -1;
+	s->hashes = h;
+	if ((b = realloc(s->bufsize, cap * sizeof(*b))) == NULL)
+		return -1;
+	s->bufsize = b;
+	s->cap = cap;
 	return 0;
 }
 
 int
-strset_add(struct strset *s, const char *key, size_t *pos)
+strset_add_h(struct strset *s, const char *key, uint32_t h, size_t *pos)
 {
-	size_t i;
+	size_t i, len = strlen(key) + 1;
 
 	if (s->tabcap != 0) {
-		i = strset_slot(s, key);
+		i = strset_slot(s, key, h);
 		if (s->tab[i] != 0) {
 			if (pos)
 				*pos = s->tab[i] - 1;
 			return 0;
 		}
 	}
-	if (s->n >= UINT32_MAX - 1)
+	if (s->n >= UINT32_MAX - 1 || len >= UINT32_MAX)
 		return -1;
-	if ((s->n + 1) * 2 > s->tabcap && strset_grow(s) < 0)
+	if (((s->n + 1) * 2 > s->tabcap && strset_grow(s) < 0) ||
+	    strset_room(s) < 0)
 		return -1;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		char **k = realloc(s->keys, cap * sizeof(*k));
+	/* A spare buffer from before the last clear, if big enough. */
+	if (s->n >= s->nbuf || s->bufsize[s->n] < len) {
+		char *k = realloc(s->n < s->nbuf ? s->keys[s->n] : NULL, len);
 
 		if (k == NULL)
 			return -1;
-		s->keys = k;
-		s->cap = cap;
+		s->keys[s->n] = k;
+		s->bufsize[s->n] = (uint32_t)len;
+		if (s->n >= s->nbuf)
+			s->nbuf = s->n + 1;
 	}
-	if ((s->keys[s->n] = strdup(key)) == NULL)
-		return -1;
-	s->tab[strset_slot(s, key)] = (uint32_t)(s->n + 1);
+	memcpy(s->keys[s->n], key, len);
+	s->hashes[s->n] = h;
+	s->tab[strset_slot(s, key, h)] = (uint32_t)(s->n + 1);
 	if (pos)
 		*pos = s->n;
 	s->n++;
 	return 1;
 }
 
+int
+strset_add(struct strset *s, const char *key, size_t *pos)
+{
+	return strset_add_h(s, key, strset_hash(key), pos);
+}
+
 void
 strset_clear(struct strset *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->keys[i]);
 	s->n = 0;
 	if (s->tab)
 		memset(s->tab, 0, s->tabcap * sizeof(*s->tab));
@@ -133,8 +171,13 @@ strset_clear(struct strset *s)
 void
 strset_free(struct strset *s)
 {
-	strset_clear(s);
+	size_t i;
+
+	for (i = 0; i < s->nbuf; i++)
+		free(s->keys[i]);
 	free(s->keys);
+	free(s->hashes);
+	free(s->bufsize);
 	free(s->tab);
 	memset(s, 0, sizeof(*s));
 }
@@ -350,7 +393,8 @@ route_wants(const struct route *r, const char *queue)
 }
 
 static int
-add_pending(struct nsub *s, const char *queue, int64_t ready, int64_t now)
+add_pending(struct nsub *s, const char *queue, uint32_t h, int64_t ready,
+    int64_t now)
 {
 	struct pending_queue *p;
 	size_t pos;
@@ -365,7 +409,7 @@ add_pending(struct nsub *s, const char *queue, int64_t ready, int64_t now)
 		s->pending = p;
 		s->pending_cap = cap;
 	}
-	if ((added = strset_add(&s->pidx, queue, &pos)) < 0)
+	if ((added = strset_add_h(&s->pidx, queue, h, &pos)) < 0)
 		return -1;
 	if (added) {
 		s->pending[pos].queue = s->pidx.keys[pos];
@@ -416,9 +460,10 @@ struct cands {
 };
 
 static int
-cands_get(const struct route *r, const char *queue, struct cands *c)
+cands_get(const struct route *r, const char *queue, uint32_t h,
+    struct cands *c)
 {
-	long q = strset_find(&r->qidx, queue);
+	long q = strset_find_h(&r->qidx, queue, h);
 	const struct idxv *a = &r->star, *b = q >= 0 ? &r->qsubs[q] : NULL;
 	size_t nb = b ? b->n : 0, i = 0, j = 0;
 
@@ -514,15 +559,18 @@ route_assign(struct route *r, const char *queue, int64_t ready,
 	struct nsub *done[16], *ch;
 	struct cands c;
 	size_t i, ndone = 0, chosen = 0;
+	uint32_t h;
 	int overflow = 0;
 
-	if (cands_get(r, queue, &c) < 0)
+	/* Hashed once for the index and every subscriber's batch. */
+	h = strset_hash(queue);
+	if (cands_get(r, queue, h, &c) < 0)
 		return 0;
 	for (i = 0; i < c.n; i++) {
 		struct nsub *s = r->subs[c.v[i]];
 
 		if (s->mode == SUB_FANOUT) {
-			chosen += add_pending(s, queue, ready, now_ms) == 0;
+			chosen += add_pending(s, queue, h, ready, now_ms) == 0;
 			continue;
 		}
 		/* One choice per (mode, group): made at its first member. */
@@ -533,7 +581,7 @@ route_assign(struct route *r, const char *queue, int64_t ready,
 		else
 			overflow = 1;
 		ch = choose(r, &c, s->mode, s->group, queue, now_ms);
-		if (ch && add_pending(ch, queue, ready, now_ms) == 0)
+		if (ch && add_pending(ch, queue, h, ready, now_ms) == 0)
 			chosen++;
 	}
 	cands_free(&c);

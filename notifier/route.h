@@ -32,19 +32,27 @@ enum sub_mode { SUB_FANOUT = 0, SUB_GROUP, SUB_HASH };
 
 /* A set of strings in insertion order with O(1) lookups: keys[0 .. n-1]
  * (owned), indexed by an open-addressing table of positions.  All zero is
- * an empty set. */
+ * an empty set.  A cleared set keeps its key buffers for the next keys
+ * (a subscriber's batch is about as big each window), and each key's
+ * hash, so that a key hashed once can be looked up in many sets. */
 struct strset {
-	char **keys;
-	size_t n, cap;
+	char **keys;			/* [n, nbuf): spare buffers */
+	uint32_t *hashes;		/* parallel to keys */
+	uint32_t *bufsize;		/* parallel to keys */
+	size_t n, nbuf, cap;
 	uint32_t *tab;			/* 1 + position; 0: free slot */
 	size_t tabcap;			/* a power of 2, or 0 */
 };
 
+uint32_t strset_hash(const char *key);
 /* The position of key, or -1. */
 long strset_find(const struct strset *s, const char *key);
+long strset_find_h(const struct strset *s, const char *key, uint32_t h);
 /* Adds key unless present; *pos (may be NULL) gets its position.
- * 1 when added, 0 when it was there, -1 when out of memory. */
+ * 1 when added, 0 when it was there, -1 when out of memory.  _h: with
+ * h = strset_hash(key). */
 int strset_add(struct strset *s, const char *key, size_t *pos);
+int strset_add_h(struct strset *s, const char *key, uint32_t h, size_t *pos);
 /* Empties the set, keeping its memory for the next use. */
 void strset_clear(struct strset *s);
 void strset_free(struct strset *s);

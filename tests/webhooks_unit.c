@@ -390,6 +390,12 @@ START_TEST(route_strset)
 	ck_assert_int_eq(strset_find(&st, "q.1"), -1);
 	ck_assert_int_eq(strset_add(&st, "q.1", &pos), 1);
 	ck_assert_int_eq((int)pos, 0);
+	/* Longer than the buffer kept at that position. */
+	ck_assert_int_eq(strset_add(&st, "a.much.longer.queue.name", &pos), 1);
+	ck_assert_int_eq((int)pos, 1);
+	ck_assert_int_eq(strset_find(&st, "a.much.longer.queue.name"), 1);
+	ck_assert_int_eq(strset_find(&st, "q.1"), 0);
+	ck_assert_int_eq(strset_find_h(&st, "q.1", strset_hash("q.1")), 0);
 	strset_free(&st);
 	ck_assert_int_eq(strset_find(&st, "q.1"), -1);
 }
