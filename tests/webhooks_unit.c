@@ -18,6 +18,7 @@
 #include "notifier/route.h"
 #include "sign.h"
 #include "urlpolicy.h"
+#include "utf8.h"
 #include "webhook.h"
 
 /* The Standard Webhooks specification's example. */
@@ -525,6 +526,117 @@ START_TEST(callback_bodies_invalid_utf8)
 }
 END_TEST
 
+/* cb_body writes JSON by hand: it must give what jansson gave (the
+ * former implementation, kept here as the reference) byte for byte. */
+static json_t *
+ref_payload(const struct cb_item *it)
+{
+	char id[200], at[40], up[16];
+	json_t *o, *result = NULL;
+	size_t i;
+
+	cb_item_id(it, id, sizeof(id));
+	wh_rfc3339(it->completed_at, at, sizeof(at));
+	for (i = 0; it->status[i] && i + 1 < sizeof(up); i++)
+		up[i] = (char)(it->status[i] >= 'a' && it->status[i] <= 'z' ?
+		    it->status[i] - 32 : it->status[i]);
+	up[i] = '\0';
+	if (it->result && *it->result) {
+		result = json_loads(it->result, JSON_DECODE_ANY, NULL);
+		if (result == NULL)
+			result = json_string_lossy(it->result);
+	}
+	o = json_pack("{s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:i, s:s}",
+	    "webhookId", json_string_lossy(id),
+	    "taskId", json_string_lossy(it->task_id), "queue", it->queue,
+	    "eventType", strcmp(it->status, "completed") == 0 ?
+	    "TASK_COMPLETED" : strcmp(it->status, "dead") == 0 ?
+	    "TASK_DEAD_LETTERED" : "TASK_FAILED", "status", up,
+	    "result", result ? result : json_null(),
+	    "error", it->error && *it->error ? json_string_lossy(it->error) :
+	    json_null(),
+	    "attempts", it->attempts, "completedAt", at);
+	if (o && it->traceparent && *it->traceparent)
+		json_object_set_new(o, "traceparent",
+		    json_string_lossy(it->traceparent));
+	return o;
+}
+
+static char *
+ref_body(struct cb_item *const *items, size_t n)
+{
+	json_t *root, *arr;
+	char *s;
+	size_t i;
+
+	if (n == 1)
+		root = ref_payload(items[0]);
+	else {
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, ref_payload(items[i]));
+		root = json_pack("{s:s, s:I, s:o}", "eventType", "TASK_RESULTS",
+		    "count", (json_int_t)n, "results", arr);
+	}
+	s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return s;
+}
+
+START_TEST(callback_bodies_match_jansson)
+{
+	static const char *const texts[] = {
+		"", "plain", "q\"uo\\te/slash", "tab\tnl\ncr\rbs\bff\f",
+		"\x01\x02\x1f\x7f end", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		"bad \xe2\x82 tail \xff", "\xed\xa0\x80 surrogate",
+		"\xc0\xaf overlong", "\xf4\x90\x80\x80 too big", "\xe2\x80\xa8 ls",
+	};
+	static const char *const results[] = {
+		"", "null", "true", "42", "-1.5e3", "\"s\\u00e9\\n\"",
+		"{\"a\":[1,2,{\"b\":null}],\"c\":\"\\u0001\"}", "[ 1 , 2 ]",
+		"{\"k\":1,\"k\":2}", "not json", "{\"x\":", "caf\xc3\xa9",
+		"\xff raw", "  {\"sp\" : true}  ",
+	};
+	static const char *const statuses[] = { "completed", "failed",
+	    "dead" };
+	struct cb_item *v[64];
+	size_t nt = sizeof(texts) / sizeof(texts[0]);
+	size_t nr = sizeof(results) / sizeof(results[0]), n = 0, len, i;
+	char id[64], *got, *want;
+
+	for (i = 0; i < 64; i++) {
+		v[i] = mkitem((int64_t)i + 1, statuses[i % 3],
+		    results[i % nr], texts[(i + 3) % nt]);
+		free(v[i]->error);
+		v[i]->error = strdup(texts[i % nt]);
+		free(v[i]->task_id);
+		v[i]->task_id = strdup(texts[(i + 5) % nt]);
+		v[i]->attempts = (int)i * 7 - 3;
+		v[i]->completed_at = 1795000000123LL + (int64_t)i * 86400999;
+	}
+	for (i = 0; i < 64; i++) {
+		got = cb_body(v + i, 1, &len, id, sizeof(id));
+		want = ref_body(v + i, 1);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_ptr_nonnull(want);
+		ck_assert_str_eq(got, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(got);
+		free(want);
+	}
+	for (n = 2; n <= 64; n += 31) {
+		got = cb_body(v, n, &len, id, sizeof(id));
+		want = ref_body(v, n);
+		ck_assert_str_eq(got, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(got);
+		free(want);
+	}
+	for (i = 0; i < 64; i++)
+		cb_item_free(v[i]);
+}
+END_TEST
+
 START_TEST(callback_backoff)
 {
 	/* base 2 s, max 60 s: 2, 4, 8, 16, 32, 60, 60 s (no jitter at 0.5). */
@@ -598,6 +710,7 @@ suite(void)
 	tcase_add_test(tc, route_index_many);
 	tcase_add_test(tc, callback_bodies);
 	tcase_add_test(tc, callback_bodies_invalid_utf8);
+	tcase_add_test(tc, callback_bodies_match_jansson);
 	tcase_add_test(tc, callback_backoff);
 	tcase_add_test(tc, store_retry_backoff);
 	suite_add_tcase(s, tc);
