@@ -118,6 +118,10 @@ def main():
                                              float(ceil["wrk_rps"]))
         ratios["workavail_requests_vs_wrk"] = (wa.get("requests_per_s", 0) /
                                                float(ceil["wrk_rps"]))
+    if "workavail" in scn and scn["workavail"].get("kept_up") is not None:
+        # Delivered / offered events while producing: the notifier's own
+        # share, whatever rate the producer reached on this machine.
+        ratios["workavail_kept_up"] = scn["workavail"]["kept_up"]
     if "prefill" in scn:
         d = scn["prefill"].get("claim_at_depth", {})
         keys = sorted(d, key=int)
@@ -218,7 +222,7 @@ def main():
               f"events/s of {fmt(c.get('offered_events_per_s'))} offered "
               f"(kept_up {fmt(c.get('kept_up'), 2)}), "
               f"{fmt(c.get('steady_requests_per_subscriber_per_s'), 1)} "
-              f"POSTs/s per subscriber (1 per window: 20); per subscriber "
+              f"POSTs/s per subscriber (at most 20, one per window); per subscriber "
               f"{ps.get('events_min')}-{ps.get('events_max')} events in "
               f"{ps.get('requests_min')}-{ps.get('requests_max')} POSTs")
     print("\nratios (targets): " + ", ".join(
