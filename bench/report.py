@@ -118,6 +118,10 @@ def main():
                                              float(ceil["wrk_rps"]))
         ratios["workavail_requests_vs_wrk"] = (wa.get("requests_per_s", 0) /
                                                float(ceil["wrk_rps"]))
+    if "workavail1" in scn and float(ceil.get("wrk_rps") or 0) > 0:
+        ratios["workavail_unbatched_requests_vs_wrk"] = (
+            scn["workavail1"].get("requests_per_s", 0) /
+            float(ceil["wrk_rps"]))
     if "workavail" in scn and scn["workavail"].get("kept_up") is not None:
         # Delivered / offered events while producing: the notifier's own
         # share, whatever rate the producer reached on this machine.
@@ -134,7 +138,7 @@ def main():
     # so those scenarios are left out then.
     wr = [s["summary"]["worker_peak_rss_kib"] for k, s in scn.items()
           if "summary" in s and ("webhooks_peak_rss_kib" in s["summary"] or
-                                 k not in ("callbacks", "workavail"))]
+                                 k not in ("callbacks", "workavail", "workavail1"))]
     cr = [s["summary"]["codeqd_peak_rss_kib"] for s in scn.values()
           if "summary" in s]
     ratios["worker_peak_rss_kib_max"] = max(wr) if wr else None
@@ -225,6 +229,14 @@ def main():
               f"POSTs/s per subscriber (at most 20, one per window); per subscriber "
               f"{ps.get('events_min')}-{ps.get('events_max')} events in "
               f"{ps.get('requests_min')}-{ps.get('requests_max')} POSTs")
+    if "workavail1" in scn:
+        c = scn["workavail1"]
+        print(f"WORK_AVAILABLE unbatched (one queue per subscriber): "
+              f"{fmt(c.get('requests_per_s'))} requests/s with "
+              f"{fmt(c.get('events_per_request'))} events per POST to "
+              f"{c.get('subscribers')} subscribers; while producing "
+              f"{fmt(c.get('steady_requests_per_s'))} requests/s "
+              f"(kept_up {fmt(c.get('kept_up'), 2)})")
     print("\nratios (targets): " + ", ".join(
         f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
         for k, v in ratios.items()))
