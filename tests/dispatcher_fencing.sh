@@ -12,10 +12,13 @@ start_redis
 write_conf "$T_DIR/c.conf" <<EOC
 [pool f]
 queues = fq
-command = sleep 2; echo "\\"attempt \$CODEQ_ATTEMPT\\""
+command = g=$T_DIR/go.\$CODEQ_ATTEMPT; while [ ! -e \$g ] && [ -d $T_DIR ]; do sleep 0.05; done; echo "\\"attempt \$CODEQ_ATTEMPT\\""
 processes = 2
-lease = 30s
+lease = 120s
 EOC
+# Each attempt's handler waits until the test opens its gate (go.N): the
+# first must still run when the reaper takes the task over, however slow
+# the machine, and it must finish before the second does.
 start_codeqd "$T_DIR/c.conf"
 id=$(cq enqueue fq)
 wait_status "$id" leased
@@ -31,13 +34,13 @@ expire() {
 		2 "codeq:{fq}:leased" "codeq:{fq}:t:${id##*:}" "$token1" "$id" >/dev/null
 	return 1
 }
-wait_for 15 expire || fail "the task was not taken over"
+wait_for 60 expire || fail "the task was not taken over"
 second=$(field "$id" worker | cut -d: -f2)
 [ "$second" != "$first" ] || fail "taken over by the same worker"
 [ "$(field "$id" lease_token)" != "$token1" ] || fail "no new lease token"
 ok "lease expired: reaped and claimed again by worker $second with a new token"
 
-wait_status "$id" completed 20
+touch "$T_DIR/go.1"
 # Refused by the store, or, when a heartbeat round noticed the takeover
 # first, abandoned by the worker (its handler stopped: LEASE_LOST).
 refused() {
@@ -46,9 +49,12 @@ refused() {
 	grep -q "pid=$first msg=\"lease lost: stopping the handler, its result is abandoned\" task=$id" \
 		"$T_DIR/codeqd.log"
 }
-wait_for 10 refused || fail "first worker's stale result was not refused"
+wait_for 60 refused || fail "first worker's stale result was not refused"
 ok "first worker's result refused or abandoned (stale lease token)"
-wait_for 10 grep -q "pid=$second msg=\"task finished\" task=$id outcome=completed" "$T_DIR/codeqd.log" ||
+is_status "$id" leased || fail "$id: status $(field "$id" status) after the stale result, expected leased"
+touch "$T_DIR/go.2"
+wait_status "$id" completed 60
+wait_for 60 grep -q "pid=$second msg=\"task finished\" task=$id outcome=completed" "$T_DIR/codeqd.log" ||
 	fail "second worker did not complete it"
 assert_eq "stored result is the second attempt's" '"attempt 2"' "$(field "$id" result)"
 stop_codeqd
