@@ -802,7 +802,7 @@ static void
 flush(struct cbp *p, int take, int64_t now)
 {
 	struct round *rd = NULL;
-	size_t i, nsettle = p->npend, ntake = 0, *qidx = NULL;
+	size_t i, nsettle = p->npend, *qidx = NULL;
 
 	if (p->round != NULL) {
 		p->again = 1;
@@ -817,7 +817,7 @@ flush(struct cbp *p, int take, int64_t now)
 		return;
 	}
 	if (take)
-		ntake = intake_calls(p, now, &qidx);
+		intake_calls(p, now, &qidx);
 	if (p->npend == 0) {
 		free(qidx);
 		return;
@@ -853,7 +853,6 @@ flush(struct cbp *p, int take, int64_t now)
 	ev_timer_start(p->proc.loop, &p->round_t);
 	if (rd->left == 0)
 		round_end(rd);
-	(void)ntake;
 }
 
 static void
