@@ -49,12 +49,12 @@ sed -e 's/shutdown_timeout = 10s/shutdown_timeout = 1s/' -e 's/sleep 2/sleep 60/
 start_codeqd "$T_DIR/c2.conf"
 id2=$(cq enqueue dq --max-attempts 1)
 so2=$(cq enqueue ds --max-attempts 1 --payload '{"op":"sleep","ms":60000}')
-# One due time for three tasks: one claim takes them as one prefetched
-# batch, whose first runs while the other two wait.
-at=$(( $(date +%s) + 2 ))
-p1=$(cq enqueue dp --max-attempts 1 --at "$at")
-p2=$(cq enqueue dp --max-attempts 1 --at "$at")
-p3=$(cq enqueue dp --max-attempts 1 --at "$at")
+# Three tasks made due together (due_now): one claim takes them as one
+# prefetched batch, whose first runs while the other two wait.
+p1=$(cq enqueue dp --max-attempts 1 --delay 1h)
+p2=$(cq enqueue dp --max-attempts 1 --delay 1h)
+p3=$(cq enqueue dp --max-attempts 1 --delay 1h)
+due_now "$p1" "$p2" "$p3"
 wait_for 10 test -s "$T_DIR/h.$id2" || fail "handler did not start"
 wait_status "$so2" leased
 wait_for 10 grep -q "msg=\"task started\" task=$so2" "$T_DIR/codeqd.log" ||

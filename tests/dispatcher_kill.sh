@@ -10,12 +10,21 @@ start_redis
 write_conf "$T_DIR/c.conf" <<EOC
 [pool k]
 queues = kq
-command = echo \$\$ > $T_DIR/handler.\$CODEQ_ATTEMPT; sleep \${SLEEP:-2}; echo "{\\"attempt\\": \$CODEQ_ATTEMPT}"
+command = sh $T_DIR/h.sh
 processes = 2
 lease = 60s
 EOC
+# Handlers wait while "hold" exists (or until the test's directory goes):
+# the first attempt still runs when its worker is killed, however slow
+# the machine; a fixed sleep could end before the kill.
+cat >"$T_DIR/h.sh" <<EOS
+echo \$\$ > $T_DIR/handler.\$CODEQ_ATTEMPT
+while [ -e $T_DIR/hold ]; do sleep 0.05; done
+echo "{\\"attempt\\": \$CODEQ_ATTEMPT}"
+EOS
 start_codeqd "$T_DIR/c.conf"
 
+touch "$T_DIR/hold"
 id=$(cq enqueue kq)
 wait_for 10 test -s "$T_DIR/handler.1" || fail "handler did not start"
 worker=$(field "$id" worker)
@@ -23,6 +32,7 @@ wpid=$(echo "$worker" | cut -d: -f2)
 hpid=$(cat "$T_DIR/handler.1")
 kill -0 "$wpid" || fail "worker $wpid not running"
 kill -9 "$wpid"
+rm -f "$T_DIR/hold"
 ok "killed worker $wpid in the middle of $id"
 
 wait_status "$id" completed 15

@@ -11,7 +11,7 @@ start_redis
 write_conf "$T_DIR/c.conf" <<EOC
 [pool l]
 queues = lq
-command = sleep 1.5; echo "\$CODEQ_ATTEMPT"
+command = while [ -e $T_DIR/hold ]; do sleep 0.05; done; sleep 1.5; echo "\$CODEQ_ATTEMPT"
 processes = 1
 prefetch = 3
 lease = 2s
@@ -27,13 +27,17 @@ ok "4.5 s of work under 2 s leases: heartbeats kept every lease, prefetched ones
 
 # Three tasks claimed by one worker at once, then the worker dies.
 cnt() { [ "$(rcli ZCARD "codeq:{lq}:leased")" = 3 ]; }
-# One due time for all three, so one promotion makes them ready together.
-at=$(( $(date +%s) + 2 ))
-d=$(cq enqueue lq --at "$at"); e=$(cq enqueue lq --at "$at"); f=$(cq enqueue lq --at "$at")
+# Made due together (due_now), so one promotion makes them ready together.
+# Their handlers wait while "hold" exists: the batch is still in the
+# worker's hands when it is killed, however slow the machine.
+touch "$T_DIR/hold"
+d=$(cq enqueue lq --delay 1h); e=$(cq enqueue lq --delay 1h); f=$(cq enqueue lq --delay 1h)
+due_now "$d" "$e" "$f"
 wait_for 15 cnt || fail "the batch was not claimed together"
 w=$(field "$d" worker | cut -d: -f2)
 [ "$(field "$e" worker | cut -d: -f2)" = "$w" ] || fail "not one worker's batch"
 kill -9 "$w"
+rm -f "$T_DIR/hold"
 for id in $d $e $f; do wait_status "$id" completed 30; done
 for id in $d $e $f; do
 	assert_eq "$id completed on attempt" 2 "$(field "$id" result)"

@@ -93,9 +93,9 @@ rpool() {
 rpool rv1 >>"$T_DIR/c.conf"
 kill -HUP "$CODEQD_PID"
 wait_for 10 reloads 3 || fail "pool r not added"
-at=$(( $(date +%s) + 2 ))
-r1=$(cq enqueue qr --at "$at" --payload '{"long":true}')
-r2=$(cq enqueue qr --at "$at"); r3=$(cq enqueue qr --at "$at")
+r1=$(cq enqueue qr --delay 1h --payload '{"long":true}')
+r2=$(cq enqueue qr --delay 1h); r3=$(cq enqueue qr --delay 1h)
+due_now "$r1" "$r2" "$r3"
 batch() { [ "$(rcli ZCARD "codeq:{qr}:leased")" = 3 ]; }
 wait_for 15 batch || fail "the batch was not claimed together"
 wait_for 10 test -e "$T_DIR/r.$r1" || fail "$r1 did not start"
