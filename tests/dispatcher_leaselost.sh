@@ -60,7 +60,10 @@ assert_eq "$id completed on attempt" 2 "$(field "$id" attempts)"
 kill -0 "$worker" || fail "the exec worker was restarted"
 
 # ---- .so ----
-sid=$(cq enqueue sq --payload '{"op":"sleep","ms":3000}')
+# The .so handler runs while "hold" exists: a fixed sleep could end
+# before a loaded machine's heartbeat round sees the changed token.
+touch "$T_DIR/hold"
+sid=$(cq enqueue sq --payload "{\"op\":\"hold\",\"file\":\"$T_DIR/hold\"}")
 wait_status "$sid" leased
 sworker=$(field "$sid" worker | cut -d: -f2)
 wait_for 10 grep -q "pid=$sworker msg=\"task started\" task=$sid" "$T_DIR/codeqd.log" ||
@@ -70,6 +73,7 @@ wait_for 15 grep -q "msg=\"restarting the worker: its handler's lease was lost\"
 	"$T_DIR/codeqd.log" || fail ".so worker not restarted"
 dead() { ! kill -0 "$sworker" 2>/dev/null; }
 wait_for 10 dead || fail ".so worker still runs"
+rm -f "$T_DIR/hold"
 ok "heartbeat refused: the .so worker was restarted"
 wait_status "$sid" completed 30
 assert_eq "$sid completed on attempt" 2 "$(field "$sid" attempts)"

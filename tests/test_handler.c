@@ -7,6 +7,9 @@
  *   {"op":"retry","ms":N}    retry after N ms (first attempt only)
  *   {"op":"fail"}            permanent failure
  *   {"op":"text"}            result is not JSON: "plain text"
+ *   {"op":"hold","file":F}   waits while file F exists, then result
+ *                            "released": a test decides when it ends
+ *                            (a fixed sleep races a loaded machine)
  * handler_config "refuse" makes init fail.
  */
 #include <signal.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -57,6 +61,13 @@ t_handle(void *state, const codeq_handler_task *t, codeq_handler_reply *r)
 		o = CODEQ_HANDLER_FAIL;
 	} else if (strcmp(op, "text") == 0)
 		r->result = strdup("plain text");
+	else if (strcmp(op, "hold") == 0) {
+		const char *f = json_string_value(json_object_get(in, "file"));
+
+		while (f != NULL && access(f, F_OK) == 0)
+			usleep(50000);
+		r->result = strdup("\"released\"");
+	}
 	json_decref(in);
 	return o;
 }
