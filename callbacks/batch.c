@@ -12,7 +12,7 @@
 #include <openssl/sha.h>
 
 #include "batch.h"
-#include "utf8.h"
+#include "jsonbuf.h"
 #include "webhook.h"
 
 #define RETRY_AFTER_MAX_MS (3600 * 1000LL)
@@ -54,119 +54,23 @@ event_type(const char *status)
  * of this process' time.  The output is byte for byte what
  * json_dumps(JSON_COMPACT) gives for the same document, keys in the same
  * order (tests/webhooks_unit.c compares both); an item's result, which
- * is JSON text of any shape, still goes through jansson.
+ * is JSON text of any shape, still goes through jansson (lib/jsonbuf.h).
  */
-struct buf {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void
-put(struct buf *b, const char *s, size_t n)
-{
-	char *np;
-	size_t cap;
-
-	if (b->oom || n == 0)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void
-puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-static int
-utf8_valid(const char *s, size_t n)
-{
-	size_t i = 0, k;
-
-	while (i < n) {
-		if ((unsigned char)s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((k = utf8_seq((const unsigned char *)s + i, n - i)) == 0)
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
-/* s as a JSON string, escaped as jansson does (", \, control characters;
- * nothing else), any bytes (invalid UTF-8 as U+FFFD, as
- * json_string_lossy). */
-static void
-put_string(struct buf *b, const char *s)
-{
-	size_t n = strlen(s), i, start = 0;
-	char *clean = NULL, esc[8];
-	const char *e;
-
-	if (!utf8_valid(s, n)) {
-		if ((clean = utf8_clean(s, n, &n)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		s = clean;
-	}
-	put(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		put(b, s + start, i - start);
-		start = i + 1;
-		switch (c) {
-		case '"': e = "\\\""; break;
-		case '\\': e = "\\\\"; break;
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04X", c);
-			e = esc;
-		}
-		puts_(b, e);
-	}
-	put(b, s + start, n - start);
-	put(b, "\"", 1);
-	free(clean);
-}
 
 /* Results are stored as JSON text (sent as that JSON value, compact);
  * anything else is sent as a string rather than dropped. */
 static void
-put_result(struct buf *b, const char *result)
+put_result(struct jsonbuf *b, const char *result)
 {
 	json_t *j;
 	char *s;
 
 	if (result == NULL || *result == '\0' || strcmp(result, "null") == 0) {
-		puts_(b, "null");
+		jb_puts(b, "null");
 		return;
 	}
 	if ((j = json_loads(result, JSON_DECODE_ANY, NULL)) == NULL) {
-		put_string(b, result);
+		jb_string(b, result);
 		return;
 	}
 	s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -175,12 +79,12 @@ put_result(struct buf *b, const char *result)
 		b->oom = 1;
 		return;
 	}
-	puts_(b, s);
+	jb_puts(b, s);
 	free(s);
 }
 
 static void
-put_payload(struct buf *b, const struct cb_item *it)
+put_payload(struct jsonbuf *b, const struct cb_item *it)
 {
 	char id[200], at[40], up[16], num[24];
 	size_t i;
@@ -191,33 +95,33 @@ put_payload(struct buf *b, const struct cb_item *it)
 		up[i] = (char)(it->status[i] >= 'a' && it->status[i] <= 'z' ?
 		    it->status[i] - 32 : it->status[i]);
 	up[i] = '\0';
-	puts_(b, "{\"webhookId\":");
-	put_string(b, id);
-	puts_(b, ",\"taskId\":");
-	put_string(b, it->task_id);
-	puts_(b, ",\"queue\":");
-	put_string(b, it->queue);
-	puts_(b, ",\"eventType\":\"");
-	puts_(b, event_type(it->status));
-	puts_(b, "\",\"status\":");
-	put_string(b, up);
-	puts_(b, ",\"result\":");
+	jb_puts(b, "{\"webhookId\":");
+	jb_string(b, id);
+	jb_puts(b, ",\"taskId\":");
+	jb_string(b, it->task_id);
+	jb_puts(b, ",\"queue\":");
+	jb_string(b, it->queue);
+	jb_puts(b, ",\"eventType\":\"");
+	jb_puts(b, event_type(it->status));
+	jb_puts(b, "\",\"status\":");
+	jb_string(b, up);
+	jb_puts(b, ",\"result\":");
 	put_result(b, it->result);
-	puts_(b, ",\"error\":");
+	jb_puts(b, ",\"error\":");
 	if (it->error && *it->error)
-		put_string(b, it->error);
+		jb_string(b, it->error);
 	else
-		puts_(b, "null");
+		jb_puts(b, "null");
 	snprintf(num, sizeof(num), "%d", it->attempts);
-	puts_(b, ",\"attempts\":");
-	puts_(b, num);
-	puts_(b, ",\"completedAt\":");
-	put_string(b, at);
+	jb_puts(b, ",\"attempts\":");
+	jb_puts(b, num);
+	jb_puts(b, ",\"completedAt\":");
+	jb_string(b, at);
 	if (it->traceparent && *it->traceparent) {
-		puts_(b, ",\"traceparent\":");
-		put_string(b, it->traceparent);
+		jb_puts(b, ",\"traceparent\":");
+		jb_string(b, it->traceparent);
 	}
-	puts_(b, "}");
+	jb_puts(b, "}");
 }
 
 char *
@@ -225,7 +129,7 @@ cb_body(struct cb_item *const *items, size_t n, size_t *len, char *id,
     size_t idlen)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH] = { 0 };
-	struct buf b = { 0 }, ids = { 0 };
+	struct jsonbuf b = { 0 }, ids = { 0 };
 	char one[200], num[24];
 	size_t i;
 
@@ -234,24 +138,24 @@ cb_body(struct cb_item *const *items, size_t n, size_t *len, char *id,
 		put_payload(&b, items[0]);
 	} else {
 		snprintf(num, sizeof(num), "%zu", n);
-		puts_(&b, "{\"eventType\":\"TASK_RESULTS\",\"count\":");
-		puts_(&b, num);
-		puts_(&b, ",\"results\":[");
+		jb_puts(&b, "{\"eventType\":\"TASK_RESULTS\",\"count\":");
+		jb_puts(&b, num);
+		jb_puts(&b, ",\"results\":[");
 		for (i = 0; i < n; i++) {
 			/* The batch id: a digest of its items' ids, one a
 			 * line. */
 			cb_item_id(items[i], one, sizeof(one) - 1);
-			puts_(&ids, one);
-			put(&ids, "\n", 1);
+			jb_puts(&ids, one);
+			jb_put(&ids, "\n", 1);
 			if (i > 0)
-				put(&b, ",", 1);
+				jb_put(&b, ",", 1);
 			put_payload(&b, items[i]);
 		}
-		puts_(&b, "]}");
+		jb_puts(&b, "]}");
 		if (ids.oom)
 			b.oom = 1;
 		else
-			SHA256((unsigned char *)ids.p, ids.n, md);
+			SHA256((unsigned char *)ids.p, ids.len, md);
 		free(ids.p);
 		snprintf(id, idlen, "cbb_");
 		for (i = 0; i < 13 && 4 + 2 * i + 2 < idlen; i++)
@@ -259,12 +163,7 @@ cb_body(struct cb_item *const *items, size_t n, size_t *len, char *id,
 	}
 	/* An item missing from the body would be acked unsent: no body
 	 * rather than a partial one. */
-	if (b.oom || b.p == NULL) {
-		free(b.p);
-		return NULL;
-	}
-	*len = b.n;
-	return b.p;
+	return jb_finish(&b, len);
 }
 
 int64_t

@@ -30,6 +30,7 @@
 #include "codeq.h"
 #include "conf.h"
 #include "http.h"
+#include "jsonbuf.h"
 #include "log.h"
 #include "notifier.h"
 #include "route.h"
@@ -423,76 +424,6 @@ on_scan(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- sending ----------------------------------------------------- */
 
-/* A growing output buffer; oom sticks once an allocation failed. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void
-ob_put(struct obuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-#define OB_LIT(b, s) ob_put((b), (s), sizeof(s) - 1)
-
-/* A JSON string.  Queue names and ids are plain ASCII; anything else is
- * escaped the way jansson does (control characters as \u00XX). */
-static void
-ob_str(struct obuf *b, const char *s)
-{
-	const char *run = s;
-	char esc[8];
-
-	ob_put(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		ob_put(b, run, (size_t)(s - run));
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			ob_put(b, esc, 2);
-		} else {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			ob_put(b, esc, 6);
-		}
-		run = s + 1;
-	}
-	ob_put(b, run, (size_t)(s - run));
-	ob_put(b, "\"", 1);
-}
-
-static void
-ob_int(struct obuf *b, int64_t v)
-{
-	char num[24];
-	int k = snprintf(num, sizeof(num), "%" PRId64, v);
-
-	ob_put(b, num, (size_t)k);
-}
-
 /* RFC 3339 text of ms; the entries of one window share one time, so the
  * last one is kept. */
 static const char *
@@ -513,36 +444,31 @@ static char *
 body_for(struct notifier *n, const struct nsub *s, const char *id,
     int64_t now, size_t *len)
 {
-	struct obuf b = { NULL, 0, 0, 0 };
+	struct jsonbuf b = { NULL, 0, 0, 0 };
 	char at[40];
 	size_t i;
 
 	wh_rfc3339(now, at, sizeof(at));
-	OB_LIT(&b, "{\"eventType\":\"WORK_AVAILABLE\",\"notificationId\":");
-	ob_str(&b, id);
-	OB_LIT(&b, ",\"subscriptionId\":");
-	ob_str(&b, s->id);
-	OB_LIT(&b, ",\"time\":");
-	ob_str(&b, at);
-	OB_LIT(&b, ",\"queues\":[");
+	JB_LIT(&b, "{\"eventType\":\"WORK_AVAILABLE\",\"notificationId\":");
+	jb_string(&b, id);
+	JB_LIT(&b, ",\"subscriptionId\":");
+	jb_string(&b, s->id);
+	JB_LIT(&b, ",\"time\":");
+	jb_string(&b, at);
+	JB_LIT(&b, ",\"queues\":[");
 	for (i = 0; i < s->npending; i++) {
 		if (i > 0)
-			OB_LIT(&b, ",");
-		OB_LIT(&b, "{\"queue\":");
-		ob_str(&b, s->pending[i].queue);
-		OB_LIT(&b, ",\"ready\":");
-		ob_int(&b, s->pending[i].ready);
-		OB_LIT(&b, ",\"time\":");
-		ob_str(&b, at_text(n, s->pending[i].at_ms));
-		OB_LIT(&b, "}");
+			JB_LIT(&b, ",");
+		JB_LIT(&b, "{\"queue\":");
+		jb_string(&b, s->pending[i].queue);
+		JB_LIT(&b, ",\"ready\":");
+		jb_int(&b, s->pending[i].ready);
+		JB_LIT(&b, ",\"time\":");
+		jb_string(&b, at_text(n, s->pending[i].at_ms));
+		JB_LIT(&b, "}");
 	}
-	OB_LIT(&b, "]}");
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	*len = b.len;
-	return b.p;
+	JB_LIT(&b, "]}");
+	return jb_finish(&b, len);
 }
 
 static void
