@@ -183,14 +183,15 @@ done
 wait_subs 0
 
 # ---- minIntervalSeconds --------------------------------------------
-# 4 s: the three further signals (1.2 s of sleeps plus three CLI starts,
-# slow under a sanitizer on a loaded machine) all fall before it ends.
+# 4 s: the three further signals (one bulk CLI call, right after the
+# first POST arrived) fall before it ends, even under a sanitizer on a
+# loaded machine; three separate calls with sleeps between them did not.
 sub qm --url "$N_URL/m" --min-interval 4s >/dev/null
 wait_subs 1
 : >"$T_DIR/N.jsonl"
 cq enqueue qm >/dev/null
 wait_for 10 at_least 1 N /m || fail "min-interval: first notification"
-for i in 1 2 3; do cq enqueue qm >/dev/null; sleep 0.4; done
+bulk qm qm qm
 wait_for 10 at_least 2 N /m || fail "min-interval: second notification"
 sleep 1
 sinkpy N <<'PY' || fail "min interval"
@@ -228,13 +229,17 @@ sleep 1
 assert_eq "requests to the expired subscription" 0 "$(requests N /e)"
 
 # ---- a delayed task becoming ready ---------------------------------
-# The only worker is kept busy, so the promoted task stays ready; no
-# depth scan runs in this configuration (1 h): the promotion's signal is
-# what triggers the notification.
+# The only worker is kept busy (its task runs while "hold" exists), so
+# the promoted task stays ready; no depth scan runs in this configuration
+# (1 h): the promotion's signal is what triggers the notification.  The
+# busy task is leased before d subscribes: its own signal finds the queue
+# empty (no notification) whenever the notifier gets to it.
+touch "$T_DIR/hold"
+hid=$(cq enqueue work --payload "{\"op\":\"hold\",\"file\":\"$T_DIR/hold\"}")
+held() { [ "$(rcli HGET "codeq:{work}:t:${hid##*:}" status)" = leased ]; }
+wait_for 20 held || fail "$hid not leased"
 sub work --url "$N_URL/d" >/dev/null
 wait_subs 2
-cq enqueue work --payload '{"op":"sleep","ms":6000}' >/dev/null
-sleep 1
 : >"$T_DIR/N.jsonl"
 cq enqueue work --payload '{"op":"echo"}' --delay 1500ms >/dev/null
 wait_for 10 at_least 1 N /d || fail "no WORK_AVAILABLE when a delayed task became ready"
@@ -244,6 +249,7 @@ assert d[0]["json"]["queues"] == [{"queue": "work", "ready": 1,
     "time": d[0]["json"]["queues"][0]["time"]}], d[0]["json"]
 print("ok - a delayed task became ready: WORK_AVAILABLE for work (ready 1)")
 PY
+rm -f "$T_DIR/hold"
 stop_codeqd
 
 # ---- the depth scan: work that arrived before the subscription -----
