@@ -61,12 +61,15 @@ wait_for 10 m 'codeq_tasks_dead_lettered_total{queue="rq",pool=""} 1' ||
 	fail "dead-lettered by the reaper: $(grep dead_lettered_total "$T_DIR/metrics")"
 ok "codeq_tasks_dead_lettered_total{pool=\"\"} = 1: the reaper"
 
-# Leases held: read from the dispatcher's lease table.
-cq enqueue mq --payload '{"op":"sleep","ms":4000}' >/dev/null
+# Leases held: read from the dispatcher's lease table.  The task runs
+# while "hold" exists: a fixed sleep could end before a slow scrape.
+touch "$T_DIR/hold"
+cq enqueue mq --payload "{\"op\":\"hold\",\"file\":\"$T_DIR/hold\"}" >/dev/null
 wait_status mq:7 leased
 wait_for 10 m 'codeq_leases_held{pool="m"} 1' ||
 	fail "leases held: $(grep leases_held "$T_DIR/metrics")"
 ok "codeq_leases_held = 1 while a task runs"
+rm -f "$T_DIR/hold"
 wait_status mq:7 completed
 wait_for 10 m 'codeq_leases_held{pool="m"} 0' ||
 	fail "leases held after: $(grep leases_held "$T_DIR/metrics")"

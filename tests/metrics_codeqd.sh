@@ -82,11 +82,14 @@ cq enqueue so --payload '{"op":"echo"}' --delay 300ms >/dev/null		# so:5
 wait_for 30 st so 5 completed || fail "so:5 (delayed) not completed"
 
 # One task whose worker is killed in the middle: given back, run again.
-cq enqueue so --payload '{"op":"sleep","ms":1500}' >/dev/null		# so:6
+# It runs while "hold" exists: a fixed sleep could end before the kill.
+touch "$T_DIR/hold"
+cq enqueue so --payload "{\"op\":\"hold\",\"file\":\"$T_DIR/hold\"}" >/dev/null	# so:6
 wait_for 20 st so 6 leased || fail "so:6 never leased"
 wpid=$(rcli HGET 'codeq:{so}:t:6' worker | cut -d: -f2)
 [ -n "$wpid" ] && kill -0 "$wpid" 2>/dev/null || fail "no live worker for so:6 ($wpid)"
 kill -KILL "$wpid"
+rm -f "$T_DIR/hold"
 wait_for 30 st so 6 completed || fail "so:6 not completed after its worker died"
 ok "so:6 completed by another worker after kill -9 of $wpid"
 
