@@ -889,7 +889,9 @@ scn_prefill(void)
 		}
 		fprintf(stderr, "codeq-bench: prefill: %ld queued (%.1f s); "
 		    "probing claims\n", have, (double)(mono_us() - fill0) / 1e6);
-		sleep_us(SETTLE_US);
+		/* redis-server rehashes its keyspace 1 ms in every 100 ms
+		 * after a fill doubled it: a million tasks take seconds. */
+		sleep_us(SETTLE_US + SETTLE_US * 3 / 2 * (have / 1000000));
 		lat_claim.n = 0;
 		for (i = 0; i < PROBES && !timed_out(); i++)
 			probe_once(c);
