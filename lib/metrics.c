@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonbuf.h"
 #include "metrics.h"
 
 struct series {
@@ -461,61 +462,19 @@ metric_remove(struct metric *m, const char *const *lv)
 
 /* ---- Exposition --------------------------------------------------- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void
-buf_grow(struct buf *b, size_t need)
-{
-	size_t cap;
-	char *np;
-
-	if (b->oom || b->len + need + 1 <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + need + 1)
-		cap *= 2;
-	if ((np = realloc(b->p, cap)) == NULL) {
-		b->oom = 1;
-		return;
-	}
-	b->p = np;
-	b->cap = cap;
-}
-
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-	buf_grow(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
 /* Escapes a HELP text (\\ and \n) or a label value (also \"). */
 static void
-buf_escaped(struct buf *b, const char *s, int quote)
+buf_escaped(struct jsonbuf *b, const char *s, int quote)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\')
-			buf_add(b, "\\\\", 2);
+			jb_put(b, "\\\\", 2);
 		else if (*s == '\n')
-			buf_add(b, "\\n", 2);
+			jb_put(b, "\\n", 2);
 		else if (quote && *s == '"')
-			buf_add(b, "\\\"", 2);
+			jb_put(b, "\\\"", 2);
 		else
-			buf_add(b, s, 1);
+			jb_put(b, s, 1);
 	}
 }
 
@@ -546,48 +505,48 @@ metrics_format_value(double v, char *buf, size_t len)
 }
 
 static void
-buf_value(struct buf *b, double v)
+buf_value(struct jsonbuf *b, double v)
 {
 	char tmp[32];
 
 	metrics_format_value(v, tmp, sizeof(tmp));
-	buf_str(b, tmp);
+	jb_puts(b, tmp);
 }
 
 /* name{l1="v1",l2="v2"[,le="x"]} */
 static void
-buf_series_name(struct buf *b, const struct metric *m, const struct series *s,
+buf_series_name(struct jsonbuf *b, const struct metric *m, const struct series *s,
     const char *suffix, const char *le)
 {
 	size_t j;
 	int first = 1;
 
-	buf_str(b, m->name);
-	buf_str(b, suffix);
+	jb_puts(b, m->name);
+	jb_puts(b, suffix);
 	if (m->nlabels == 0 && le == NULL)
 		return;
-	buf_add(b, "{", 1);
+	jb_put(b, "{", 1);
 	for (j = 0; j < m->nlabels; j++) {
 		if (!first)
-			buf_add(b, ",", 1);
+			jb_put(b, ",", 1);
 		first = 0;
-		buf_str(b, m->labels[j]);
-		buf_add(b, "=\"", 2);
+		jb_puts(b, m->labels[j]);
+		jb_put(b, "=\"", 2);
 		buf_escaped(b, s->lv[j], 1);
-		buf_add(b, "\"", 1);
+		jb_put(b, "\"", 1);
 	}
 	if (le != NULL) {
 		if (!first)
-			buf_add(b, ",", 1);
-		buf_str(b, "le=\"");
-		buf_str(b, le);
-		buf_add(b, "\"", 1);
+			jb_put(b, ",", 1);
+		jb_puts(b, "le=\"");
+		jb_puts(b, le);
+		jb_put(b, "\"", 1);
 	}
-	buf_add(b, "}", 1);
+	jb_put(b, "}", 1);
 }
 
 static void
-render_histogram(struct buf *b, const struct metric *m, const struct series *s)
+render_histogram(struct jsonbuf *b, const struct metric *m, const struct series *s)
 {
 	char le[32];
 	double cum = 0;
@@ -600,18 +559,18 @@ render_histogram(struct buf *b, const struct metric *m, const struct series *s)
 		else
 			snprintf(le, sizeof(le), "+Inf");
 		buf_series_name(b, m, s, "_bucket", le);
-		buf_add(b, " ", 1);
+		jb_put(b, " ", 1);
 		buf_value(b, cum);
-		buf_add(b, "\n", 1);
+		jb_put(b, "\n", 1);
 	}
 	buf_series_name(b, m, s, "_sum", NULL);
-	buf_add(b, " ", 1);
+	jb_put(b, " ", 1);
 	buf_value(b, s->sum);
-	buf_add(b, "\n", 1);
+	jb_put(b, "\n", 1);
 	buf_series_name(b, m, s, "_count", NULL);
-	buf_add(b, " ", 1);
+	jb_put(b, " ", 1);
 	buf_value(b, cum);
-	buf_add(b, "\n", 1);
+	jb_put(b, "\n", 1);
 }
 
 static const char *
@@ -630,38 +589,37 @@ type_name(enum metric_type t)
 char *
 metrics_render(struct metrics *r, size_t *len)
 {
-	struct buf b = { 0 };
+	struct jsonbuf b = { 0 };
 	const struct metric *m;
 	size_t i, k;
 
-	buf_grow(&b, 4096);
 	for (i = 0; i < r->n; i++) {
 		m = r->m[i];
-		buf_str(&b, "# HELP ");
-		buf_str(&b, m->name);
-		buf_add(&b, " ", 1);
+		jb_puts(&b, "# HELP ");
+		jb_puts(&b, m->name);
+		jb_put(&b, " ", 1);
 		buf_escaped(&b, m->help, 0);
-		buf_str(&b, "\n# TYPE ");
-		buf_str(&b, m->name);
-		buf_add(&b, " ", 1);
-		buf_str(&b, type_name(m->type));
-		buf_add(&b, "\n", 1);
+		jb_puts(&b, "\n# TYPE ");
+		jb_puts(&b, m->name);
+		jb_put(&b, " ", 1);
+		jb_puts(&b, type_name(m->type));
+		jb_put(&b, "\n", 1);
 		for (k = 0; k < m->ns; k++) {
 			if (m->type == METRIC_HISTOGRAM) {
 				render_histogram(&b, m, &m->s[k]);
 				continue;
 			}
 			buf_series_name(&b, m, &m->s[k], "", NULL);
-			buf_add(&b, " ", 1);
+			jb_put(&b, " ", 1);
 			buf_value(&b, m->s[k].value);
-			buf_add(&b, "\n", 1);
+			jb_put(&b, "\n", 1);
 		}
 	}
-	if (b.oom) {
-		free(b.p);
-		return NULL;
+	if (!b.oom && b.p == NULL) {
+		/* No metric: an empty exposition, not a failure. */
+		if (len != NULL)
+			*len = 0;
+		return calloc(1, 1);
 	}
-	if (len != NULL)
-		*len = b.len;
-	return b.p;
+	return jb_finish(&b, len);
 }
