@@ -61,6 +61,7 @@
 #include "codeq.h"
 #include "record.h"
 #include "scripts.h"
+#include "store.h"
 
 #define SAMPLE_MS	100
 #define MAX_SAMPLES	20000
@@ -1094,6 +1095,31 @@ sink_stats(const char *what)
 	return json_loads(body + 4, 0, NULL);
 }
 
+/*
+ * CPU seconds the store's main thread has used (INFO cpu), or -1: the
+ * callbacks' limit is the store's work per event, so the scenario reports
+ * it (a deep outbox keeps redis-server's one thread busy).
+ */
+static double
+store_cpu_s(codeq_t *c)
+{
+	codeq_error err;
+	redisReply *r = store_command(c, &err, "INFO cpu");
+	double user = -1, sys = -1;
+	const char *p;
+
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING) {
+		if ((p = strstr(r->str, "used_cpu_user_main_thread:")) != NULL)
+			user = strtod(strchr(p, ':') + 1, NULL);
+		if ((p = strstr(r->str, "used_cpu_sys_main_thread:")) != NULL)
+			sys = strtod(strchr(p, ':') + 1, NULL);
+	}
+	freeReplyObject(r);
+	return user >= 0 && sys >= 0 ? user + sys : -1;
+}
+
 static void
 scn_callbacks(void)
 {
@@ -1101,6 +1127,7 @@ scn_callbacks(void)
 	codeq_t *c = connect_store();
 	json_t *before, *after;
 	long got = 0;
+	double cpu0, cpu1;
 
 	if (O.sink == NULL)
 		die("callbacks: --sink URL needed");
@@ -1122,6 +1149,7 @@ scn_callbacks(void)
 	    json_integer(atomic_load(&outbox_now)));
 	/* Phase 2: the callbacks process drains it. */
 	before = sink_stats("_reset");
+	cpu0 = store_cpu_s(c);
 	snprintf(conf, sizeof(conf), "%s/%s.conf", O.dir, O.scenario);
 	write_config(conf, WEBHOOK_CALLBACKS, pool);
 	nprocs = 0;
@@ -1137,6 +1165,7 @@ scn_callbacks(void)
 			break;
 		sleep_us(20000);
 	}
+	cpu1 = store_cpu_s(c);
 	sampler_finish();
 	stop_codeqd();
 	after = sink_stats("_stats");
@@ -1161,6 +1190,14 @@ scn_callbacks(void)
 		    json_real(span1 > 0 ? ev / span1 : 0));
 		json_object_set_new(extra, "events_per_request",
 		    json_real(req > 0 ? ev / req : 0));
+		if (cpu0 >= 0 && cpu1 >= cpu0 && ev > 0) {
+			json_object_set_new(extra, "store_cpu_s",
+			    json_real(cpu1 - cpu0));
+			json_object_set_new(extra, "store_cpu_us_per_event",
+			    json_real((cpu1 - cpu0) * 1e6 / ev));
+			json_object_set_new(extra, "store_busy",
+			    json_real((cpu1 - cpu0) / span));
+		}
 		elapsed_s = span;
 		tasks_done = (long)ev;
 	}

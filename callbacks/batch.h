@@ -26,6 +26,9 @@ struct cb_item {
 	int64_t completed_at;
 	char *traceparent;
 	int deliveries;			/* this one included */
+	int64_t lease_until;		/* the store's score for it: its
+					 * lease, and the fencing token of
+					 * cb_retry and cb_dead */
 	int64_t taken_at;		/* local clock, ms */
 	struct cb_item *next;
 };

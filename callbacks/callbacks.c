@@ -3,8 +3,9 @@
  *
  * Every batch window (default 50 ms), and as soon as a POST ends, one
  * pipelined round trip runs cb_take on each queue's outbox, leasing due
- * items to this process (token `lease`).  The round trips go over an
- * asynchronous store connection, one at a time, so requests keep
+ * items to this process (until a time cb_take returns, which is also the
+ * fencing token of the calls that settle them).  The round trips go over
+ * an asynchronous store connection, one at a time, so requests keep
  * starting and ending while the store works.  Each host has at most
  * [webhooks] max_per_host POSTs in flight, each carrying up to
  * [callbacks] batch_max items; an endpoint's room is twice that (a
@@ -70,7 +71,6 @@ struct cbp {
 	struct http *http;
 	struct sign_key key;
 	int have_key;
-	char token[40];
 	ev_timer tick, drain, refill;
 	char **queues;			/* sorted */
 	size_t nqueues;
@@ -281,7 +281,6 @@ settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
 		sv_add(&s, key);
 		sv_add(&s, items[i]->queue);
 		if (how != SETTLE_ACK) {
-			sv_add(&s, p->token);
 			sv_addi(&s, status);
 			sv_add(&s, error);
 		}
@@ -294,6 +293,8 @@ settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
 				continue;
 			done[j] = 1;
 			sv_addi(&s, it->n);
+			if (how != SETTLE_ACK)
+				sv_addi(&s, it->lease_until);
 			if (how == SETTLE_RETRY)
 				sv_addi(&s, cb_backoff(it->deliveries,
 				    p->cfg->callbacks.backoff_base_ms,
@@ -314,7 +315,7 @@ settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
 }
 
 static struct cb_item *
-item_from(const char *queue, redisReply **f)
+item_from(const char *queue, redisReply **f, int64_t lease_until)
 {
 	struct cb_item *it = calloc(1, sizeof(*it));
 
@@ -327,6 +328,7 @@ item_from(const char *queue, redisReply **f)
 	it->attempts = atoi(f[6]->str);
 	it->completed_at = strtoll(f[7]->str, NULL, 10);
 	it->deliveries = atoi(f[9]->str);
+	it->lease_until = lease_until;
 	it->taken_at = wh_now_ms();
 	if (!(it->queue = strdup(queue)) || !(it->task_id = strdup(f[1]->str))
 	    || !(it->url = strdup(f[2]->str)) ||
@@ -518,7 +520,6 @@ intake_calls(struct cbp *p, int64_t now, size_t **qidx)
 		sv_add(&s, p->queues[i]);
 		sv_addi(&s, (int64_t)limit);
 		sv_addi(&s, p->visibility_ms);
-		sv_add(&s, p->token);
 		sv_addi(&s, (int64_t)((ep_cap(p) + ndue - 1) / ndue));
 		sv_addi(&s, SKIP_MAX);
 		sv_addi(&s, DEFER_MS);
@@ -537,16 +538,19 @@ static size_t
 intake_reply(struct cbp *p, size_t i, redisReply *r, int64_t now)
 {
 	size_t j, n = 0;
+	int64_t until;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER ||
+	    r->element[1]->type != REDIS_REPLY_STRING) {
 		log_warning("cb_take failed", "queue", p->queues[i],
 		    "error", r->type == REDIS_REPLY_ERROR ? r->str :
 		    "unexpected reply");
 		return 0;
 	}
-	for (j = 1; j + 10 <= r->elements; j += 10, n++)
-		hold(p, item_from(p->queues[i], r->element + j));
+	until = strtoll(r->element[1]->str, NULL, 10);
+	for (j = 2; j + 10 <= r->elements; j += 10, n++)
+		hold(p, item_from(p->queues[i], r->element + j, until));
 	/* As many as a take may take: there may be more, take again as
 	 * soon as this round trip ends. */
 	if (n >= take_max(p)) {
@@ -1186,7 +1190,6 @@ setup(struct cbp *p, const struct codeq_config *cfg)
 	if ((p->http = wh_http_setup(p->proc.loop, w, &p->key,
 	    &p->have_key)) == NULL)
 		return -1;
-	wh_random_id("cbl_", p->token, sizeof(p->token));
 	p->visibility_ms = cfg->callbacks.visibility_ms;
 	/* A request must end before its items' lease runs out. */
 	if (p->visibility_ms < w->timeout_ms + 5000)

@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include "codeq.h"
+#include "scripts.h"
 
 static const char *url;
 static int port;
@@ -760,6 +761,142 @@ START_TEST(outbox_on_every_terminal_state)
 }
 END_TEST
 
+/* Runs outbox script name on queue q's outbox with argv[0..n-1] after
+ * the queue's name (EVAL with its source, as the callbacks process does
+ * after a NOSCRIPT). */
+static redisReply *
+cb_script(redisContext *r, const char *name, const char *q, int n,
+    const char **argv)
+{
+	const char *av[n + 5];
+	char key[128];
+	redisReply *rep;
+	int i;
+
+	snprintf(key, sizeof(key), "codeq:{%s}:outbox", q);
+	av[0] = "EVAL";
+	av[1] = script_source(name);
+	av[2] = "1";
+	av[3] = key;
+	av[4] = q;
+	for (i = 0; i < n; i++)
+		av[5 + i] = argv[i];
+	ck_assert(av[1] != NULL);
+	rep = redisCommandArgv(r, n + 5, av, NULL);
+	ck_assert(rep != NULL);
+	ck_assert_msg(rep->type != REDIS_REPLY_ERROR, "%s: %s", name, rep->str);
+	return rep;
+}
+
+/* cb_take of queue q, visibility vis_ms: the one item it must take, its
+ * lease (*until, a string) and this delivery's number. */
+static int
+cb_take1(redisContext *r, const char *q, const char *vis_ms, char *until)
+{
+	const char *av[] = { "10", vis_ms, "10", "256", "1000" };
+	redisReply *rep = cb_script(r, "cb_take", q, 5, av);
+	int d;
+
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(rep->elements, 12);
+	ck_assert_int_eq(rep->element[0]->integer, 0);
+	snprintf(until, 32, "%s", rep->element[1]->str);
+	ck_assert_str_eq(rep->element[2]->str, "1");
+	d = atoi(rep->element[11]->str);
+	freeReplyObject(rep);
+	return d;
+}
+
+static long long
+cb_settle(redisContext *r, const char *name, const char *q, int n,
+    const char **argv)
+{
+	redisReply *rep = cb_script(r, name, q, n, argv);
+	long long v;
+
+	ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+	v = rep->integer;
+	freeReplyObject(rep);
+	return v;
+}
+
+/*
+ * The outbox lease: cb_take pushes an item's score to its lease's end U
+ * and returns U; cb_retry and cb_dead act only for the sender whose U is
+ * still the item's score.  deliveries counts failed deliveries: a take
+ * does not count one, nor does a release.
+ */
+START_TEST(outbox_lease_fencing)
+{
+	codeq_t *c = conn(NULL);
+	redisContext *r = raw();
+	codeq_task_spec s = { .queue = "cbf", .payload = "{}",
+	    .webhook = "http://127.0.0.1:9/hook" };
+	char id[CODEQ_ID_MAX], u1[32], u2[32], u3[32], u4[32], *v;
+	codeq_task *t;
+	codeq_error e;
+
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	t = claim1(c, "cbf", 5000);
+	ck_assert_int_eq(codeq_complete(c, t->id, t->lease_token, "{}", &e),
+	    CODEQ_OK);
+	codeq_task_free(t);
+	/* Taken by a sender whose lease runs out, then by another. */
+	ck_assert_int_eq(cb_take1(r, "cbf", "20", u1), 1);
+	sleep_ms(40);
+	ck_assert_int_eq(cb_take1(r, "cbf", "60000", u2), 1);
+	ck_assert(strtoll(u2, NULL, 10) > strtoll(u1, NULL, 10));
+	{
+		/* The first sender is refused: nothing changes. */
+		const char *retry[] = { "500", "boom", "0", "1", u1, "0" };
+		const char *dead[] = { "404", "gone", "1", u1 };
+
+		ck_assert_int_eq(cb_settle(r, "cb_retry", "cbf", 6, retry), 0);
+		ck_assert_int_eq(cb_settle(r, "cb_dead", "cbf", 4, dead), 0);
+		v = raw_str(r, "ZSCORE codeq:{cbf}:outbox 1");
+		ck_assert_str_eq(v, u2);
+		free(v);
+		ck_assert_int_eq(raw_int(r, "LLEN codeq:{cbf}:cbdlq"), 0);
+	}
+	{
+		/* The second one's failure is counted, due again now. */
+		const char *retry[] = { "500", "boom", "0", "1", u2, "0" };
+
+		ck_assert_int_eq(cb_settle(r, "cb_retry", "cbf", 6, retry), 1);
+		v = raw_str(r, "HGET codeq:{cbf}:cb:1 deliveries");
+		ck_assert_str_eq(v, "1");
+		free(v);
+		v = raw_str(r, "HGET codeq:{cbf}:cb:1 last_status");
+		ck_assert_str_eq(v, "500");
+		free(v);
+	}
+	/* The next delivery is the second; given back unsent (release), it
+	 * is not counted. */
+	ck_assert_int_eq(cb_take1(r, "cbf", "60000", u3), 2);
+	{
+		const char *release[] = { "0", "", "1", "1", u3, "0" };
+
+		ck_assert_int_eq(cb_settle(r, "cb_retry", "cbf", 6, release), 1);
+	}
+	ck_assert_int_eq(cb_take1(r, "cbf", "60000", u4), 2);
+	{
+		const char *dead[] = { "404", "gone", "1", u4 };
+
+		ck_assert_int_eq(cb_settle(r, "cb_dead", "cbf", 4, dead), 1);
+	}
+	ck_assert_int_eq(raw_int(r, "ZCARD codeq:{cbf}:outbox"), 0);
+	ck_assert_int_eq(raw_int(r, "LLEN codeq:{cbf}:cbdlq"), 1);
+	v = raw_str(r, "HGET codeq:{cbf}:cb:1 deliveries");
+	ck_assert_str_eq(v, "2");
+	free(v);
+	v = raw_str(r, "HGET codeq:{cbf}:cb:1 last_error");
+	ck_assert_str_eq(v, "gone");
+	free(v);
+	redisFree(r);
+	codeq_close(c);
+}
+END_TEST
+
 /* Next message on a subscribed raw connection, or NULL (malloc()ed). */
 static char *
 next_message(redisContext *sub)
@@ -1403,6 +1540,7 @@ storage_suite(void)
 	tcase_add_test(tc, reap_to_dlq_and_requeue_all);
 	tcase_add_test(tc, retention);
 	tcase_add_test(tc, outbox_on_every_terminal_state);
+	tcase_add_test(tc, outbox_lease_fencing);
 	tcase_add_test(tc, fsck_detect_and_repair);
 	tcase_add_test(tc, ready_notifications);
 	tcase_add_test(tc, release_refunds_attempt);

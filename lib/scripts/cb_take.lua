@@ -2,42 +2,48 @@
 -- more per endpoint (url) than the sender has room to send.
 --
 -- KEYS[1]  codeq:{Q}:outbox
--- ARGV     1 Q  2 limit (items in all)  3 visibility_ms  4 lease token (the
---          sender's)  5 room of an endpoint not listed  6 skip_max
---          7 defer_ms  8.. pairs: an endpoint's url, its room
+-- ARGV     1 Q  2 limit (items in all)  3 visibility_ms  4 room of an
+--          endpoint not listed  5 skip_max  6 defer_ms  7.. pairs: an
+--          endpoint's url, its room
 -- Pre:     none.
 -- Post:    the due items (score <= now) are looked at oldest first.  An
 --          item whose endpoint has room left is taken, until limit items
---          are: score pushed to now + visibility (the lease: no other
---          sender takes the item before it runs out, and if this sender
---          dies the item becomes due again by itself), deliveries + 1,
---          lease = the token; its endpoint's room - 1.  An item whose
---          endpoint has no room is left alone (not leased: another sender
---          may take it); after skip_max such items the look stops, and if
---          nothing at all was taken those skipped items are due again at
---          now + defer_ms, so that an endpoint with a deep backlog at the
---          head of the outbox does not hide the others' items behind it.
---          Numbers whose hash is gone are dropped from the outbox.
+--          are: its score is pushed to U = now + visibility.  That is the
+--          lease, and U is its fencing token: no other sender takes the
+--          item before U, and if this sender dies the item becomes due
+--          again by itself; a later take sets a later U (it happens at or
+--          after U), so cb_retry and cb_dead, given U, refuse a sender
+--          whose lease was taken over.  The item's hash is only read: its
+--          deliveries count the failed deliveries, written when one fails.
+--          The endpoint's room - 1.  An item whose endpoint has no room is
+--          left alone (not leased: another sender may take it); after
+--          skip_max such items the look stops, and if nothing at all was
+--          taken those skipped items are due again at now + defer_ms, so
+--          that an endpoint with a deep backlog at the head of the outbox
+--          does not hide the others' items behind it.  Numbers whose hash
+--          is gone are dropped from the outbox.
 -- Returns  a flat array: the number of due items skipped for want of room,
---          then 10 fields per item taken: n task_id url status result error
---          attempts completed_at traceparent deliveries
+--          U, then 10 fields per item taken: n task_id url status result
+--          error attempts completed_at traceparent delivery (this
+--          delivery's number: the failed ones + 1)
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
 local now = now_ms()
 local limit = tonumber(ARGV[2])
 local until_ms = int(now + tonumber(ARGV[3]))
-local room_default = tonumber(ARGV[5])
-local skip_max = tonumber(ARGV[6])
+local room_default = tonumber(ARGV[4])
+local skip_max = tonumber(ARGV[5])
 -- full: some endpoint has no room left.  Until then every item looked
 -- at is taken, so its fields are read in one call; after, an item's url
 -- is read first so that a skipped item costs one small read.
 local room, full = {}, room_default <= 0
-for i = 8, #ARGV - 1, 2 do
+for i = 7, #ARGV - 1, 2 do
 	local r = tonumber(ARGV[i + 1])
 	room[ARGV[i]] = r
 	if r <= 0 then full = true end
 end
-local out, nout, skipped, taken, leased, nleased = { 0 }, 1, {}, 0, {}, 0
+local out, nout, skipped, taken, leased, nleased = { 0, until_ms }, 2, {}, 0,
+	{}, 0
 local function read(key)
 	return redis.call('HMGET', key, 'task_id', 'url', 'status', 'result',
 		'error', 'attempts', 'completed_at', 'traceparent', 'deliveries')
@@ -66,7 +72,6 @@ local function look(n)
 	if r <= 0 then full = true end
 	taken = taken + 1
 	local d = (tonumber(f[9]) or 0) + 1
-	redis.call('HSET', key, 'deliveries', int(d), 'lease', ARGV[4])
 	leased[nleased + 1] = until_ms
 	leased[nleased + 2] = n
 	nleased = nleased + 2
@@ -99,7 +104,7 @@ while taken < limit and #skipped < skip_max and looked < limit + skip_max do
 	if #ns < 128 then break end
 end
 if taken == 0 and #skipped >= skip_max then
-	local at = int(now + tonumber(ARGV[7]))
+	local at = int(now + tonumber(ARGV[6]))
 	for _, n in ipairs(skipped) do redis.call('ZADD', KEYS[1], at, n) end
 end
 out[1] = #skipped
