@@ -5,12 +5,14 @@
  * pipelined round trip runs cb_take on each queue's outbox, leasing due
  * items to this process (until a time cb_take returns, which is also the
  * fencing token of the calls that settle them).  The round trips go over
- * an asynchronous store connection, one at a time, so requests keep
- * starting and ending while the store works.  Each host has at most
- * [webhooks] max_per_host POSTs in flight, each carrying up to
- * [callbacks] batch_max items; an endpoint's room is twice that (a
+ * an asynchronous store connection, two at a time (the store works on the
+ * next one while this process turns the last one's items into requests),
+ * so requests keep starting and ending while the store works.  Each host
+ * has at most [webhooks] max_per_host POSTs in flight, each carrying up
+ * to [callbacks] batch_max items; an endpoint's room is twice that (a
  * batch in flight and the next one ready, per request slot) minus the
- * items held for it (waiting or in flight): cb_take is told each
+ * items held for it (waiting or in flight) and what the takes in flight
+ * may still bring: cb_take is told each
  * endpoint's room and never takes more, so everything taken is sent at
  * once or as soon as a request to its host ends, a request that ends is
  * followed at once by the next while the store takes more, and a deep
@@ -53,6 +55,7 @@
 				 * the head of an outbox back for this */
 #define SKIP_MAX 256		/* cb_take looks past this many items of
 				 * full endpoints, at most */
+#define ROUNDS_MAX 2		/* round trips to the store in flight */
 
 struct endpoint {
 	char *url;
@@ -84,11 +87,13 @@ struct cbp {
 	struct call *pend;		/* calls for the next round trip */
 	size_t npend, cappend;
 	/* The asynchronous connection the outbox scripts run on, so that
-	 * requests go on while the store works; one round trip at a time
-	 * (a take is sized by the room known when it is sent). */
+	 * requests go on while the store works; up to ROUNDS_MAX round
+	 * trips in flight, so that the store works on the next one while
+	 * this process turns the last one's items into requests. */
 	redisAsyncContext *ac;
 	int ac_broken;			/* going away: do not use */
-	struct round *round;		/* the round trip in flight */
+	int rounds;			/* round trips in flight */
+	size_t taking;			/* items their takes may still bring */
 	int again, again_take;		/* another one was asked for meanwhile */
 	ev_timer round_t;		/* its deadline (command_timeout) */
 };
@@ -427,8 +432,9 @@ ep_cap(const struct cbp *p)
 /* The cb_take arguments after the fixed ones: each endpoint this process
  * holds items for, and its room shared by the ndue queues looked at
  * (rounded up: an endpoint may get ndue - 1 more than its room, sent
- * with its next request).  *nout: the number of strings, two per
- * endpoint. */
+ * with its next request).  The takes in flight may bring any endpoint
+ * as many items as they may bring in all (p->taking): that much less.
+ * *nout: the number of strings, two per endpoint. */
 static char **
 ep_rooms(const struct cbp *p, size_t ndue, size_t *nout)
 {
@@ -442,7 +448,9 @@ ep_rooms(const struct cbp *p, size_t ndue, size_t *nout)
 	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
 		return NULL;
 	for (ep = p->eps; ep; ep = ep->next) {
-		room = ep->nheld < cap ? (cap - ep->nheld + ndue - 1) / ndue : 0;
+		size_t used = ep->nheld + p->taking;
+
+		room = used < cap ? (cap - used + ndue - 1) / ndue : 0;
 		if ((v[*nout] = strdup(ep->url)) == NULL ||
 		    asprintf(&v[*nout + 1], "%zu", room) < 0) {
 			v[*nout + 1] = NULL;
@@ -487,30 +495,29 @@ take_max(const struct cbp *p)
 	return 4 * (size_t)p->cfg->callbacks.batch_max;
 }
 
-/* Queues a cb_take for each queue due to be looked at; *qidx (malloc()ed)
- * maps the calls queued, from p->npend on, to their queue. */
+/* Queues a cb_take for each queue due to be looked at (argv[1] of each
+ * is its queue); *limitp: the items each may take.  Returns how many. */
 static size_t
-intake_calls(struct cbp *p, int64_t now, size_t **qidx)
+intake_calls(struct cbp *p, int64_t now, size_t *limitp)
 {
 	char **rooms = NULL, key[160];
-	size_t i, j, nrooms = 0, limit, ndue = 0, n = 0;
+	size_t i, j, nrooms = 0, limit, ndue = 0, n = 0, cap = ep_cap(p);
 	struct sv s = { 0 };
 
-	*qidx = NULL;
-	if (p->nqueues == 0 || p->held >= p->hold_max)
+	*limitp = 0;
+	if (p->nqueues == 0 || p->held + p->taking >= p->hold_max)
 		return 0;
 	for (i = 0; i < p->nqueues; i++)
 		ndue += p->poll_at[i] <= now;
 	if (ndue == 0)
 		return 0;
 	/* The room left, shared by the queues looked at this time. */
-	limit = (p->hold_max - p->held) / ndue;
+	limit = (p->hold_max - p->held - p->taking) / ndue;
 	if (limit > take_max(p))
 		limit = take_max(p);
 	if (limit == 0)
 		limit = 1;
-	if ((rooms = ep_rooms(p, ndue, &nrooms)) == NULL ||
-	    (*qidx = calloc(ndue, sizeof(**qidx))) == NULL)
+	if ((rooms = ep_rooms(p, ndue, &nrooms)) == NULL)
 		goto out;
 	for (i = 0; i < p->nqueues; i++) {
 		if (p->poll_at[i] > now)
@@ -520,37 +527,40 @@ intake_calls(struct cbp *p, int64_t now, size_t **qidx)
 		sv_add(&s, p->queues[i]);
 		sv_addi(&s, (int64_t)limit);
 		sv_addi(&s, p->visibility_ms);
-		sv_addi(&s, (int64_t)((ep_cap(p) + ndue - 1) / ndue));
+		sv_addi(&s, (int64_t)(cap > p->taking ?
+		    (cap - p->taking + ndue - 1) / ndue : 0));
 		sv_addi(&s, SKIP_MAX);
 		sv_addi(&s, DEFER_MS);
 		for (j = 0; j < nrooms; j++)
 			sv_add(&s, rooms[j]);
 		if (call_add(p, "cb_take", &s) == 0)
-			(*qidx)[n++] = i;
+			n++;
 	}
+	*limitp = limit;
 out:
 	codeq_strv_free(rooms, nrooms);
 	return n;
 }
 
-/* Holds the items of queue i's cb_take reply r. */
+/* Holds the items of queue q's cb_take reply r. */
 static size_t
-intake_reply(struct cbp *p, size_t i, redisReply *r, int64_t now)
+intake_reply(struct cbp *p, const char *q, redisReply *r, int64_t now)
 {
 	size_t j, n = 0;
 	int64_t until;
+	char **qi;
 
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 	    r->element[0]->type != REDIS_REPLY_INTEGER ||
 	    r->element[1]->type != REDIS_REPLY_STRING) {
-		log_warning("cb_take failed", "queue", p->queues[i],
+		log_warning("cb_take failed", "queue", q,
 		    "error", r->type == REDIS_REPLY_ERROR ? r->str :
 		    "unexpected reply");
 		return 0;
 	}
 	until = strtoll(r->element[1]->str, NULL, 10);
 	for (j = 2; j + 10 <= r->elements; j += 10, n++)
-		hold(p, item_from(p->queues[i], r->element + j, until));
+		hold(p, item_from(q, r->element + j, until));
 	/* As many as a take may take: there may be more, take again as
 	 * soon as this round trip ends. */
 	if (n >= take_max(p)) {
@@ -558,9 +568,13 @@ intake_reply(struct cbp *p, size_t i, redisReply *r, int64_t now)
 		p->again_take = 1;
 	}
 	/* Items left for want of room keep the queue busy: it is looked
-	 * at again as soon as room frees up. */
-	poll_result(p, i, n + (size_t)(r->element[0]->integer > 0 ?
-	    r->element[0]->integer : 0), now);
+	 * at again as soon as room frees up.  (The list of queues may
+	 * have been refreshed since the take was sent.) */
+	if ((qi = bsearch(&q, p->queues, p->nqueues, sizeof(*p->queues),
+	    strp_cmp)) != NULL)
+		poll_result(p, (size_t)(qi - p->queues), n +
+		    (size_t)(r->element[0]->integer > 0 ?
+		    r->element[0]->integer : 0), now);
 	return n;
 }
 
@@ -571,7 +585,6 @@ struct round {
 	struct cbp *p;
 	struct call *calls;
 	size_t ncalls, nsettle, left;
-	size_t *qidx;			/* calls nsettle..: their queue */
 	struct rslot {
 		struct round *rd;
 		size_t i;
@@ -579,6 +592,8 @@ struct round {
 	} *slots;
 	int64_t now;
 	size_t got;
+	size_t take_limit;		/* items one of its takes may bring */
+	size_t taking;			/* its part of p->taking */
 	int lost;
 };
 
@@ -668,9 +683,13 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 			log_warning("could not settle callback items: they "
 			    "are sent again when their lease runs out",
 			    "outcome", rd->calls[s->i].script, "error", r->str);
-	} else
-		rd->got += intake_reply(p, rd->qidx[s->i - rd->nsettle], r,
+	} else {
+		/* This take's items are held now, not awaited. */
+		rd->taking -= rd->take_limit;
+		p->taking -= rd->take_limit;
+		rd->got += intake_reply(p, rd->calls[s->i].argv[1], r,
 		    rd->now);
+	}
 	if (--rd->left == 0)
 		round_end(rd);
 }
@@ -708,7 +727,7 @@ on_round_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct cbp *p = w->data;
 
-	if (p->ac != NULL && p->round != NULL) {
+	if (p->ac != NULL && p->rounds > 0) {
 		p->ac_broken = 1;
 		redisAsyncFree(p->ac);
 		wh_store_failed(&p->store, "store call timed out");
@@ -757,7 +776,6 @@ round_free(struct round *rd)
 		codeq_strv_free(rd->calls[i].argv, (size_t)rd->calls[i].nargs);
 	free(rd->calls);
 	free(rd->slots);
-	free(rd->qidx);
 	free(rd);
 }
 
@@ -767,8 +785,13 @@ round_end(struct round *rd)
 	struct cbp *p = rd->p;
 	char num[24];
 
-	ev_timer_stop(p->proc.loop, &p->round_t);
-	p->round = NULL;
+	p->taking -= rd->taking;	/* takes lost or never sent */
+	/* The deadline is for progress: the next round's replies, if one
+	 * is in flight, are due within a command timeout from now. */
+	if (--p->rounds == 0)
+		ev_timer_stop(p->proc.loop, &p->round_t);
+	else
+		ev_timer_again(p->proc.loop, &p->round_t);
 	/* A lost connection is reported by its disconnect callback. */
 	if (rd->lost && rd->nsettle)
 		log_warning("could not settle callback items: they are sent "
@@ -800,15 +823,15 @@ round_end(struct round *rd)
 }
 
 /* Sends the settling calls queued since the last round trip and, when
- * take is set, a cb_take on each queue due to be looked at.  While a
- * round trip is in flight this one waits for it to end. */
+ * take is set, a cb_take on each queue due to be looked at.  While
+ * ROUNDS_MAX round trips are in flight this one waits for one to end. */
 static void
 flush(struct cbp *p, int take, int64_t now)
 {
 	struct round *rd = NULL;
-	size_t i, nsettle = p->npend, *qidx = NULL;
+	size_t i, nsettle = p->npend, ntake = 0, limit = 0;
 
-	if (p->round != NULL) {
+	if (p->rounds >= ROUNDS_MAX) {
 		p->again = 1;
 		p->again_take |= take;
 		return;
@@ -821,15 +844,12 @@ flush(struct cbp *p, int take, int64_t now)
 		return;
 	}
 	if (take)
-		intake_calls(p, now, &qidx);
-	if (p->npend == 0) {
-		free(qidx);
+		ntake = intake_calls(p, now, &limit);
+	if (p->npend == 0)
 		return;
-	}
 	if ((rd = calloc(1, sizeof(*rd))) == NULL ||
 	    (rd->slots = calloc(p->npend, sizeof(*rd->slots))) == NULL) {
 		free(rd);
-		free(qidx);
 		calls_clear(p);
 		return;
 	}
@@ -838,11 +858,14 @@ flush(struct cbp *p, int take, int64_t now)
 	rd->calls = p->pend;
 	rd->ncalls = p->npend;
 	rd->nsettle = nsettle;
-	rd->qidx = qidx;
 	rd->now = now;
+	rd->take_limit = limit;
+	rd->taking = ntake * limit;
+	p->taking += rd->taking;
 	p->pend = NULL;
 	p->npend = p->cappend = 0;
-	p->round = rd;
+	if (p->rounds++ == 0)
+		ev_timer_again(p->proc.loop, &p->round_t);
 	for (i = 0; i < rd->ncalls; i++) {
 		rd->slots[i].rd = rd;
 		rd->slots[i].i = i;
@@ -852,9 +875,6 @@ flush(struct cbp *p, int take, int64_t now)
 	}
 	if (i < rd->ncalls)
 		rd->lost = 1;	/* hiredis did not take the rest */
-	ev_timer_set(&p->round_t, (double)(p->cfg->store.command_timeout_ms >
-	    0 ? p->cfg->store.command_timeout_ms : 5000) / 1000.0, 0.);
-	ev_timer_start(p->proc.loop, &p->round_t);
 	if (rd->left == 0)
 		round_end(rd);
 }
@@ -939,7 +959,7 @@ static void
 maybe_finish_stop(struct cbp *p)
 {
 	if (p->proc.stopping && http_inflight(p->http) == 0 &&
-	    p->round == NULL)
+	    p->rounds == 0)
 		ev_break(p->proc.loop, EVBREAK_ALL);
 }
 
@@ -1082,9 +1102,7 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	int64_t now = wh_now_ms();
 
 	expire_waiting(p, now);
-	/* Not while a round trip is in flight: its takes refer to the
-	 * queues by their index. */
-	if (p->round == NULL && wh_store_ready(&p->store) == 0)
+	if (wh_store_ready(&p->store) == 0)
 		refresh_queues(p, now);
 	flush(p, !p->store.down, now);
 	for (ep = p->eps; ep; ep = ep->next)
@@ -1128,7 +1146,7 @@ on_stop(struct wh_proc *wp)
 	ev_timer_stop(wp->loop, &p->refill);
 	release_waiting(p);
 	flush(p, 0, 0);
-	if (http_inflight(p->http) == 0 && p->round == NULL) {
+	if (http_inflight(p->http) == 0 && p->rounds == 0) {
 		ev_break(wp->loop, EVBREAK_ALL);
 		return;
 	}
@@ -1160,9 +1178,9 @@ finish_rounds(struct cbp *p)
 	t.data = &late;
 	ev_timer_start(p->proc.loop, &t);
 	while (!late && p->ac != NULL && !p->ac_broken) {
-		if (p->round == NULL && p->npend)
+		if (p->rounds < ROUNDS_MAX && p->npend)
 			flush(p, 0, 0);
-		if (p->round == NULL)
+		if (p->rounds == 0)
 			break;
 		ev_run(p->proc.loop, EVRUN_ONCE);
 	}
@@ -1185,7 +1203,9 @@ setup(struct cbp *p, const struct codeq_config *cfg)
 		log_error("callbacks: outbox scripts missing");
 		return -1;
 	}
-	ev_timer_init(&p->round_t, on_round_timeout, 1., 0.);
+	ev_timer_init(&p->round_t, on_round_timeout, 0., (double)
+	    (cfg->store.command_timeout_ms > 0 ? cfg->store.command_timeout_ms :
+	    5000) / 1000.0);
 	p->round_t.data = p;
 	if ((p->http = wh_http_setup(p->proc.loop, w, &p->key,
 	    &p->have_key)) == NULL)
