@@ -954,6 +954,74 @@ START_TEST(ready_notifications)
 }
 END_TEST
 
+/* The next message on sub must be "Q WAIT_MS" with lo <= WAIT_MS <= hi. */
+static void
+expect_delayed(redisContext *sub, const char *q, long lo, long hi)
+{
+	char *m = next_message(sub), *end;
+	size_t n = strlen(q);
+	long w;
+
+	ck_assert_msg(m != NULL, "no codeq:delayed message for %s", q);
+	ck_assert_msg(strncmp(m, q, n) == 0 && m[n] == ' ', "message %s", m);
+	w = strtol(m + n + 1, &end, 10);
+	ck_assert_msg(*end == '\0' && w >= lo && w <= hi,
+	    "message %s: wait not in [%ld, %ld]", m, lo, hi);
+	free(m);
+}
+
+/* codeq:delayed: "Q WAIT_MS" whenever a task becomes the earliest due of
+ * its queue's delayed set (enqueue, nack with a delay, reap with the
+ * backoff), and only then. */
+START_TEST(delayed_notifications)
+{
+	struct timeval tv = { 10, 0 };
+	codeq_t *c = conn(NULL);
+	redisContext *sub = raw();
+	codeq_task_spec s = { .queue = "dpub", .payload = "{}",
+	    .delay_ms = 60000 };
+	char id[CODEQ_ID_MAX];
+	codeq_task *t, *t2;
+	codeq_error e;
+	size_t reaped = 0;
+	int64_t end;
+
+	redisSetTimeout(sub, tv);
+	raw_do(sub, "SUBSCRIBE codeq:delayed");
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	expect_delayed(sub, "dpub", 59000, 60000);
+	/* A retry due sooner comes first; one due later says nothing. */
+	enq(c, "dpub", 0, "{}", NULL);
+	enq(c, "dpub", 0, "{}", NULL);
+	t = claim1(c, "dpub", 5000);
+	t2 = claim1(c, "dpub", 5000);
+	ck_assert_int_eq(codeq_nack(c, t->id, t->lease_token, 30000, NULL,
+	    &e), CODEQ_OK);
+	expect_delayed(sub, "dpub", 29000, 30000);
+	ck_assert_int_eq(codeq_nack(c, t2->id, t2->lease_token, 90000, NULL,
+	    &e), CODEQ_OK);
+	codeq_task_free(t);
+	codeq_task_free(t2);
+	s.delay_ms = 1000;
+	ck_assert_int_eq(codeq_enqueue(c, &s, id, NULL, &e), CODEQ_OK);
+	expect_delayed(sub, "dpub", 0, 1000);
+	/* A reaped lease, retried after the queue's backoff (1 s +/- 20 %). */
+	enq(c, "dpub2", 0, "{}", NULL);
+	t = claim1(c, "dpub2", 20);
+	codeq_task_free(t);
+	end = now_ms() + 10000;
+	while (reaped == 0 && now_ms() < end) {
+		sleep_ms(20);
+		ck_assert_int_eq(codeq_reap(c, "dpub2", 0, &reaped, &e),
+		    CODEQ_OK);
+	}
+	ck_assert_int_eq(reaped, 1);
+	expect_delayed(sub, "dpub2", 0, 1200);
+	redisFree(sub);
+	codeq_close(c);
+}
+END_TEST
+
 /* release: a graceful give-back.  The claim's attempt is refunded (a
  * task on its last attempt is not dead-lettered), the reason recorded,
  * the task back at the head of its ready list, the old token fenced. */
@@ -1543,6 +1611,7 @@ storage_suite(void)
 	tcase_add_test(tc, outbox_lease_fencing);
 	tcase_add_test(tc, fsck_detect_and_repair);
 	tcase_add_test(tc, ready_notifications);
+	tcase_add_test(tc, delayed_notifications);
 	tcase_add_test(tc, release_refunds_attempt);
 	tcase_add_test(tc, bad_input);
 	tcase_add_test(tc, result_wait);

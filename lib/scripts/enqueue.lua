@@ -67,14 +67,7 @@ if idem ~= '' then
 	redis.call('SET', P .. 'idem:' .. idem, id, 'PX', ARGV[8])
 end
 if status == 'delayed' then
-	-- The dispatchers arm a timer for the earliest due task of each queue
-	-- (dispatcher/promote.c): tell them when this one comes first.  Only
-	-- then, so a bulk of tasks due later costs no message.
-	local first = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
-	redis.call('ZADD', P .. 'delayed', int(due), id)
-	if not first[2] or tonumber(first[2]) > due then
-		redis.call('PUBLISH', 'codeq:delayed', Q .. ' ' .. int(due - now))
-	end
+	schedule_delayed(P, Q, id, due, now)
 else
 	redis.call('RPUSH', P .. 'ready:' .. int(prio), id)
 	publish_ready(Q, 1)

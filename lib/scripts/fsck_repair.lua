@@ -6,7 +6,8 @@
 -- Post:    the id is removed from every container of the queue (ready:0-9,
 --          delayed, leased, dlq); then, if the hash exists:
 --            ready   -> appended to ready:P
---            delayed -> delayed, scored due_at (now if missing)
+--            delayed -> delayed, scored due_at (now if missing;
+--                       PUBLISH codeq:delayed as enqueue.lua)
 --            leased  -> leased, scored lease_until (now if missing: the
 --                       reaper requeues it with the attempt counted)
 --            dead    -> appended to the DLQ
@@ -36,7 +37,7 @@ if prio == nil or prio < 0 or prio > 9 then
 	redis.call('HSET', KEYS[1], 'priority', '0')
 end
 if st == 'delayed' then
-	redis.call('ZADD', P .. 'delayed', f[3] or int(now), id)
+	schedule_delayed(P, Q, id, tonumber(f[3]) or now, now)
 elseif st == 'leased' then
 	redis.call('ZADD', P .. 'leased', f[4] or int(now), id)
 elseif st == 'dead' then

@@ -17,7 +17,8 @@
 --          min(base * 2^(attempts-1), max) +/- jitter_pct (from
 --          codeq:{Q}:conf, defaults 1000 ms, 1 h, 20 %); delay 0 -> ready:P
 --          and PUBLISH codeq:ready "Q 1"; delay > 0 -> delayed (score due
---          time); stats.retried + 1.
+--          time; PUBLISH codeq:delayed "Q DELAY_MS" when due before every
+--          other delayed task of Q); stats.retried + 1.
 -- Returns  {new status, delay_ms}
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
@@ -48,7 +49,7 @@ local delay = tonumber(ARGV[4])
 if delay < 0 then
 	delay = backoff_delay(backoff_conf(P), attempts, tonumber(ARGV[6]))
 end
-if retry_later(P, tkey, id, f[7], delay, now) == 'ready' then
+if retry_later(P, Q, tkey, id, f[7], delay, now) == 'ready' then
 	publish_ready(Q, 1)
 	return {'ready', 0}
 end

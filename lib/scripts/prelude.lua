@@ -130,10 +130,23 @@ local function backoff_delay(c, attempts, rnd)
 	return delay
 end
 
+-- Puts id in the delayed set of queue Q (prefix P), due at due (ms).  The
+-- dispatchers arm one timer for the earliest due task of each queue
+-- (dispatcher/promote.c): when this one comes first they are told, on
+-- codeq:delayed "Q WAIT_MS".  Only then, so that a bulk of tasks due
+-- later costs no message.
+local function schedule_delayed(P, Q, id, due, now)
+	local first = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
+	redis.call('ZADD', P .. 'delayed', int(due), id)
+	if not first[2] or tonumber(first[2]) > due then
+		redis.call('PUBLISH', 'codeq:delayed', Q .. ' ' .. int(due - now))
+	end
+end
+
 -- A task whose lease ended without a result and that has attempts left
 -- (nack, reap): ready now (delay 0) or delayed; stats.retried + 1.
 -- Returns the new status; the caller publishes the ready ones.
-local function retry_later(P, tkey, id, prio, delay, now)
+local function retry_later(P, Q, tkey, id, prio, delay, now)
 	redis.call('HINCRBY', P .. 'stats', 'retried', 1)
 	if delay == 0 then
 		redis.call('HSET', tkey, 'status', 'ready', 'ready_at', int(now))
@@ -141,7 +154,7 @@ local function retry_later(P, tkey, id, prio, delay, now)
 		return 'ready'
 	end
 	redis.call('HSET', tkey, 'status', 'delayed', 'due_at', int(now + delay))
-	redis.call('ZADD', P .. 'delayed', int(now + delay), id)
+	schedule_delayed(P, Q, id, now + delay, now)
 	return 'delayed'
 end
 

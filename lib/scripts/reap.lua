@@ -8,8 +8,9 @@
 --          refused as STALE), error "lease expired"; then exactly as
 --          nack.lua with the queue's backoff: DLQ (+ outbox item when the
 --          task has a webhook) when attempts >= max_attempts, else ready
---          (delay 0) or delayed.  Ids without a hash or not "leased" are
---          dropped.  PUBLISH codeq:ready "Q N" for the N made ready.
+--          (delay 0) or delayed (PUBLISH codeq:delayed as nack.lua).  Ids
+--          without a hash or not "leased" are dropped.  PUBLISH
+--          codeq:ready "Q N" for the N made ready.
 -- Returns  {reaped, dead_lettered}
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
@@ -40,7 +41,7 @@ for _, id in ipairs(ids) do
 			-- A tiny LCG spreads one random seed over the batch.
 			seed = (seed * 1103515245 + 12345) % 1000000
 			local delay = backoff_delay(conf, attempts, seed)
-			if retry_later(P, tkey, id, f[6], delay, now) == 'ready' then
+			if retry_later(P, Q, tkey, id, f[6], delay, now) == 'ready' then
 				ready = ready + 1
 			end
 		end
