@@ -212,7 +212,10 @@ def main():
         c = scn["callbacks"]
         print(f"callbacks: {fmt(c.get('events_per_s'))} events/s in "
               f"{fmt(c.get('requests_per_s'))} requests/s "
-              f"({fmt(c.get('events_per_request'))} per POST)")
+              f"({fmt(c.get('events_per_request'))} per POST)"
+              + (f"; store {fmt(c['store_cpu_us_per_event'], 2)} us of CPU "
+                 f"per event, busy {fmt(c.get('store_busy'), 2)}"
+                 if c.get("store_cpu_us_per_event") is not None else ""))
     if "workavail" in scn:
         c = scn["workavail"]
         ps = c.get("per_subscriber", {})
