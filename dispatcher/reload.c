@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
@@ -62,15 +63,6 @@ settings_apply(const struct codeq_config *n, struct ipc_msg *m)
 	ipc_counters_add(m, "command_timeout_ms", (uint64_t)st->command_timeout_ms);
 }
 
-static uint64_t
-mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 void
 reload(void)
 {
@@ -109,7 +101,7 @@ reload(void)
 	}
 	D.oldcfgs = v;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)mono_usec());
+	    (unsigned long long)clock_mono_us());
 	store_changed = str_differs(old->store.url, n->store.url) ||
 	    str_differs(old->store.password_file, n->store.password_file);
 	if (!D.level_forced && n->daemon.log_level != NULL &&

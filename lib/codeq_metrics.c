@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "codeq.h"
 #include "codeq_metrics.h"
 #include "conf.h"
@@ -453,15 +454,6 @@ cqm_worker_restart(const char *pool, const char *reason)
 	metric_add(cqm.worker_restarts, lv, 1);
 }
 
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 note_pool(const char *pool)
 {
@@ -470,7 +462,7 @@ note_pool(const char *pool)
 
 	for (i = 0; i < npools_seen; i++)
 		if (strcmp(pools_seen[i].name, pool) == 0) {
-			pools_seen[i].at = mono_now();
+			pools_seen[i].at = (double)clock_mono_us() / 1e6;
 			return;
 		}
 	if ((n = realloc(pools_seen, (npools_seen + 1) * sizeof(*n))) == NULL)
@@ -478,7 +470,7 @@ note_pool(const char *pool)
 	pools_seen = n;
 	if ((n[npools_seen].name = strdup(pool)) == NULL)
 		return;
-	n[npools_seen++].at = mono_now();
+	n[npools_seen++].at = (double)clock_mono_us() / 1e6;
 }
 
 void
@@ -506,7 +498,7 @@ cqm_leases_held(const char *pool, size_t n)
 void
 cqm_expire_pools(double max_age)
 {
-	double now = mono_now();
+	double now = (double)clock_mono_us() / 1e6;
 	size_t i = 0;
 
 	if (cqm.reg == NULL)

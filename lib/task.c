@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "store.h"
 #include "task.h"
 
@@ -280,22 +281,13 @@ is_terminal(codeq_task_status s)
 	return s == CODEQ_COMPLETED || s == CODEQ_FAILED || s == CODEQ_DEAD;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 codeq_result(codeq_t *c, const char *id, int64_t wait_ms, codeq_task **out,
     codeq_error *err)
 {
 	/* Waiting longer than the bound is waiting for ever: clamp it
 	 * rather than overflow the deadline. */
-	int64_t deadline = mono_ms() + (wait_ms <= 0 ? 0 :
+	int64_t deadline = clock_mono_ms() + (wait_ms <= 0 ? 0 :
 	    wait_ms < TASK_DURATION_MAX_MS ? wait_ms : TASK_DURATION_MAX_MS);
 	int64_t pause = 10, left;
 	codeq_task *t;
@@ -313,7 +305,7 @@ codeq_result(codeq_t *c, const char *id, int64_t wait_ms, codeq_task **out,
 			*out = t;
 			return CODEQ_OK;
 		}
-		left = deadline - mono_ms();
+		left = deadline - clock_mono_ms();
 		if (left <= 0) {
 			code = cq_err(err, CODEQ_ETIMEDOUT,
 			    "task %s is not finished (status %s)", id,

@@ -13,6 +13,7 @@
 
 #include <openssl/rand.h>
 
+#include "clock.h"
 #include "codeq.h"
 #include "codeq_metrics.h"
 #include "http.h"
@@ -237,10 +238,7 @@ wh_random_id(const char *prefix, char *out, size_t outlen)
 int64_t
 wh_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_wall_ms();
 }
 
 void

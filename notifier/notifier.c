@@ -27,6 +27,7 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>
 
+#include "clock.h"
 #include "codeq.h"
 #include "conf.h"
 #include "http.h"
@@ -343,15 +344,6 @@ assign(struct notifier *n, char *const *queues, size_t nq, int64_t now)
 	schedule_sends(n);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Non-zero when signals wait on the subscriber connection. */
 static int
 signals_waiting(const struct notifier *n)
@@ -370,7 +362,7 @@ static void
 on_coalesce(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct notifier *n = w->data;
-	int64_t t0 = mono_ms(), left;
+	int64_t t0 = clock_mono_ms(), left;
 
 	assign(n, n->signalled.keys, n->signalled.n, wh_now_ms());
 	strset_clear(&n->signalled);
@@ -380,7 +372,7 @@ on_coalesce(struct ev_loop *loop, ev_timer *w, int revents)
 	 * coalesce after that start, not coalesce after the loop got round
 	 * to them, or a busy store would stretch every window by a flush. */
 	if (signals_waiting(n)) {
-		left = n->cfg->notifier.coalesce_ms - (mono_ms() - t0);
+		left = n->cfg->notifier.coalesce_ms - (clock_mono_ms() - t0);
 		ev_timer_set(&n->coalesce, left > 0 ? left / 1000.0 : 0., 0.);
 		ev_timer_start(loop, &n->coalesce);
 	}

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "handler.h"
 #include "ipc.h"
 #include "log.h"
@@ -45,15 +46,6 @@ struct capture {
 	char tail[STDERR_TAIL];
 	size_t tailpos, taillen;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Handlers are started with vfork(): the child borrows the worker's
@@ -563,16 +555,16 @@ exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
 	x.plen = strlen(x.payload);
 	if (run_spawn(ctx, t, deadline_ms, &x, r) < 0)
 		return 0;
-	x.deadline = mono_ms() + ctx->pool->timeout_ms;
+	x.deadline = clock_mono_ms() + ctx->pool->timeout_ms;
 	while (!x.exited || x.out >= 0 || x.err >= 0) {
-		now = mono_ms();
+		now = clock_mono_ms();
 		run_escalate(ctx, &x, now);
 		if (x.exited && now - x.exited_at > KILL_GRACE_MS)
 			break;	/* something left the group but holds a pipe */
 		run_poll(ctx, t, &x, now);
 		if (!x.exited && waitpid(x.pid, &x.status, WNOHANG) == x.pid) {
 			x.exited = 1;
-			x.exited_at = mono_ms();
+			x.exited_at = clock_mono_ms();
 			/* The task is over: whatever it left running goes. */
 			kill(-x.pid, SIGKILL);
 			close_fd(&x.in);

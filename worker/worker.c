@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "codeq_metrics.h"
 #include "handler.h"
 #include "ipc.h"
@@ -66,24 +67,6 @@ struct worker {
 	size_t nlost;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 send_msg(struct worker *w, const struct ipc_msg *m)
 {
@@ -112,7 +95,7 @@ static void
 send_counters(struct worker *w, int force)
 {
 	struct ipc_msg m;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	const char *name;
 	uint64_t value;
 	size_t i;
@@ -363,7 +346,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 	codeq_task_status st = CODEQ_STATUS_UNKNOWN;
 	codeq_error err;
 	int rc, fails = 0;
-	int64_t give_up = mono_ms() + (w->pool->lease_ms > 60000 ?
+	int64_t give_up = clock_mono_ms() + (w->pool->lease_ms > 60000 ?
 	    w->pool->lease_ms : 60000) * 2;
 
 	if (r->verdict == RUN_LEASE_LOST) {
@@ -391,7 +374,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 			if (fails++ == 0)
 				log_warning("store unreachable while reporting, retrying",
 				    "task", t->id, "error", w->store ? err.msg : "not connected");
-			if (w->aborted || mono_ms() > give_up) {
+			if (w->aborted || clock_mono_ms() > give_up) {
 				log_error("giving up reporting; the lease will expire",
 				    "task", t->id);
 				w->n.lost++;
@@ -462,7 +445,7 @@ static void
 run_task(struct worker *w, const codeq_task *t)
 {
 	struct run_result r;
-	int64_t start = mono_ms(), deadline = now_ms() + w->pool->timeout_ms;
+	int64_t start = clock_mono_ms(), deadline = clock_wall_ms() + w->pool->timeout_ms;
 	uint64_t outcome;
 	char ms[24], attempt[16];
 
@@ -489,12 +472,12 @@ run_task(struct worker *w, const codeq_task *t)
 				w->shutdown = 1;
 		}
 	}
-	w->n.handler_ms += (uint64_t)(mono_ms() - start);
-	cqm_handler_duration(w->pool->name, (mono_ms() - start) / 1000.);
+	w->n.handler_ms += (uint64_t)(clock_mono_ms() - start);
+	cqm_handler_duration(w->pool->name, (clock_mono_ms() - start) / 1000.);
 	if (r.timed_out)
 		w->n.timeouts++;
 	outcome = report(w, t, &r);
-	snprintf(ms, sizeof(ms), "%" PRId64, mono_ms() - start);
+	snprintf(ms, sizeof(ms), "%" PRId64, clock_mono_ms() - start);
 	snprintf(attempt, sizeof(attempt), "%d", t->attempts);
 	log_kv(outcome == IPC_OUT_COMPLETED ? LOG_L_INFO : LOG_L_NOTICE,
 	    "task finished", "task", t->id, "outcome", ipc_outcome_name(outcome),
@@ -533,11 +516,11 @@ claim_loop(struct worker *w)
 		if (w->shutdown)
 			break;
 		n = 0;
-		t0 = mono_ms();
+		t0 = clock_mono_ms();
 		rc = codeq_claim(w->store, queues, w->pool->nqueues, &co, tasks,
 		    &n, &err);
 		if (rc == CODEQ_OK || rc == CODEQ_EEMPTY) {
-			cqm_claim_latency(w->pool->name, (mono_ms() - t0) / 1000.);
+			cqm_claim_latency(w->pool->name, (clock_mono_ms() - t0) / 1000.);
 			if (fails > 0)	/* the store answers again */
 				cqm_store_reconnect("worker");
 		}
