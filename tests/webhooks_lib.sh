@@ -71,10 +71,11 @@ PRE
 
 # wh_conf FILE: codeqd with the webhook processes on, short intervals; the
 # other sections (webhooks, notifier, callbacks, pools) come from stdin.
-# The metrics listener is $WH_METRICS (default off).
+# The metrics listener is $WH_METRICS (default off); $WH_STORE, more lines
+# of the [store] section.
 wh_conf() {
 	{
-		printf '[store]\nurl = %s\n\n' "$REDIS_URL"
+		printf '[store]\nurl = %s\n%s\n' "$REDIS_URL" "${WH_STORE:-}"
 		printf '[codeqd]\ntick = 50ms\nreap_interval = 500ms\n'
 		printf 'shutdown_timeout = 10s\nrestart_backoff_max = 1s\n'
 		printf 'log_level = debug\n\n'

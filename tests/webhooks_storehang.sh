@@ -1,0 +1,75 @@
+#!/bin/sh
+# The store hangs (SIGSTOP) while the callbacks process drains a deep
+# outbox with round trips in flight: its round trips time out
+# ([store] command_timeout), the process stays up, reconnects when the
+# store answers again, and every callback is delivered; the outbox and the
+# callbacks DLQ end empty.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/webhooks_lib.sh"
+[ -f "$TEST_SO" ] || skip "tests/test_handler.so not built"
+start_redis
+start_sink S
+
+N=3000
+conf() {
+	WH_STORE="command_timeout = 1s" wh_conf "$T_DIR/$1.conf" <<EOC
+$(webhooks_section yes 1s)
+[notifier]
+enabled = no
+[callbacks]
+enabled = $2
+batch_max = 5
+max_attempts = 100
+backoff_base = 100ms
+backoff_max = 1s
+visibility = 6s
+[pool p]
+queues = sh
+so = $TEST_SO
+processes = 2
+EOC
+}
+conf fill no
+conf drain yes
+
+# The outbox fills with the callbacks process off.
+start_codeqd "$T_DIR/fill.conf"
+i=0
+while [ $i -lt $N ]; do
+	printf '{"payload":{"op":"echo","i":%d},"webhook":"%s/h"}\n' $i "$S_URL"
+	i=$((i+1))
+done >"$T_DIR/tasks.jsonl"
+cq enqueue sh --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
+completed() { rcli HGET "codeq:{sh}:stats" completed; }
+wait_for 60 size_is $N completed || fail "tasks not completed"
+stop_codeqd
+assert_eq "outbox filled" "$N" "$(outbox_size sh)"
+mv "$T_DIR/codeqd.log" "$T_DIR/codeqd-fill.log"
+ok "$N callbacks waiting in the outbox"
+
+# Drain, 5 to a POST to the Python sink (a few seconds), and stop the
+# store once the first requests have arrived.
+start_codeqd "$T_DIR/drain.conf"
+wait_for 30 at_least 20 S /h || fail "no callbacks delivered"
+kill -STOP "$REDIS_PID"
+sleep 3
+kill -CONT "$REDIS_PID"
+before=$(requests S /h)
+[ "$before" -lt $((N / 5)) ] ||
+	fail "the outbox was drained before the store stopped; nothing tested"
+# (the first call to time out may be on its synchronous connection,
+# which lists the queues: the warning is logged once per outage)
+wait_for 20 grep -q 'proc=callbacks .*msg="store unavailable"' "$T_DIR/codeqd.log" ||
+	fail "the callbacks process did not notice the hung store"
+wait_for 20 grep -q 'proc=callbacks .*msg="store available again"' "$T_DIR/codeqd.log" ||
+	fail "the callbacks process did not see the store come back"
+ok "the store hung for 3 s mid-drain ($before requests before); its calls timed out, and it came back"
+
+wait_for 60 delivered_at_least $N S /h ||
+	fail "only $(task_ids S /h | grep -c .) of $N callbacks delivered"
+wait_for 20 is_zero outbox_size sh || fail "outbox not empty: $(outbox_size sh)"
+assert_eq "callbacks DLQ" 0 "$(cbdlq_size sh)"
+starts=$(grep -c 'proc=callbacks .*msg="callbacks started"' "$T_DIR/codeqd.log")
+assert_eq "callbacks process starts" 1 "$starts"
+ok "every one of $N callbacks delivered ($(requests S /h) requests), by the same process"
+stop_codeqd
