@@ -807,6 +807,17 @@ cb_take1(redisContext *r, const char *q, const char *vis_ms, char *until)
 	return d;
 }
 
+/* Field f of callback item 1 of queue cbf is want. */
+static void
+cbf_field_is(redisContext *r, const char *f, const char *want)
+{
+	char *v = raw_str(r, "HGET codeq:{cbf}:cb:1 %s", f);
+
+	ck_assert_msg(v != NULL && strcmp(v, want) == 0, "%s: %s, not %s", f,
+	    v ? v : "(nil)", want);
+	free(v);
+}
+
 static long long
 cb_settle(redisContext *r, const char *name, const char *q, int n,
     const char **argv)
@@ -863,12 +874,8 @@ START_TEST(outbox_lease_fencing)
 		const char *retry[] = { "500", "boom", "0", "1", u2, "0" };
 
 		ck_assert_int_eq(cb_settle(r, "cb_retry", "cbf", 6, retry), 1);
-		v = raw_str(r, "HGET codeq:{cbf}:cb:1 deliveries");
-		ck_assert_str_eq(v, "1");
-		free(v);
-		v = raw_str(r, "HGET codeq:{cbf}:cb:1 last_status");
-		ck_assert_str_eq(v, "500");
-		free(v);
+		cbf_field_is(r, "deliveries", "1");
+		cbf_field_is(r, "last_status", "500");
 	}
 	/* The next delivery is the second; given back unsent (release), it
 	 * is not counted. */
@@ -886,12 +893,8 @@ START_TEST(outbox_lease_fencing)
 	}
 	ck_assert_int_eq(raw_int(r, "ZCARD codeq:{cbf}:outbox"), 0);
 	ck_assert_int_eq(raw_int(r, "LLEN codeq:{cbf}:cbdlq"), 1);
-	v = raw_str(r, "HGET codeq:{cbf}:cb:1 deliveries");
-	ck_assert_str_eq(v, "2");
-	free(v);
-	v = raw_str(r, "HGET codeq:{cbf}:cb:1 last_error");
-	ck_assert_str_eq(v, "gone");
-	free(v);
+	cbf_field_is(r, "deliveries", "2");
+	cbf_field_is(r, "last_error", "gone");
 	redisFree(r);
 	codeq_close(c);
 }

@@ -23,12 +23,7 @@ processes = 2
 prefetch = 50
 EOC
 
-i=0
-while [ $i -lt $N ]; do
-	printf '{"payload":{"op":"echo","i":%d},"webhook":"%s/bulk"}\n' $i "$S_URL"
-	i=$((i+1))
-done >"$T_DIR/tasks.jsonl"
-cq enqueue bulk --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
+enqueue_with_webhook bulk $N "$S_URL/bulk"
 start=$(date +%s)
 start_codeqd "$T_DIR/c.conf"
 wait_for 240 delivered_at_least $N S /bulk ||

@@ -32,12 +32,7 @@ EOC
 }
 
 # Fill the outbox first, with the callbacks process off.
-i=0
-while [ $i -lt $N ]; do
-	printf '{"payload":{"op":"echo","i":%d},"webhook":"%s/deep"}\n' $i "$S_URL"
-	i=$((i+1))
-done >"$T_DIR/tasks.jsonl"
-cq enqueue deep --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
+enqueue_with_webhook deep $N "$S_URL/deep"
 conf no
 start_codeqd "$T_DIR/c.conf"
 wait_for 120 size_is "$N" outbox_size deep ||

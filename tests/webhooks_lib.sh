@@ -109,6 +109,18 @@ stop_codeqd() {
 
 cq() { "$CODEQ" "$@"; }
 
+# enqueue_with_webhook QUEUE N URL: N echo tasks (payload i = 0..N-1) in
+# one bulk enqueue, each with its result webhook to URL.
+enqueue_with_webhook() {
+	i=0
+	while [ $i -lt "$2" ]; do
+		printf '{"payload":{"op":"echo","i":%d},"webhook":"%s"}\n' $i "$3"
+		i=$((i+1))
+	done >"$T_DIR/tasks.jsonl"
+	cq enqueue "$1" --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
+}
+
+completed() { rcli HGET "codeq:{$1}:stats" completed; }
 outbox_size() { rcli ZCARD "codeq:{$1}:outbox"; }
 cbdlq_size() { rcli LLEN "codeq:{$1}:cbdlq"; }
 is_zero() { [ "$("$@")" = 0 ]; }

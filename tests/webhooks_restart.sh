@@ -29,14 +29,8 @@ processes = 2
 EOC
 start_codeqd "$T_DIR/c.conf"
 
-i=0
-while [ $i -lt $N ]; do
-	printf '{"payload":{"op":"echo","i":%d},"webhook":"http://127.0.0.1:%s/r"}\n' $i "$PORT"
-	i=$((i+1))
-done >"$T_DIR/tasks.jsonl"
-cq enqueue rs --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
-completed() { rcli HGET "codeq:{rs}:stats" completed; }
-wait_for 60 size_is $N completed || fail "tasks not completed"
+enqueue_with_webhook rs $N "http://127.0.0.1:$PORT/r"
+wait_for 60 size_is $N completed rs || fail "tasks not completed"
 wait_for 20 grep -q 'callback delivery failed.*Could not connect\|callback delivery failed.*Connection refused\|callback delivery failed.*Failed to connect' "$T_DIR/codeqd.log" ||
 	fail "no failed delivery while the endpoint is down"
 ok "$N tasks completed, endpoint down, deliveries failing"

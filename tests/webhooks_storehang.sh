@@ -34,14 +34,8 @@ conf drain yes
 
 # The outbox fills with the callbacks process off.
 start_codeqd "$T_DIR/fill.conf"
-i=0
-while [ $i -lt $N ]; do
-	printf '{"payload":{"op":"echo","i":%d},"webhook":"%s/h"}\n' $i "$S_URL"
-	i=$((i+1))
-done >"$T_DIR/tasks.jsonl"
-cq enqueue sh --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
-completed() { rcli HGET "codeq:{sh}:stats" completed; }
-wait_for 60 size_is $N completed || fail "tasks not completed"
+enqueue_with_webhook sh $N "$S_URL/h"
+wait_for 60 size_is $N completed sh || fail "tasks not completed"
 stop_codeqd
 assert_eq "outbox filled" "$N" "$(outbox_size sh)"
 mv "$T_DIR/codeqd.log" "$T_DIR/codeqd-fill.log"
