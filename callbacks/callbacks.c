@@ -783,7 +783,7 @@ static void
 round_end(struct round *rd)
 {
 	struct cbp *p = rd->p;
-	char num[24];
+	char num[24], held[24];
 
 	p->taking -= rd->taking;	/* takes lost or never sent */
 	/* The deadline is for progress: the next round's replies, if one
@@ -800,7 +800,8 @@ round_end(struct round *rd)
 		wh_store_ok(&p->store);
 	if (rd->got) {
 		snprintf(num, sizeof(num), "%zu", rd->got);
-		log_debug("callback items taken", "count", num);
+		snprintf(held, sizeof(held), "%zu", p->held);
+		log_debug("callback items taken", "count", num, "held", held);
 	}
 	round_free(rd);
 	if (p->proc.stopping) {
