@@ -7,8 +7,11 @@
  * that channel; the signalled queues collect for [notifier] coalesce
  * (50 ms), then their ready depth is read and each queue is assigned to
  * its subscribers (route.c): one POST per subscriber carries every queue
- * with work for it.  Short synchronous calls on a second connection
- * read the subscriptions (every second) and the depths.
+ * with work for it.  The depths are read over an asynchronous connection
+ * of their own (depth.c), so the loop goes on sending and reading
+ * signals meanwhile; the signals of the windows that close during a read
+ * go together in the next.  Short synchronous calls on a third
+ * connection read the subscriptions (every second).
  *
  * Signals are advisory and get lost while the subscriber connection is
  * down: after every (re)connect, and every [notifier] scan_interval, a
@@ -18,7 +21,6 @@
 #include "config.h"
 
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@
 #include "clock.h"
 #include "codeq.h"
 #include "conf.h"
+#include "depth.h"
 #include "http.h"
 #include "jsonbuf.h"
 #include "log.h"
@@ -53,6 +56,7 @@ struct notifier {
 	struct sign_key key;
 	int have_key;
 	struct route *route;
+	struct depth_reader *depth;
 	int64_t subs_at;
 	ev_timer coalesce, sends, scan, reconnect, refresh;
 	struct strset signalled;	/* queues signalled this window */
@@ -285,97 +289,68 @@ on_refresh(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- depth and assignment ---------------------------------------- */
 
-/* Ready depth of each queue (sum of its ten priority lists); -1 where
- * unknown.  One pipelined round trip. */
-static int
-depths(struct notifier *n, char *const *queues, size_t nq, int64_t *out)
-{
-	codeq_error e;
-	redisReply *r;
-	size_t i;
-	int p;
-
-	for (i = 0; i < nq; i++)
-		out[i] = -1;
-	if (nq == 0 || wh_store_ready(&n->store) < 0)
-		return -1;
-	for (i = 0; i < nq; i++)
-		for (p = 0; p < 10; p++)
-			if (store_append_command(n->store.c, &e,
-			    "LLEN codeq:{%s}:ready:%d", queues[i], p) != CODEQ_OK)
-				goto lost;
-	for (i = 0; i < nq; i++) {
-		out[i] = 0;
-		for (p = 0; p < 10; p++) {
-			if ((r = store_get_reply(n->store.c, &e)) == NULL)
-				goto lost;
-			if (r->type == REDIS_REPLY_INTEGER)
-				out[i] += r->integer;
-			freeReplyObject(r);
-		}
-	}
-	wh_store_ok(&n->store);
-	return 0;
-lost:
-	wh_store_failed(&n->store, e.msg);
-	for (i = 0; i < nq; i++)
-		out[i] = -1;
-	return -1;
-}
-
+/* Assigns each queue with work to its subscribers; depth[i] is queue i's
+ * ready depth, -1 where unknown (store trouble: still worth telling, a
+ * notification is only advisory), NULL for all unknown.  An emptied queue
+ * is not worth a notification. */
 static void
-assign(struct notifier *n, char *const *queues, size_t nq, int64_t now)
+assign(struct notifier *n, char *const *queues, const int64_t *depth,
+    size_t nq)
 {
-	int64_t *d = calloc(nq ? nq : 1, sizeof(*d));
+	int64_t now = wh_now_ms(), d;
 	size_t i;
 
-	if (d == NULL)
-		return;
-	depths(n, queues, nq, d);
 	for (i = 0; i < nq; i++) {
-		/* An emptied queue is not worth a notification; an unknown
-		 * depth (store trouble) still is: it is only advisory. */
-		if (d[i] == 0)
+		d = depth ? depth[i] : -1;
+		if (d == 0)
 			continue;
-		if (route_assign(n->route, queues[i], d[i] < 0 ? 0 : d[i], now))
+		if (route_assign(n->route, queues[i], d < 0 ? 0 : d, now))
 			told_mark(n, queues[i], now);
 	}
-	free(d);
 	schedule_sends(n);
 }
 
-/* Non-zero when signals wait on the subscriber connection. */
-static int
-signals_waiting(const struct notifier *n)
+static void
+on_depths(void *arg, char *const *queues, const int64_t *depth, size_t nq,
+    const char *error)
 {
-	struct pollfd p;
+	struct notifier *n = arg;
 
-	if (n->ac == NULL || n->ac->c.fd < 0)
-		return 0;
-	p.fd = n->ac->c.fd;
-	p.events = POLLIN;
-	p.revents = 0;
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+	if (error != NULL)
+		wh_store_failed(&n->store, error);
+	else
+		wh_store_ok(&n->store);
+	assign(n, queues, depth, nq);
+}
+
+/* Reads the depth of queues[0..nq-1], then assigns them (on_depths);
+ * with the store down, at once with their depth unknown. */
+static void
+want_depths(struct notifier *n, char *const *queues, size_t nq)
+{
+	size_t i;
+
+	if (nq == 0)
+		return;
+	if (wh_store_ready(&n->store) < 0 || (n->depth == NULL &&
+	    (n->depth = depth_reader_new(n->proc.loop, &n->store.c->url,
+	    n->cfg->store.command_timeout_ms, on_depths, n)) == NULL)) {
+		assign(n, queues, NULL, nq);
+		return;
+	}
+	for (i = 0; i < nq; i++)
+		if (depth_want(n->depth, queues[i]) < 0)
+			assign(n, queues + i, NULL, 1);
+	depth_read(n->depth);
 }
 
 static void
 on_coalesce(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct notifier *n = w->data;
-	int64_t t0 = clock_mono_ms(), left;
 
-	assign(n, n->signalled.keys, n->signalled.n, wh_now_ms());
+	want_depths(n, n->signalled.keys, n->signalled.n);
 	strset_clear(&n->signalled);
-	/* The loop reads no signal while it flushes (the depth read waits
-	 * for the store).  Signals that arrived meanwhile opened the next
-	 * window then, at the latest when the flush started: it closes
-	 * coalesce after that start, not coalesce after the loop got round
-	 * to them, or a busy store would stretch every window by a flush. */
-	if (signals_waiting(n)) {
-		left = n->cfg->notifier.coalesce_ms - (clock_mono_ms() - t0);
-		ev_timer_set(&n->coalesce, left > 0 ? left / 1000.0 : 0., 0.);
-		ev_timer_start(loop, &n->coalesce);
-	}
 }
 
 /* The periodic depth scan: queues with ready work that nobody was told
@@ -401,8 +376,7 @@ scan(struct notifier *n)
 			if (route_wants(n->route, names[i]) &&
 			    now - told_when(n, names[i]) >= iv)
 				want[k++] = names[i];
-		if (k)
-			assign(n, want, k, now);
+		want_depths(n, want, k);
 		free(want);
 	}
 	codeq_strv_free(names, nn);
@@ -820,6 +794,7 @@ notifier_main(const struct codeq_config *cfg, int ipc_fd)
 		n.ac = NULL;
 		redisAsyncFree(ac);
 	}
+	depth_reader_free(n.depth);
 	http_free(n.http);
 	route_free(n.route);
 	strset_free(&n.signalled);
