@@ -34,7 +34,6 @@
 #include <string.h>
 
 #include <hiredis/async.h>
-#include <hiredis/adapters/libev.h>
 #include <openssl/sha.h>
 
 #include "batch.h"
@@ -738,32 +737,18 @@ on_round_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 ac_ready(struct cbp *p)
 {
-	const struct store_url *u;
+	char why[256];
 
 	if (p->ac != NULL)
 		return p->ac_broken ? -1 : 0;
 	if (wh_store_ready(&p->store) < 0)
 		return -1;
-	u = &p->store.c->url;
-	if ((p->ac = redisAsyncConnect(u->host, u->port)) == NULL ||
-	    p->ac->err) {
-		wh_store_failed(&p->store, p->ac ? p->ac->errstr :
-		    "out of memory");
-		if (p->ac)
-			redisAsyncFree(p->ac);
-		p->ac = NULL;
+	if ((p->ac = wh_async_connect(p->proc.loop, &p->store.c->url, 1, p,
+	    on_ac_connect, on_ac_disconnect, why, sizeof(why))) == NULL) {
+		wh_store_failed(&p->store, why);
 		return -1;
 	}
-	p->ac->data = p;
 	p->ac_broken = 0;
-	redisLibevAttach(p->proc.loop, p->ac);
-	redisAsyncSetConnectCallback(p->ac, on_ac_connect);
-	redisAsyncSetDisconnectCallback(p->ac, on_ac_disconnect);
-	/* Sent before anything else on the connection. */
-	if (u->password[0])
-		redisAsyncCommand(p->ac, NULL, NULL, "AUTH %s", u->password);
-	if (u->db != 0)
-		redisAsyncCommand(p->ac, NULL, NULL, "SELECT %d", u->db);
 	return 0;
 }
 

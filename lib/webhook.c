@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hiredis/adapters/libev.h>
 #include <openssl/rand.h>
 
 #include "clock.h"
@@ -287,6 +288,30 @@ wh_store_ok(struct wh_store *s)
 	}
 	s->down = 0;
 	s->backoff_ms = 0;
+}
+
+redisAsyncContext *
+wh_async_connect(struct ev_loop *loop, const struct store_url *u,
+    int select_db, void *data, redisConnectCallback *on_connect,
+    redisDisconnectCallback *on_disconnect, char *why, size_t whylen)
+{
+	redisAsyncContext *ac = redisAsyncConnect(u->host, u->port);
+
+	if (ac == NULL || ac->err) {
+		snprintf(why, whylen, "%s", ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		return NULL;
+	}
+	ac->data = data;
+	redisLibevAttach(loop, ac);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	if (u->password[0])
+		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u->password);
+	if (select_db && u->db != 0)
+		redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
+	return ac;
 }
 
 int

@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include <hiredis/async.h>
-#include <hiredis/adapters/libev.h>
 
 #include "depth.h"
 #include "route.h"
+#include "webhook.h"
 
 #define NPRIO 10
 
@@ -136,25 +136,15 @@ on_next(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 connect_store(struct depth_reader *r)
 {
+	char why[256];
+
 	if (r->ac != NULL)
 		return 0;
-	if ((r->ac = redisAsyncConnect(r->url.host, r->url.port)) == NULL ||
-	    r->ac->err) {
-		lose(r, r->ac ? r->ac->errstr : "out of memory");
-		if (r->ac)
-			redisAsyncFree(r->ac);
-		r->ac = NULL;
+	if ((r->ac = wh_async_connect(r->loop, &r->url, 1, r, on_connect,
+	    on_disconnect, why, sizeof(why))) == NULL) {
+		lose(r, why);
 		return -1;
 	}
-	r->ac->data = r;
-	redisLibevAttach(r->loop, r->ac);
-	redisAsyncSetConnectCallback(r->ac, on_connect);
-	redisAsyncSetDisconnectCallback(r->ac, on_disconnect);
-	/* Sent before anything else on the connection. */
-	if (r->url.password[0])
-		redisAsyncCommand(r->ac, NULL, NULL, "AUTH %s", r->url.password);
-	if (r->url.db != 0)
-		redisAsyncCommand(r->ac, NULL, NULL, "SELECT %d", r->url.db);
 	return 0;
 }
 

@@ -27,7 +27,6 @@
 #include <time.h>
 
 #include <hiredis/async.h>
-#include <hiredis/adapters/libev.h>
 
 #include "clock.h"
 #include "codeq.h"
@@ -667,25 +666,20 @@ on_disconnect(const redisAsyncContext *ac, int status)
 static void
 subscribe_connect(struct notifier *n)
 {
-	const struct store_url *u;
+	char why[256];
 
 	if (n->ac != NULL || wh_store_ready(&n->store) < 0) {
 		if (n->ac == NULL)
 			ev_timer_start(n->proc.loop, &n->reconnect);
 		return;
 	}
-	u = &n->store.c->url;
-	if ((n->ac = redisAsyncConnect(u->host, u->port)) == NULL ||
-	    n->ac->err) {
-		log_warning("subscriber connection failed", "error",
-		    n->ac ? n->ac->errstr : "out of memory");
-		if (n->ac)
-			redisAsyncFree(n->ac);
-		n->ac = NULL;
+	/* Channels are not per database: no SELECT. */
+	if ((n->ac = wh_async_connect(n->proc.loop, &n->store.c->url, 0, n,
+	    on_connect, on_disconnect, why, sizeof(why))) == NULL) {
+		log_warning("subscriber connection failed", "error", why);
 		ev_timer_start(n->proc.loop, &n->reconnect);
 		return;
 	}
-	n->ac->data = n;
 	/* A subscriber only reads: without keepalive a store that vanished
 	 * (host down, link cut) would leave it waiting for ever, and only
 	 * the depth scan would find work meanwhile. */
@@ -696,11 +690,6 @@ subscribe_connect(struct notifier *n)
 		n->ac->c.err = 0;
 		n->ac->c.errstr[0] = '\0';
 	}
-	redisLibevAttach(n->proc.loop, n->ac);
-	redisAsyncSetConnectCallback(n->ac, on_connect);
-	redisAsyncSetDisconnectCallback(n->ac, on_disconnect);
-	if (u->password[0])
-		redisAsyncCommand(n->ac, NULL, NULL, "AUTH %s", u->password);
 	redisAsyncCommand(n->ac, on_message, n, "SUBSCRIBE " CHANNEL);
 }
 
