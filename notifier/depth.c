@@ -224,12 +224,6 @@ depth_want(struct depth_reader *r, const char *queue)
 	return strset_add(&r->want, queue, NULL) < 0 ? -1 : 0;
 }
 
-int
-depth_busy(const struct depth_reader *r)
-{
-	return r->inflight || r->want.n > 0;
-}
-
 struct depth_reader *
 depth_reader_new(struct ev_loop *loop, const struct store_url *url,
     int64_t timeout_ms, depth_done_fn *done, void *arg)

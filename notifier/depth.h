@@ -35,8 +35,6 @@ int depth_want(struct depth_reader *r, const char *queue);
 /* Starts a read of the queues asked for, unless one is in flight (then
  * they go in the next, started when it ends). */
 void depth_read(struct depth_reader *r);
-/* Non-zero while a read is in flight or queues wait for one. */
-int depth_busy(const struct depth_reader *r);
 /* Drops the connection; a read in flight ends without calling back. */
 void depth_reader_free(struct depth_reader *r);
 
