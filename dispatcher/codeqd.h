@@ -23,6 +23,7 @@
 
 #include "codeq.h"
 #include "conf.h"
+#include "handler_proof.h"
 #include "ipc.h"
 
 #define MAX_LEASES	64	/* per worker: its prefetch, bounded */
@@ -70,7 +71,7 @@ struct child {
 	int idle;			/* said IDLE, no WAKE sent since */
 	struct lease leases[MAX_LEASES];
 	size_t nleases;
-	pid_t handler_pgid;		/* exec handler running, or 0 */
+	struct handler_group handler;	/* exec handler running, proven */
 	ev_tstamp started, restart_at;
 	enum kill_reason killed;
 	ev_tstamp kill_at;		/* SIGKILL after ABORT, or 0 */

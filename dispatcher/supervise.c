@@ -112,6 +112,46 @@ child_send(struct child *c, const struct ipc_msg *m)
 
 /* ---- Receiving ------------------------------------------------------- */
 
+/*
+ * What a worker says is checked against what codeqd knows: a worker runs
+ * .so code and may be compromised, while codeqd may run as root.  It
+ * reports only leases of its own pool's queues, and a process group is
+ * signalled only once proven to be its handler's (handler_proof.c).
+ */
+static int
+claim_believable(const struct child *c, const struct ipc_msg *m)
+{
+	const char *q = m->u.claimed.queue, *id = m->u.claimed.id;
+	size_t i, n = strlen(q);
+
+	if (c->kind == CHILD_WORKER && c->pool != NULL &&
+	    strncmp(id, q, n) == 0 && id[n] == ':')
+		for (i = 0; i < c->pool->pc->nqueues; i++)
+			if (strcmp(c->pool->pc->queues[i], q) == 0)
+				return 1;
+	log_warning("refused a lease report", "child", child_name(c),
+	    "queue", q, "task", id, "error", "not a queue of the worker's pool");
+	return 0;
+}
+
+static void
+handler_seen(struct child *c, const struct ipc_msg *m)
+{
+	char why[160];
+
+	if (c->kind == CHILD_WORKER &&
+	    handler_group_prove(&c->handler, c->pid,
+	    (pid_t)m->u.handler.pgid, why, sizeof(why)) == 0)
+		return;
+	/* A handler that already exited leaves nothing to prove. */
+	if (strncmp(why, "no process", 10) == 0)
+		log_debug("handler report not proven", "child", child_name(c),
+		    "error", why);
+	else
+		log_warning("refused a handler report", "child", child_name(c),
+		    "task", m->u.handler.id, "error", why);
+}
+
 static void
 handle_msg(struct child *c, const struct ipc_msg *m)
 {
@@ -130,21 +170,23 @@ handle_msg(struct child *c, const struct ipc_msg *m)
 		c->idle = 1;
 		/* A child that had a task in hand does not go idle. */
 		c->nleases = 0;
-		c->handler_pgid = 0;
+		memset(&c->handler, 0, sizeof(c->handler));
 		if (c->state == CS_RUNNING)
 			wake_idle_worker(c);	/* a wake it missed? */
 		break;
 	case IPC_CLAIMED:
+		if (!claim_believable(c, m))
+			break;
 		c->idle = 0;
 		if (lease_add(c, m) && c->pool != NULL)
 			cqm_task_claimed(c->pool->pc->name, m->u.claimed.queue);
 		break;
 	case IPC_HANDLER:
-		c->handler_pgid = (pid_t)m->u.handler.pgid;
+		handler_seen(c, m);
 		break;
 	case IPC_DONE:
 		lease_drop(c, m->u.done.id, ipc_outcome_name(m->u.done.outcome));
-		c->handler_pgid = 0;
+		memset(&c->handler, 0, sizeof(c->handler));
 		break;
 	case IPC_COUNTERS:
 		counters_child_update(c, m);
@@ -293,7 +335,7 @@ child_spawn(struct child *c)
 	c->state = CS_STARTING;
 	c->idle = 0;
 	c->nleases = 0;
-	c->handler_pgid = 0;
+	memset(&c->handler, 0, sizeof(c->handler));
 	c->killed = KILLED_NONE;
 	c->kill_at = 0;
 	c->ncounters = 0;
@@ -526,8 +568,7 @@ child_kill(struct child *c, enum kill_reason why)
 	if (c->pid <= 0 || c->fd < 0)
 		return;
 	c->killed = why;
-	if (c->handler_pgid > 1)
-		kill(-c->handler_pgid, SIGKILL);
+	handler_group_kill(&c->handler);
 	kill(c->pid, SIGKILL);
 	if (why != KILLED_LEASE_LOST)
 		D.n.handler_kills++;
@@ -613,8 +654,7 @@ child_exited(struct child *c, int status)
 	close(c->fd);
 	c->fd = -1;
 	outq_free(c);
-	if (c->handler_pgid > 1)
-		kill(-c->handler_pgid, SIGKILL);	/* orphans of a dead worker */
+	handler_group_kill(&c->handler);	/* orphans of a dead worker */
 	if (WIFSIGNALED(status))
 		snprintf(why, sizeof(why), "worker exited on signal %d", WTERMSIG(status));
 	else
@@ -649,7 +689,7 @@ child_exited(struct child *c, int status)
 	counters_retire(c);
 	cqm_child_gone(c->pid);
 	c->nleases = 0;
-	c->handler_pgid = 0;
+	memset(&c->handler, 0, sizeof(c->handler));
 	c->idle = 0;
 	c->pid = 0;
 	if (c->kind == CHILD_WORKER && crashed && !expected)

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,13 @@ connect_once(codeq_t *c, codeq_error *err)
 	if (rc->err) {
 		code = cq_err(err, CODEQ_ESTORE, "store %s:%d: %s", c->url.host,
 		    c->url.port, rc->errstr);
+		redisFree(rc);
+		return code;
+	}
+	/* hiredis opens its socket without SOCK_CLOEXEC: a program this
+	 * process starts must not inherit an authenticated connection. */
+	if (fcntl(rc->fd, F_SETFD, FD_CLOEXEC) < 0) {
+		code = cq_err(err, CODEQ_ESTORE, "store: fcntl: %s", strerror(errno));
 		redisFree(rc);
 		return code;
 	}

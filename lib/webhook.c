@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +304,8 @@ wh_async_connect(struct ev_loop *loop, const struct store_url *u,
 			redisAsyncFree(ac);
 		return NULL;
 	}
+	/* Not inherited by anything this process starts (see store.c). */
+	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
 	ac->data = data;
 	redisLibevAttach(loop, ac);
 	redisAsyncSetConnectCallback(ac, on_connect);

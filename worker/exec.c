@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fds.h"
 #include "handler.h"
 #include "ipc.h"
 #include "log.h"
@@ -158,6 +159,8 @@ child_exec(struct spawn_plan *sp)
 		sp->exec_errno = errno;
 		_exit(127);
 	}
+	/* The handler holds nothing of the worker's (fds.c). */
+	fds_close_from(3);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(sp->path, sp->argv, sp->envp);

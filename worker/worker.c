@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "codeq_metrics.h"
+#include "fds.h"
 #include "handler.h"
 #include "ipc.h"
 #include "log.h"
@@ -598,6 +599,9 @@ worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
 
 	log_set_proc("worker");
 	worker_signals();
+	/* Whatever a .so handler starts inherits nothing of the worker's;
+	 * exec handlers close the rest in the child (exec.c). */
+	fds_cloexec_from(3);
 	memset(&m, 0, sizeof(m));
 	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = *opt,
 	    .fd = ipc_fd };
