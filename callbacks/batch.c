@@ -29,13 +29,17 @@ cb_item_free(struct cb_item *it)
 	free(it->result);
 	free(it->error);
 	free(it->traceparent);
+	free(it->wid);
 	free(it);
 }
 
 void
 cb_item_id(const struct cb_item *it, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "cb_%s_%" PRId64, it->queue, it->n);
+	if (it->wid != NULL && it->wid[0] != '\0')
+		snprintf(out, outlen, "%s", it->wid);
+	else
+		snprintf(out, outlen, "cb_%s_%" PRId64, it->queue, it->n);
 }
 
 static const char *

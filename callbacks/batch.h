@@ -25,6 +25,7 @@ struct cb_item {
 	int attempts;
 	int64_t completed_at;
 	char *traceparent;
+	char *wid;			/* its webhook id, or NULL */
 	int deliveries;			/* this one included */
 	int64_t lease_until;		/* the store's score for it: its
 					 * lease, and the fencing token of
@@ -35,7 +36,8 @@ struct cb_item {
 
 void cb_item_free(struct cb_item *it);
 
-/* "cb_<queue>_<n>": the item's webhook-id, the same on every retry. */
+/* The item's webhook-id: the store's wid, cb_<random>_<n>, the same on
+ * every retry and replay ("cb_<queue>_<n>" for an item without one). */
 void cb_item_id(const struct cb_item *it, char *out, size_t outlen);
 
 /* Builds the body for items[0..n-1] (malloc()ed, *len set) and the

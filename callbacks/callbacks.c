@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include <hiredis/async.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "batch.h"
@@ -52,6 +53,8 @@
 				 * less and less often, down to this */
 #define DEFER_MS 1000		/* cb_take puts a full endpoint's backlog at
 				 * the head of an outbox back for this */
+#define NONCE_BYTES 12		/* 96 random bits per cb_take */
+#define CB_TAKE_FIELDS 11	/* per item in cb_take's reply */
 #define SKIP_MAX 256		/* cb_take looks past this many items of
 				 * full endpoints, at most */
 #define ROUNDS_MAX 2		/* round trips to the store in flight */
@@ -325,7 +328,7 @@ item_from(const char *queue, redisReply **f, int64_t lease_until)
 
 	if (it == NULL)
 		return NULL;
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < CB_TAKE_FIELDS; i++)
 		if (f[i]->type != REDIS_REPLY_STRING)
 			goto fail;
 	it->n = strtoll(f[0]->str, NULL, 10);
@@ -339,7 +342,8 @@ item_from(const char *queue, redisReply **f, int64_t lease_until)
 	    !(it->status = strdup(f[3]->str)) ||
 	    !(it->result = strdup(f[4]->str)) ||
 	    !(it->error = strdup(f[5]->str)) ||
-	    !(it->traceparent = strdup(f[8]->str)))
+	    !(it->traceparent = strdup(f[8]->str)) ||
+	    !(it->wid = strdup(f[10]->str)))
 		goto fail;
 	return it;
 fail:
@@ -494,12 +498,31 @@ take_max(const struct cbp *p)
 	return 4 * (size_t)p->cfg->callbacks.batch_max;
 }
 
+/* cb_take's nonce: the random part of the webhook ids of the items it
+ * takes for the first time, so that no two items share an id, whatever
+ * store, deployment or flush they come from.  0, or -1 (no randomness:
+ * no take until there is, rather than ids that may repeat). */
+static int
+take_nonce(char out[2 * NONCE_BYTES + 1])
+{
+	unsigned char b[NONCE_BYTES];
+	size_t i;
+
+	if (RAND_bytes(b, sizeof(b)) != 1) {
+		log_error("no random bytes for webhook ids: not taking callbacks");
+		return -1;
+	}
+	for (i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
 /* Queues a cb_take for each queue due to be looked at (argv[1] of each
  * is its queue); *limitp: the items each may take.  Returns how many. */
 static size_t
 intake_calls(struct cbp *p, int64_t now, size_t *limitp)
 {
-	char **rooms = NULL, key[160];
+	char **rooms = NULL, key[160], nonce[2 * NONCE_BYTES + 1];
 	size_t i, j, nrooms = 0, limit, ndue = 0, n = 0, cap = ep_cap(p);
 	struct sv s = { 0 };
 
@@ -521,6 +544,8 @@ intake_calls(struct cbp *p, int64_t now, size_t *limitp)
 	for (i = 0; i < p->nqueues; i++) {
 		if (p->poll_at[i] > now)
 			continue;	/* idle queue, not yet */
+		if (take_nonce(nonce) < 0)
+			break;
 		snprintf(key, sizeof(key), "codeq:{%s}:outbox", p->queues[i]);
 		sv_add(&s, key);
 		sv_add(&s, p->queues[i]);
@@ -530,6 +555,7 @@ intake_calls(struct cbp *p, int64_t now, size_t *limitp)
 		    (cap - p->taking + ndue - 1) / ndue : 0));
 		sv_addi(&s, SKIP_MAX);
 		sv_addi(&s, DEFER_MS);
+		sv_add(&s, nonce);
 		for (j = 0; j < nrooms; j++)
 			sv_add(&s, rooms[j]);
 		if (call_add(p, "cb_take", &s) == 0)
@@ -558,7 +584,7 @@ intake_reply(struct cbp *p, const char *q, redisReply *r, int64_t now)
 		return 0;
 	}
 	until = strtoll(r->element[1]->str, NULL, 10);
-	for (j = 2; j + 10 <= r->elements; j += 10, n++)
+	for (j = 2; j + CB_TAKE_FIELDS <= r->elements; j += CB_TAKE_FIELDS, n++)
 		hold(p, item_from(q, r->element + j, until));
 	/* As many as a take may take: there may be more, take again as
 	 * soon as this round trip ends. */

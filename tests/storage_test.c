@@ -789,20 +789,26 @@ cb_script(redisContext *r, const char *name, const char *q, int n,
 }
 
 /* cb_take of queue q, visibility vis_ms: the one item it must take, its
- * lease (*until, a string) and this delivery's number. */
+ * lease (*until, a string) and this delivery's number.  Each take has a
+ * new nonce; the item keeps the webhook id its first take gave it. */
 static int
 cb_take1(redisContext *r, const char *q, const char *vis_ms, char *until)
 {
-	const char *av[] = { "10", vis_ms, "10", "256", "1000" };
-	redisReply *rep = cb_script(r, "cb_take", q, 5, av);
+	static int takes;
+	char nonce[16];
+	const char *av[] = { "10", vis_ms, "10", "256", "1000", nonce };
+	redisReply *rep;
 	int d;
 
+	snprintf(nonce, sizeof(nonce), "n%d", ++takes);
+	rep = cb_script(r, "cb_take", q, 6, av);
 	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
-	ck_assert_int_eq(rep->elements, 12);
+	ck_assert_int_eq(rep->elements, 13);
 	ck_assert_int_eq(rep->element[0]->integer, 0);
 	snprintf(until, 32, "%s", rep->element[1]->str);
 	ck_assert_str_eq(rep->element[2]->str, "1");
 	d = atoi(rep->element[11]->str);
+	ck_assert_str_eq(rep->element[12]->str, "cb_n1_1");
 	freeReplyObject(rep);
 	return d;
 }

@@ -491,6 +491,16 @@ START_TEST(callback_bodies)
 	b = cb_body(v, 2, &len, id2, sizeof(id2));
 	ck_assert_str_ne(id, id2);
 	free(b);
+	/* The store's id, when the item has one, is its webhook-id, in the
+	 * header and in the batch body. */
+	v[1]->wid = strdup("cb_5f3a9c_8");
+	b = cb_body(v + 1, 1, &len, id2, sizeof(id2));
+	ck_assert_str_eq(id2, "cb_5f3a9c_8");
+	ck_assert_int_eq(strncmp(b, "{\"webhookId\":\"cb_5f3a9c_8\"", 26), 0);
+	free(b);
+	b = cb_body(v, 2, &len, id2, sizeof(id2));
+	ck_assert_ptr_nonnull(strstr(b, "{\"webhookId\":\"cb_5f3a9c_8\",\"taskId\":\"q:8\""));
+	free(b);
 	for (int i = 0; i < 3; i++)
 		cb_item_free(v[i]);
 }

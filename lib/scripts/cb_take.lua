@@ -3,8 +3,8 @@
 --
 -- KEYS[1]  codeq:{Q}:outbox
 -- ARGV     1 Q  2 limit (items in all)  3 visibility_ms  4 room of an
---          endpoint not listed  5 skip_max  6 defer_ms  7.. pairs: an
---          endpoint's url, its room
+--          endpoint not listed  5 skip_max  6 defer_ms  7 nonce: random
+--          hex, new for every call  8.. pairs: an endpoint's url, its room
 -- Pre:     none.
 -- Post:    the due items (score <= now) are looked at oldest first.  An
 --          item whose endpoint has room left is taken, until limit items
@@ -21,11 +21,14 @@
 --          taken those skipped items are due again at now + defer_ms, so
 --          that an endpoint with a deep backlog at the head of the outbox
 --          does not hide the others' items behind it.  Numbers whose hash
---          is gone are dropped from the outbox.
+--          is gone are dropped from the outbox.  An item taken for the
+--          first time gets its webhook id, field wid = cb_<nonce>_<n>:
+--          unique beyond this store (the nonce is random) and kept for
+--          every later delivery, replay and restart.
 -- Returns  a flat array: the number of due items skipped for want of room,
---          U, then 10 fields per item taken: n task_id url status result
+--          U, then 11 fields per item taken: n task_id url status result
 --          error attempts completed_at traceparent delivery (this
---          delivery's number: the failed ones + 1)
+--          delivery's number: the failed ones + 1) wid
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
 local now = now_ms()
@@ -37,7 +40,8 @@ local skip_max = tonumber(ARGV[5])
 -- at is taken, so its fields are read in one call; after, an item's url
 -- is read first so that a skipped item costs one small read.
 local room, full = {}, room_default <= 0
-for i = 7, #ARGV - 1, 2 do
+local nonce = ARGV[7]
+for i = 8, #ARGV - 1, 2 do
 	local r = tonumber(ARGV[i + 1])
 	room[ARGV[i]] = r
 	if r <= 0 then full = true end
@@ -46,7 +50,8 @@ local out, nout, skipped, taken, leased, nleased = { 0, until_ms }, 2, {}, 0,
 	{}, 0
 local function read(key)
 	return redis.call('HMGET', key, 'task_id', 'url', 'status', 'result',
-		'error', 'attempts', 'completed_at', 'traceparent', 'deliveries')
+		'error', 'attempts', 'completed_at', 'traceparent', 'deliveries',
+		'wid')
 end
 local function look(n)
 	local key = P .. 'cb:' .. n
@@ -78,7 +83,13 @@ local function look(n)
 	out[nout + 1] = n
 	for i = 1, 8 do out[nout + 1 + i] = f[i] or '' end
 	out[nout + 10] = int(d)
-	nout = nout + 10
+	local wid = f[10]
+	if not wid then
+		wid = 'cb_' .. nonce .. '_' .. n
+		redis.call('HSET', key, 'wid', wid)
+	end
+	out[nout + 11] = wid
+	nout = nout + 11
 end
 -- The items taken leave the due range (their lease) in one ZADD per
 -- chunk, before the next chunk is read.
