@@ -43,6 +43,9 @@ for r in (ok, bad):
     assert r["codeq_ok"], "X-CodeQ-Signature does not verify"
     assert r["headers"]["content-type"] == "application/json"
     assert r["headers"]["webhook-id"] == r["json"]["webhookId"]
+    # Unique beyond this store: a random part, then the item number.
+    assert re.fullmatch(r"cb_[0-9a-f]{24}_[0-9]+", r["json"]["webhookId"]), r["json"]
+assert ok["json"]["webhookId"] != bad["json"]["webhookId"]
 j = ok["json"]
 assert j["taskId"] == ok_id and j["queue"] == "cb", j
 assert j["eventType"] == "TASK_COMPLETED" and j["status"] == "COMPLETED", j

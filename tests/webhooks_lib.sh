@@ -55,7 +55,7 @@ at_least() { [ "$(requests "$2" "${3:-}")" -ge "$1" ]; }
 sinkpy() {
 	log="$T_DIR/$1.jsonl"; shift
 	{ cat <<'PRE'
-import json, sys
+import json, re, sys
 rs = []
 for line in open(sys.argv[1]):
     r = json.loads(line)
