@@ -158,6 +158,30 @@ connect_once(codeq_t *c, codeq_error *err)
 }
 
 /* AUTH, SELECT, PING on a fresh connection. */
+/*
+ * KVRocks answers SELECT with OK and ignores it: every database number is
+ * the same keyspace (namespaces, chosen by the AUTH token, separate
+ * them).  A URL asking for database N there would silently share
+ * database 0's queues, so it is refused; INFO server names the server.
+ */
+static int
+db_is_real(codeq_t *c, redisContext *rc, codeq_error *err)
+{
+	redisReply *r = redisCommand(rc, "INFO server");
+	int kvrocks;
+
+	if (r == NULL || r->type != REDIS_REPLY_STRING)
+		return handshake_check(c, rc, r, "INFO", err);
+	kvrocks = strstr(r->str, "kvrocks_version:") != NULL;
+	freeReplyObject(r);
+	if (kvrocks)
+		return cq_err(err, CODEQ_EINVAL, "store %s:%d is KVRocks, which "
+		    "has no database %d (SELECT is ignored there): use /0, and a "
+		    "KVRocks namespace token as the password to separate "
+		    "deployments", c->url.host, c->url.port, c->url.db);
+	return CODEQ_OK;
+}
+
 static int
 handshake(codeq_t *c, redisContext *rc, codeq_error *err)
 {
@@ -172,6 +196,8 @@ handshake(codeq_t *c, redisContext *rc, codeq_error *err)
 	if (c->url.db != 0) {
 		r = redisCommand(rc, "SELECT %d", c->url.db);
 		if ((code = handshake_check(c, rc, r, "SELECT", err)) != CODEQ_OK)
+			return code;
+		if ((code = db_is_real(c, rc, err)) != CODEQ_OK)
 			return code;
 	}
 	r = redisCommand(rc, "PING");

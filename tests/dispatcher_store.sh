@@ -47,8 +47,12 @@ k=$(cq enqueue kq)
 wait_status sq:1 leased
 wait_status "$k" leased
 kworker=$(field "$k" worker | cut -d: -f2)
-rcli BGREWRITEAOF >/dev/null
-wait_for 30 aof_rewritten || fail "AOF rewrite did not finish"
+# redis-server: what was acknowledged reaches the AOF before the stop.
+# KVRocks writes each command to RocksDB's WAL; its stop flushes.
+if ! on_kvrocks; then
+	rcli BGREWRITEAOF >/dev/null
+	wait_for 30 aof_rewritten || fail "AOF rewrite did not finish"
+fi
 stop_redis
 ok "store stopped with tasks in flight"
 kill -9 "$kworker"

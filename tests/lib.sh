@@ -72,28 +72,55 @@ redis_ready() {
 }
 redis_ready_or_gone() { redis_ready "$1" || ! kill -0 "$REDIS_PID" 2>/dev/null; }
 
-# Start a private redis-server; sets REDIS_PORT, REDIS_PID, REDIS_URL.
-# Persistence is off: tests that restart the store use redis_restart,
-# which keeps an AOF so nothing is lost across the restart.
+# The store the tests run on: redis-server, or KVRocks when
+# CODEQ_TEST_STORE=kvrocks and CODEQ_TEST_KVROCKS names its binary
+# (./test runs the suite a second time that way).
+on_kvrocks() { [ "${CODEQ_TEST_STORE:-redis}" = kvrocks ]; }
+
+# skip_on_kvrocks WHY: this test needs something KVRocks does not have.
+skip_on_kvrocks() { if on_kvrocks; then skip "not on KVRocks: $*"; fi; }
+
+# The store's server process, with the arguments of the store in use.
+# Both log "Ready to accept connections" to $T_DIR/redis.log.
+store_server() {
+	if on_kvrocks; then
+		"$CODEQ_TEST_KVROCKS" --bind 127.0.0.1 --port "$REDIS_PORT" \
+			--dir "$REDIS_DIR" --workers 2 --log-dir stdout \
+			--rocksdb.write_buffer_size 16 \
+			--rocksdb.block_cache_size 16 "$@" >>"$T_DIR/redis.log" 2>&1 &
+	else
+		"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" \
+			--dir "$REDIS_DIR" --save '' --appendonly yes \
+			--appendfsync everysec --daemonize no \
+			--logfile "$T_DIR/redis.log" "$@" &
+	fi
+	REDIS_PID=$!
+}
+
+# Start a private store (redis-server or KVRocks, above); sets
+# REDIS_PORT, REDIS_PID, REDIS_URL.  redis-server keeps an AOF and KVRocks
+# its RocksDB directory, so restart_redis loses nothing acknowledged.
 start_redis() {
-	[ -n "$REDIS_SERVER" ] || skip "redis-server not installed"
+	if on_kvrocks; then
+		[ -x "${CODEQ_TEST_KVROCKS:-}" ] || skip "no KVRocks (set CODEQ_TEST_KVROCKS)"
+	else
+		[ -n "$REDIS_SERVER" ] || skip "redis-server not installed"
+	fi
 	tries=0
 	while :; do
 		ready=$(( $(grep -c 'Ready to accept connections' "$T_DIR/redis.log" 2>/dev/null || true) + 1 ))
 		REDIS_PORT=$(free_port)
-		mkdir -p "$T_DIR/redis"
-		"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" \
-			--dir "$T_DIR/redis" --save '' --appendonly yes \
-			--appendfsync everysec --daemonize no \
-			--logfile "$T_DIR/redis.log" "$@" &
-		REDIS_PID=$!
+		# A directory per server: a test may start a second one.
+		REDIS_DIR="$T_DIR/store.$REDIS_PORT"
+		mkdir -p "$REDIS_DIR"
+		store_server "$@"
 		if wait_for 10 redis_ready_or_gone "$ready" && redis_ready "$ready" &&
 		    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
 			break
 		fi
 		kill "$REDIS_PID" 2>/dev/null || true
 		tries=$((tries+1))
-		[ $tries -lt 5 ] || fail "could not start redis-server"
+		[ $tries -lt 5 ] || fail "could not start the store"
 	done
 	t_track "$REDIS_PID"
 	REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
@@ -101,20 +128,21 @@ start_redis() {
 }
 
 stop_redis() {
-	redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$REDIS_PID" 2>/dev/null || true
+	if on_kvrocks; then
+		kill -TERM "$REDIS_PID" 2>/dev/null || true
+	else
+		redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 ||
+			kill "$REDIS_PID" 2>/dev/null || true
+	fi
 	wait "$REDIS_PID" 2>/dev/null || true
 }
 
-# Restart on the same port with the same data (AOF).
+# Restart on the same port with the same data (AOF, or KVRocks' RocksDB).
 restart_redis() {
 	ready=$(( $(grep -c 'Ready to accept connections' "$T_DIR/redis.log" 2>/dev/null || true) + 1 ))
-	"$REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" \
-		--dir "$T_DIR/redis" --save '' --appendonly yes \
-		--appendfsync everysec --daemonize no \
-		--logfile "$T_DIR/redis.log" &
-	REDIS_PID=$!
+	store_server
 	t_track "$REDIS_PID"
-	wait_for 10 redis_ready "$ready" || fail "redis-server did not restart"
+	wait_for 10 redis_ready "$ready" || fail "the store did not restart"
 }
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
