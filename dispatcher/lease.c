@@ -297,8 +297,8 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 		running = lease_running(owner[j], refs[j].id);
 		child_send(owner[j], &m);
 		lease_drop(owner[j], m.u.lease_lost.id, "stale");
-		/* ESTATE: the task left the lease with this token (a DONE is
-		 * on its way).  Otherwise someone else owns the task: an exec
+		/* ESTATE (not terminal): the task left the lease with this
+		 * token.  Otherwise someone else owns the task: an exec
 		 * worker stops its handler on LEASE_LOST; a .so handler cannot
 		 * be stopped in-process, so its worker is restarted. */
 		if (running && status[j] != CODEQ_ESTATE &&
