@@ -114,6 +114,7 @@ struct giveback {
 struct dcounters {
 	uint64_t worker_starts, worker_crashes, tasks_given_back;
 	uint64_t heartbeat_rounds, leases_extended, leases_lost;
+	uint64_t heartbeat_after_finish;	/* refused: the task had finished */
 	uint64_t promoted, reaped, store_errors, wakes_sent, handler_kills;
 };
 

@@ -94,6 +94,7 @@ dispatcher_counters(struct ipc_counter *out, size_t max)
 #define OWN(f) add(names, vals, &n, cap, "dispatcher_" #f, D.n.f)
 	OWN(worker_starts); OWN(worker_crashes); OWN(tasks_given_back);
 	OWN(heartbeat_rounds); OWN(leases_extended); OWN(leases_lost);
+	OWN(heartbeat_after_finish);
 	OWN(promoted); OWN(reaped); OWN(store_errors); OWN(wakes_sent);
 	OWN(handler_kills);
 #undef OWN

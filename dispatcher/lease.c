@@ -221,6 +221,16 @@ givebacks_run(void)
 
 #define HB_BATCH 256
 
+/* A heartbeat refused with STATE while the task carries this lease's token
+ * found it terminal: the worker completed or failed it and its DONE is on
+ * the way.  Any other refusal (STALE: another token, the task requeued or
+ * claimed again; NOTFOUND; a state that is not terminal) is a lost lease. */
+static int
+task_finished(codeq_task_status st)
+{
+	return st == CODEQ_COMPLETED || st == CODEQ_FAILED || st == CODEQ_DEAD;
+}
+
 /*
  * One pipelined round for the leases of children [*ci, ...) of a pool, at
  * most HB_BATCH of them; *ci and *ki say where the next round starts.
@@ -231,6 +241,7 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 {
 	codeq_lease_ref refs[HB_BATCH];
 	struct child *owner[HB_BATCH];
+	codeq_task_status state[HB_BATCH];
 	int status[HB_BATCH];
 	int64_t until[HB_BATCH];
 	codeq_error err;
@@ -251,7 +262,8 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 	}
 	if (n == 0)
 		return 0;
-	rc = codeq_heartbeat_batch(s, refs, n, p->pc->lease_ms, status, until, &err);
+	rc = codeq_heartbeat_batch_ex(s, refs, n, p->pc->lease_ms, status, until,
+	    state, &err);
 	if (!dstore_ok(rc, &err))
 		return -1;
 	D.n.heartbeat_rounds++;
@@ -263,6 +275,17 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 		}
 		if (status[j] == CODEQ_ESTORE)
 			continue;
+		if (status[j] == CODEQ_ESTATE && task_finished(state[j])) {
+			/* The worker's verdict reached the store before its DONE
+			 * reached us: the lease ended, it was not lost. */
+			log_debug("heartbeat after the task finished",
+			    "task", refs[j].id, "status",
+			    codeq_status_name(state[j]));
+			D.n.heartbeat_after_finish++;
+			lease_drop(owner[j], refs[j].id,
+			    state[j] == CODEQ_COMPLETED ? "completed" : "failed");
+			continue;
+		}
 		log_warning("lease lost: the store refused its heartbeat",
 		    "task", refs[j].id, "error", codeq_strerror(status[j]));
 		D.n.leases_lost++;
@@ -274,8 +297,8 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 		running = lease_running(owner[j], refs[j].id);
 		child_send(owner[j], &m);
 		lease_drop(owner[j], m.u.lease_lost.id, "stale");
-		/* ESTATE: the task left the lease with this token (a DONE is
-		 * on its way).  Otherwise someone else owns the task: an exec
+		/* ESTATE (not terminal): the task left the lease with this
+		 * token.  Otherwise someone else owns the task: an exec
 		 * worker stops its handler on LEASE_LOST; a .so handler cannot
 		 * be stopped in-process, so its worker is restarted. */
 		if (running && status[j] != CODEQ_ESTATE &&

@@ -197,6 +197,13 @@ typedef struct codeq_lease_ref {
 int codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases,
     size_t n, int64_t lease_ms, int *status, int64_t *lease_until,
     codeq_error *err);
+/* As codeq_heartbeat_batch; state (or NULL) receives, for an item refused
+ * with CODEQ_ESTATE, the status the store gave for the task (with this
+ * token still on it: CODEQ_COMPLETED or CODEQ_FAILED, the lease ended by
+ * its own verdict), else CODEQ_STATUS_UNKNOWN. */
+int codeq_heartbeat_batch_ex(codeq_t *c, const codeq_lease_ref *leases,
+    size_t n, int64_t lease_ms, int *status, int64_t *lease_until,
+    codeq_task_status *state, codeq_error *err);
 
 typedef struct codeq_completion {
 	const char *id;

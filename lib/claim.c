@@ -151,20 +151,51 @@ codeq_heartbeat(codeq_t *c, const char *id, const char *token,
 	return code;
 }
 
-/* script_batch's parse for heartbeats: arg is lease_until (or NULL). */
+/* What a heartbeat refused with STATE says of the task: "task ID is
+ * completed" (heartbeat.lua's lease_refusal). */
+static codeq_task_status
+hb_refused_state(const char *msg)
+{
+	const char *s = strrchr(msg, ' ');
+
+	return s != NULL && s - msg >= 3 && strncmp(s - 3, " is ", 4) == 0 ?
+	    task_status_parse(s + 1) : CODEQ_STATUS_UNKNOWN;
+}
+
+struct hb_out {
+	int64_t *until;			/* or NULL */
+	codeq_task_status *state;	/* or NULL */
+};
+
+/* script_batch's parse for heartbeats. */
 static int
 hb_parse(const redisReply *r, size_t i, void *arg)
 {
-	int64_t *until = arg;
+	struct hb_out *o = arg;
 	codeq_error e;
+	int code;
 
-	return hb_reply(r, until != NULL ? &until[i] : NULL, &e);
+	code = hb_reply(r, o->until != NULL ? &o->until[i] : NULL, &e);
+	if (o->state != NULL)
+		o->state[i] = code == CODEQ_ESTATE ? hb_refused_state(e.msg) :
+		    CODEQ_STATUS_UNKNOWN;
+	return code;
 }
 
 int
 codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
     int64_t lease_ms, int *status, int64_t *lease_until, codeq_error *err)
 {
+	return codeq_heartbeat_batch_ex(c, leases, n, lease_ms, status,
+	    lease_until, NULL, err);
+}
+
+int
+codeq_heartbeat_batch_ex(codeq_t *c, const codeq_lease_ref *leases,
+    size_t n, int64_t lease_ms, int *status, int64_t *lease_until,
+    codeq_task_status *state, codeq_error *err)
+{
+	struct hb_out out = { lease_until, state };
 	struct lease_args *a;
 	const char *const **argvs;
 	codeq_error e;
@@ -173,6 +204,9 @@ codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
 	int code;
 	CQ_ERR_LOCAL(err);
 
+	if (state != NULL)
+		for (i = 0; i < n; i++)
+			state[i] = CODEQ_STATUS_UNKNOWN;
 	if (n == 0)
 		return CODEQ_OK;
 	if ((code = task_duration_check("lease", lease_ms, err)) != CODEQ_OK)
@@ -188,7 +222,7 @@ codeq_heartbeat_batch(codeq_t *c, const codeq_lease_ref *leases, size_t n,
 			argvs[i] = a[i].argv;
 	}
 	code = script_batch(c, "heartbeat", 1, 5, n, argvs, status, hb_parse,
-	    lease_until, err);
+	    &out, err);
 	free(a);
 	return code;
 }

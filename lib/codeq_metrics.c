@@ -153,6 +153,10 @@ declare_all(struct metrics *r)
 	    NULL);
 	m->heartbeat_rounds = metrics_counter(r, "codeq_heartbeat_rounds_total",
 	    "Pipelined heartbeat rounds sent to the store.", NULL);
+	m->heartbeat_after_finish = metrics_counter(r,
+	    "codeq_heartbeats_after_finish_total",
+	    "Heartbeats refused because the task had just finished with this lease (its DONE was on the way): not a lost lease.",
+	    NULL);
 	m->handler_timeouts = metrics_counter(r, "codeq_handler_timeouts_total",
 	    "Handlers stopped because they ran past their timeout.", NULL);
 	m->handler_kills = metrics_counter(r, "codeq_handler_kills_total",
@@ -162,7 +166,7 @@ declare_all(struct metrics *r)
 	    "Wake-ups sent to idle workers when work became ready.", NULL);
 	if (!m->promoted || !m->reaped || !m->leases_extended ||
 	    !m->leases_lost || !m->heartbeat_rounds || !m->handler_timeouts ||
-	    !m->handler_kills || !m->wakeups)
+	    !m->handler_kills || !m->wakeups || !m->heartbeat_after_finish)
 		return -1;
 	if (!m->build_info || !m->start_time || !m->claimed || !m->completed ||
 	    !m->failed || !m->retried || !m->dead_lettered || !m->abandoned ||
@@ -662,6 +666,7 @@ cqm_dispatcher_total(const char *name, uint64_t value)
 		M("dispatcher_leases_extended", leases_extended),
 		M("dispatcher_leases_lost", leases_lost),
 		M("dispatcher_heartbeat_rounds", heartbeat_rounds),
+		M("dispatcher_heartbeat_after_finish", heartbeat_after_finish),
 		M("dispatcher_handler_kills", handler_kills),
 		M("dispatcher_wakes_sent", wakeups),
 		M("worker_handler_timeouts", handler_timeouts),

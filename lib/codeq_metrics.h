@@ -51,6 +51,7 @@ struct codeq_metrics {
 	struct metric *store_up, *store_errors, *store_reconnects;
 	struct metric *promoted, *reaped, *leases_extended, *leases_lost;
 	struct metric *heartbeat_rounds, *handler_timeouts, *handler_kills;
+	struct metric *heartbeat_after_finish;
 	struct metric *wakeups;
 };
 
