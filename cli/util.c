@@ -61,6 +61,7 @@ cli_exit_status(int code)
 		return EX_NOINPUT;
 	case CODEQ_ESTALE:
 	case CODEQ_ESTATE:
+	case CODEQ_EAUTH:
 		return EX_NOPERM;
 	case CODEQ_EEMPTY:
 	case CODEQ_ETIMEDOUT:

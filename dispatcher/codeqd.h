@@ -132,6 +132,7 @@ struct codeqd {
 	char *password;			/* from password_file, or NULL */
 	codeq_t *store;			/* the dispatcher's own connection */
 	int store_fails;
+	int store_refused;		/* the last connect: password refused */
 	ev_tstamp store_retry_at;
 
 	struct giveback *givebacks;
@@ -179,6 +180,7 @@ void pools_gc(void);
 
 /* lease.c */
 codeq_t *dstore_get(void);
+int dstore_lets_ready(void);
 void dstore_lost(const codeq_error *err);
 /* 0 after a lost link (backs off); 1 otherwise, noting a recovery. */
 int dstore_ok(int rc, const codeq_error *err);

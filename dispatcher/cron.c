@@ -136,11 +136,28 @@ status_update(void)
 			off = sizeof(buf) - 1;
 	}
 	snprintf(buf + off, sizeof(buf) - off, "; %zu leases; store %s%s", leases,
-	    D.store_fails ? "unreachable" : "ok", D.draining ? "; draining" : "");
+	    D.store_refused ? "refused the password" : D.store_fails ?
+	    "unreachable" : "ok", D.draining ? "; draining" : "");
 	if (strcmp(buf, D.status) != 0) {
 		memcpy(D.status, buf, sizeof(buf));
 		notify_send("STATUS=%s", D.status);
 	}
+}
+
+/* Not READY: the store refused the password.  systemd sees the status
+ * (and its start timeout); a daemonizing parent says so on its terminal
+ * once, and keeps waiting, as codeqd keeps retrying. */
+static void
+ready_refused(void)
+{
+	static int told;
+	char buf[1] = { 'A' };
+
+	status_update();
+	if (told || D.ready_pipe < 0)
+		return;
+	told = 1;
+	(void)!write(D.ready_pipe, buf, 1);
 }
 
 void
@@ -170,7 +187,9 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		notify_send("WATCHDOG=1");
 		D.next_watchdog = now + wd / 2e6;
 	}
-	if (!D.ready_sent && pools_ready()) {
+	if (!D.ready_sent && D.store_refused)
+		ready_refused();
+	if (!D.ready_sent && pools_ready() && dstore_lets_ready()) {
 		D.ready_sent = 1;
 		log_info("codeqd ready", "config", D.cfg_path);
 		status_update();

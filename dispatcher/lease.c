@@ -57,11 +57,22 @@ dstore_get(void)
 			cqm_store_reconnect("dispatcher");
 		}
 		D.store_fails = 0;
+		D.store_refused = 0;
 		return D.store;
 	}
 	D.store = NULL;
+	D.store_refused = err.code == CODEQ_EAUTH;
 	dstore_lost(&err);
 	return NULL;
+}
+
+/* Whether the store lets codeqd tell systemd READY: it accepted us, or
+ * it is only unreachable (codeqd works once it is back).  A refused
+ * password is a configuration error, not a passing outage. */
+int
+dstore_lets_ready(void)
+{
+	return D.store != NULL || (D.store_fails > 0 && !D.store_refused);
 }
 
 /* A call failed with CODEQ_ESTORE: back off (the connection object
@@ -71,9 +82,14 @@ dstore_lost(const codeq_error *err)
 {
 	D.n.store_errors++;
 	cqm_store_error("dispatcher");
-	if (D.store_fails++ == 0 || D.store_fails % 50 == 0)
-		log_warning("store unreachable, retrying with backoff",
-		    "error", err ? err->msg : "");
+	if (D.store_fails++ == 0 || D.store_fails % 50 == 0) {
+		if (D.store_refused)
+			log_error("the store refused the password, retrying "
+			    "with backoff", "error", err ? err->msg : "");
+		else
+			log_warning("store unreachable, retrying with backoff",
+			    "error", err ? err->msg : "");
+	}
 	dstore_backoff();
 }
 

@@ -149,13 +149,17 @@ shutdown_free(void)
 		ev_loop_destroy(D.loop);
 }
 
-/* /healthz: every pool up? */
+/* /healthz: the store takes our password, and every pool is up? */
 static int
 pools_up(void *arg, char *reason, size_t len)
 {
 	struct pool *p;
 	int i, down;
 
+	if (D.store_refused) {
+		snprintf(reason, len, "store: the store refused the password");
+		return 0;
+	}
 	for (p = D.pools; p != NULL; p = p->next) {
 		if (p->retiring)
 			continue;
@@ -173,13 +177,30 @@ pools_up(void *arg, char *reason, size_t len)
 
 /* ---- Start ----------------------------------------------------------- */
 
+/* The parent of a daemonizing codeqd: exit 0 once it is up ('R'), 1 if
+ * it died first; a refused store password ('A') is said and waited out. */
+static void
+daemon_parent_wait(int fd, pid_t pid)
+{
+	char c;
+
+	while (read(fd, &c, 1) == 1) {
+		if (c == 'R')
+			_exit(0);
+		if (c == 'A')
+			fprintf(stderr, "codeqd: the store refused the password; "
+			    "codeqd (pid %ld) keeps retrying and is not ready "
+			    "(see its log)\n", (long)pid);
+	}
+	_exit(1);
+}
+
 /* Without --foreground: detach, and let the parent exit 0 only once the
  * pools are up (exit 1 if the daemon died before). */
 static int
 daemonize(void)
 {
 	int p[2];
-	char c;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -188,7 +209,7 @@ daemonize(void)
 		return -1;
 	if (pid > 0) {
 		close(p[1]);
-		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+		daemon_parent_wait(p[0], pid);
 	}
 	close(p[0]);
 	D.ready_pipe = p[1];

@@ -189,6 +189,26 @@ on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
 	reply_done(ms);
 }
 
+/* AUTH refused: said in the words codeqd's log and /healthz use, and the
+ * link is dropped once its replies are in, so that the next refresh logs
+ * in again (the password may have been rotated on the server). */
+static void
+on_auth_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct metrics_store *ms = privdata;
+	redisReply *reply = r;
+	char what[sizeof(ms->err)];
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+		snprintf(what, sizeof(what),
+		    "the store refused the password: %s", reply->str);
+		fail(ms, what);
+		redisAsyncDisconnect(ac);
+	} else if (reply == NULL)
+		fail(ms, "connection lost");
+	reply_done(ms);
+}
+
 static void
 on_script_load(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -236,7 +256,7 @@ ensure_connected(struct metrics_store *ms)
 	}
 	redisAsyncSetConnectCallback(ms->ac, on_connect);
 	redisAsyncSetDisconnectCallback(ms->ac, on_disconnect);
-	if (ms->password[0] != '\0' && redisAsyncCommand(ms->ac, on_setup_reply,
+	if (ms->password[0] != '\0' && redisAsyncCommand(ms->ac, on_auth_reply,
 	    ms, "AUTH %s", ms->password) == REDIS_OK)
 		ms->pending++;
 	if (ms->url.db != 0 && redisAsyncCommand(ms->ac, on_setup_reply, ms,

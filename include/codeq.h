@@ -45,6 +45,7 @@ enum codeq_status {
 	CODEQ_EPROTO = -8,	/* store answered something unexpected */
 	CODEQ_ENOMEM = -9,
 	CODEQ_ETIMEDOUT = -10,	/* a wait (e.g. result --wait) ran out */
+	CODEQ_EAUTH = -11,	/* codeq_connect: the store refused the password */
 };
 
 typedef struct codeq_error {
@@ -73,7 +74,8 @@ typedef struct codeq_options {
 /* url: redis://[:password@]host[:port][/db] (port 6379, db 0 by default;
  * the password may be %-encoded; [v6addr] for IPv6).  opt may be NULL.
  * The first connection is tried once: an unreachable store is
- * CODEQ_ESTORE within the connect timeout.  Later, a call whose reply was
+ * CODEQ_ESTORE within the connect timeout; a store that refuses the
+ * password (or wants one and none was given) is CODEQ_EAUTH.  Later, a call whose reply was
  * lost (link down, command timeout) returns CODEQ_ESTORE — its effect is
  * unknown — and the next call reconnects (reconnect_attempts). */
 int codeq_connect(const char *url, const codeq_options *opt, codeq_t **out,

@@ -36,6 +36,7 @@ codeq_strerror(int code)
 	case CODEQ_EPROTO:	return "unexpected answer from the store";
 	case CODEQ_ENOMEM:	return "out of memory";
 	case CODEQ_ETIMEDOUT:	return "timed out";
+	case CODEQ_EAUTH:	return "the store refused the password";
 	default:		return "unknown error";
 	}
 }

@@ -107,6 +107,14 @@ handshake_check(codeq_t *c, redisContext *rc, redisReply *r, const char *what,
 		    c->url.host, c->url.port, what,
 		    rc->err == REDIS_ERR_IO && (errno == EAGAIN ||
 		    errno == EWOULDBLOCK) ? "timed out" : rc->errstr);
+	else if (r->type == REDIS_REPLY_ERROR && strcmp(what, "AUTH") == 0)
+		code = cq_err(err, CODEQ_EAUTH, "store %s:%d: the store refused "
+		    "the password: %s", c->url.host, c->url.port, r->str);
+	else if (r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOAUTH", 6) == 0)
+		code = cq_err(err, CODEQ_EAUTH, "store %s:%d: the store wants a "
+		    "password and none was given: %s", c->url.host, c->url.port,
+		    r->str);
 	else if (r->type == REDIS_REPLY_ERROR)
 		code = cq_err(err, CODEQ_ESTORE, "store %s:%d: %s: %s",
 		    c->url.host, c->url.port, what, r->str);
@@ -218,6 +226,14 @@ store_ensure(codeq_t *c, codeq_error *err)
 			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 		}
 		code = connect_once(c, err);
+		/* A refusal in the middle of calls (a rotated password) is
+		 * an unavailable store to the caller, which retries later;
+		 * the message still says what happened. */
+		if (code == CODEQ_EAUTH) {
+			if (err != NULL)
+				err->code = CODEQ_ESTORE;
+			return CODEQ_ESTORE;
+		}
 		if (code != CODEQ_ESTORE)
 			return code;
 	}

@@ -51,6 +51,26 @@ no_sanitizer_reports() {
 
 cq() { "$CODEQ" "$@"; }
 
+# start_notify_receiver SOCK LOG: a systemd NOTIFY_SOCKET stand-in, a
+# unix datagram socket whose messages land in LOG one line each; it ends
+# after STOPPING=1 (or with the test).  Needs $PYTHON3.
+start_notify_receiver() {
+	"$PYTHON3" - "$1" "$2" <<'EOP' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        data = s.recv(4096).decode()
+        for line in data.split("\n"):
+            log.write(line + "\n")
+        if data.startswith("STOPPING=1"):
+            break
+EOP
+	t_track $!
+	wait_for 10 test -S "$1" || fail "no receiver socket $1"
+}
+
 # field ID NAME: one field of a task hash.
 field() {
 	q=${1%%:*}; seq=${1##*:}

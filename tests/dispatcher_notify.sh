@@ -9,20 +9,7 @@
 start_redis
 
 sock="$T_DIR/notify.sock"
-"$PYTHON3" - "$sock" "$T_DIR/notify.log" <<'EOP' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as log:
-    while True:
-        data = s.recv(4096).decode()
-        for line in data.split("\n"):
-            log.write(line + "\n")
-        if data.startswith("STOPPING=1"):
-            break
-EOP
-t_track $!
-wait_for 10 test -S "$sock" || fail "no receiver socket"
+start_notify_receiver "$sock" "$T_DIR/notify.log"
 
 write_conf "$T_DIR/c.conf" <<EOC
 [pool n]

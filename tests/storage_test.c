@@ -1482,11 +1482,13 @@ START_TEST(password)
 	if (rc == CODEQ_OK)
 		codeq_close(c);
 	snprintf(u, sizeof(u), "redis://:wrong@127.0.0.1:%d", port);
-	ck_assert_int_eq(codeq_connect(u, NULL, &c, &e), CODEQ_ESTORE);
-	ck_assert_msg(strstr(e.msg, "AUTH") != NULL, "%s", e.msg);
+	ck_assert_int_eq(codeq_connect(u, NULL, &c, &e), CODEQ_EAUTH);
+	ck_assert_msg(strstr(e.msg, "refused the password") != NULL, "%s",
+	    e.msg);
 	ck_assert_ptr_null(strstr(e.msg, "wrong"));
 	snprintf(u, sizeof(u), "redis://127.0.0.1:%d", port);
-	ck_assert_int_eq(codeq_connect(u, NULL, &c, &e), CODEQ_ESTORE);
+	ck_assert_int_eq(codeq_connect(u, NULL, &c, &e), CODEQ_EAUTH);
+	ck_assert_msg(strstr(e.msg, "wants a password") != NULL, "%s", e.msg);
 	/* The option overrides the URL's password. */
 	{
 		codeq_options o = { .password = "s@cr:t" };

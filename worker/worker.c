@@ -267,7 +267,10 @@ store_connect(struct worker *w)
 			break;
 		w->store = NULL;
 		w->n.store_errors++;
-		if (fails++ == 0 || fails % 20 == 0)
+		if ((fails++ == 0 || fails % 20 == 0) && err.code == CODEQ_EAUTH)
+			log_error("the store refused the password, retrying",
+			    "error", err.msg);
+		else if (fails == 1 || fails % 20 == 0)
 			log_warning("store unreachable, retrying", "error", err.msg);
 		wait_ipc(w, backoff_ms(fails));
 	}
