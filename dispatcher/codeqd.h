@@ -50,6 +50,7 @@ struct lease {
 	char id[IPC_ID_MAX];
 	char token[IPC_TOKEN_MAX];
 	int64_t deadline_ms;	/* epoch ms; 0 while queued in a prefetch batch */
+	int recovered;		/* from the store's claim record, never reported */
 };
 
 struct outframe {
@@ -108,6 +109,7 @@ struct giveback {
 	int max_attempts;		/* the pool's cap, or 0 */
 	char error[160];
 	enum giveback_kind kind;
+	int recovered;			/* maybe finished since: refusal expected */
 	int tries;
 };
 
@@ -189,6 +191,7 @@ void lease_drop(struct child *c, const char *id, const char *outcome);
 void lease_give_back(struct child *c, const char *why,
     enum giveback_kind kind);
 void givebacks_run(void);
+void lease_recover_claims(struct child *c);
 void heartbeat_pools(ev_tstamp now);
 
 /* cron.c */

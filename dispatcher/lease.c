@@ -26,6 +26,7 @@
 #include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
+#include "task.h"
 
 #define STORE_BACKOFF_MAX_S 5.
 
@@ -172,7 +173,7 @@ lease_give_back(struct child *c, const char *why, enum giveback_kind kind)
 	size_t i;
 
 	for (i = 0; i < c->nleases; i++) {
-		if (c->pool != NULL)
+		if (c->pool != NULL && !c->leases[i].recovered)
 			cqm_task_done(c->pool->pc->name, c->leases[i].queue,
 			    kind == GB_RELEASE ? "released" : "worker_died");
 		if ((g = calloc(1, sizeof(*g))) == NULL)
@@ -186,6 +187,7 @@ lease_give_back(struct child *c, const char *why, enum giveback_kind kind)
 		}
 		snprintf(g->error, sizeof(g->error), "%s", why);
 		g->kind = kind;
+		g->recovered = c->leases[i].recovered;
 		g->next = D.givebacks;
 		D.givebacks = g;
 	}
@@ -219,17 +221,86 @@ givebacks_run(void)
 		}
 		if (rc == CODEQ_OK) {
 			D.n.tasks_given_back++;
+			if (g->recovered)
+				cqm_task_done(g->pool, g->queue, g->kind ==
+				    GB_RELEASE ? "released" : "worker_died");
 			log_notice("task given back", "task", g->id,
 			    "reason", g->error, "now", codeq_status_name(st),
 			    "attempt", g->kind == GB_RELEASE ? "refunded" :
 			    "counted");
 			if (st == CODEQ_DEAD)
 				cqm_dead_lettered(g->pool, g->queue, 0);
-		} else
+		} else if (g->recovered)	/* finished before the death */
+			log_debug("claim record: task no longer held",
+			    "task", g->id, "error", err.msg);
+		else
 			log_notice("task not given back: no longer this host's",
 			    "task", g->id, "error", err.msg);
 		*gp = g->next;
 		free(g);
+	}
+}
+
+/* One entry of a dead worker's claim record: a lease it never reported
+ * joins the ones it did.  1 when added. */
+static int
+lease_recovered(struct child *c, const char *queue, const codeq_lease_ref *r)
+{
+	struct lease *l;
+	size_t i;
+
+	for (i = 0; i < c->nleases; i++)
+		if (strcmp(c->leases[i].id, r->id) == 0)
+			return 0;
+	if (c->nleases == MAX_LEASES || strlen(r->id) >= sizeof(l->id) ||
+	    strlen(r->token) >= sizeof(l->token))
+		return 0;	/* the reaper requeues it */
+	l = &c->leases[c->nleases++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->queue, sizeof(l->queue), "%s", queue);
+	snprintf(l->id, sizeof(l->id), "%s", r->id);
+	snprintf(l->token, sizeof(l->token), "%s", r->token);
+	l->recovered = 1;
+	return 1;
+}
+
+/*
+ * A worker that died may have claimed a batch whose reply it never read,
+ * so it never said CLAIMED.  The claim script keeps each worker's last
+ * batch per queue (codeq_last_claim); what of it the dispatcher did not
+ * know joins c's leases and is given back with them at once.  A task of
+ * that batch finished since is refused by its token.  Store unreachable:
+ * the reaper requeues those tasks when their leases expire.
+ */
+void
+lease_recover_claims(struct child *c)
+{
+	char name[TASK_WORKER_NAME_MAX], *buf, n_s[24];
+	codeq_lease_ref refs[MAX_LEASES];
+	const struct pool_config *pc;
+	codeq_error err;
+	codeq_t *s;
+	size_t q, i, n, added = 0;
+	int rc;
+
+	if (c->kind != CHILD_WORKER || c->pool == NULL || c->pid <= 0)
+		return;
+	pc = c->pool->pc;
+	task_worker_name(name, sizeof(name), (long)c->pid, pc->name);
+	for (q = 0; q < pc->nqueues; q++) {
+		if ((s = dstore_get()) == NULL)
+			break;
+		rc = codeq_last_claim(s, pc->queues[q], name, refs, MAX_LEASES,
+		    &n, &buf, &err);
+		if (dstore_ok(rc, &err) && rc == CODEQ_OK)
+			for (i = 0; i < n; i++)
+				added += lease_recovered(c, pc->queues[q], &refs[i]);
+		free(buf);
+	}
+	if (added > 0) {
+		snprintf(n_s, sizeof(n_s), "%zu", added);
+		log_notice("a dead worker's claims it had not reported: giving "
+		    "them back", "pool", pc->name, "tasks", n_s);
 	}
 }
 

@@ -670,7 +670,10 @@ child_exited(struct child *c, int status)
 	/* A worker that died cost its task an attempt; one the dispatcher
 	 * stopped (shutdown, or a restart for a lease lost: what it still
 	 * holds never started) gives its tasks back with the attempt
-	 * refunded, so a restart dead-letters nothing. */
+	 * refunded, so a restart dead-letters nothing.  One that did not
+	 * exit cleanly may also hold a batch it never reported. */
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		lease_recover_claims(c);
 	if (c->nleases > 0) {
 		if (c->killed == KILLED_TIMEOUT) {
 			snprintf(why, sizeof(why), "handler timed out after %lld ms "

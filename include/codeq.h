@@ -237,6 +237,17 @@ int codeq_nack_ex(codeq_t *c, const char *id, const char *token,
 int codeq_release(codeq_t *c, const char *id, const char *token,
     const char *reason, codeq_error *err);
 
+/* The latest batch that the worker named `worker` (codeq_claim_opts)
+ * claimed from queue, kept in the store for the lease duration of that
+ * claim: a supervisor gives back at once what a worker that died claimed
+ * before it could say so (nack or release each with its token; a task
+ * finished since is refused as stale or state).  Fills up to max refs,
+ * whose strings point into *buf (free(*buf) when done, also when *n is
+ * 0).  No batch recorded: CODEQ_OK with *n = 0. */
+int codeq_last_claim(codeq_t *c, const char *queue, const char *worker,
+    codeq_lease_ref *refs, size_t max, size_t *n, char **buf,
+    codeq_error *err);
+
 /* ---- Backoff ------------------------------------------------------- */
 
 typedef struct codeq_backoff {

@@ -100,6 +100,53 @@ codeq_claim(codeq_t *c, const char *const *queues, size_t nqueues,
 	return CODEQ_OK;
 }
 
+/* Splits "id token id token ..." in place into refs. */
+static size_t
+claim_record_parse(char *s, codeq_lease_ref *refs, size_t max)
+{
+	char *save = NULL, *id, *token;
+	size_t n = 0;
+
+	for (id = strtok_r(s, " ", &save); id != NULL && n < max;
+	    id = strtok_r(NULL, " ", &save)) {
+		if ((token = strtok_r(NULL, " ", &save)) == NULL)
+			break;
+		refs[n].id = id;
+		refs[n].token = token;
+		n++;
+	}
+	return n;
+}
+
+int
+codeq_last_claim(codeq_t *c, const char *queue, const char *worker,
+    codeq_lease_ref *refs, size_t max, size_t *n, char **buf,
+    codeq_error *err)
+{
+	redisReply *r;
+	int code;
+	CQ_ERR_LOCAL(err);
+
+	*n = 0;
+	*buf = NULL;
+	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
+		return code;
+	if ((r = store_command(c, err, "GET codeq:{%s}:claim:%s", queue,
+	    worker)) == NULL)
+		return err->code;
+	code = CODEQ_OK;
+	if (r->type == REDIS_REPLY_STRING) {
+		if ((*buf = strdup(r->str)) == NULL)
+			code = cq_err(err, CODEQ_ENOMEM, "out of memory");
+		else
+			*n = claim_record_parse(*buf, refs, max);
+	} else if (r->type != REDIS_REPLY_NIL)
+		code = cq_err(err, CODEQ_EPROTO,
+		    "store: unexpected reply to GET claim record");
+	freeReplyObject(r);
+	return code;
+}
+
 /* Argument strings of one heartbeat.lua call. */
 static int
 hb_build(const char *id, const char *token, const char *lease,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "store.h"
@@ -322,4 +323,15 @@ codeq_result(codeq_t *c, const char *id, int64_t wait_ms, codeq_task **out,
 			;
 		pause = pause * 2 > 250 ? 250 : pause * 2;
 	}
+}
+
+void
+task_worker_name(char *buf, size_t len, long pid, const char *pool)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, len, "%s:%ld:%s", host, pid, pool);
 }

@@ -15,6 +15,11 @@ int task_id_split(const char *id, char *queue, size_t qlen, char *key,
 
 #define TASK_KEY_MAX (CODEQ_ID_MAX + 32)
 
+/* The name a codeqd worker claims under, HOST:PID:POOL: the worker sets
+ * it, and its dispatcher finds the worker's last claims by it. */
+#define TASK_WORKER_NAME_MAX 300
+void task_worker_name(char *buf, size_t len, long pid, const char *pool);
+
 /* Durations a caller passes (delays, leases, TTLs, waits) are bounded:
  * far beyond any real use, far below what overflows "now + duration" in
  * C's int64 or in the scripts' doubles (exact up to 2^53 ms). */

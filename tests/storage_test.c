@@ -220,6 +220,60 @@ START_TEST(claim_many_and_queues_in_order)
 }
 END_TEST
 
+/* The claim record: each worker's last batch per queue, ids and tokens,
+ * for a supervisor to give back what a dead worker never reported. */
+START_TEST(last_claim_record)
+{
+	codeq_t *c = conn(NULL);
+	const char *qs[] = { "rec-a", "rec-b" };
+	codeq_claim_opts o = { .lease_ms = 30000, .max_tasks = 3,
+	    .worker = "h:42:p" };
+	codeq_lease_ref refs[8];
+	codeq_task *t[3];
+	codeq_error e;
+	size_t n, k, i;
+	char *buf;
+
+	ck_assert_int_eq(codeq_last_claim(c, "rec-a", "h:42:p", refs, 8, &n,
+	    &buf, &e), CODEQ_OK);
+	ck_assert_int_eq(n, 0);
+	free(buf);
+	enq(c, "rec-a", 0, "1", NULL);
+	for (i = 0; i < 4; i++)
+		enq(c, "rec-b", 0, "2", NULL);
+	ck_assert_int_eq(codeq_claim(c, qs, 2, &o, t, &n, &e), CODEQ_OK);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(codeq_last_claim(c, "rec-a", "h:42:p", refs, 8, &k,
+	    &buf, &e), CODEQ_OK);
+	ck_assert_int_eq(k, 1);
+	ck_assert_str_eq(refs[0].id, t[0]->id);
+	ck_assert_str_eq(refs[0].token, t[0]->lease_token);
+	free(buf);
+	ck_assert_int_eq(codeq_last_claim(c, "rec-b", "h:42:p", refs, 8, &k,
+	    &buf, &e), CODEQ_OK);
+	ck_assert_int_eq(k, 2);
+	for (i = 0; i < k; i++) {
+		ck_assert_str_eq(refs[i].id, t[i + 1]->id);
+		ck_assert_str_eq(refs[i].token, t[i + 1]->lease_token);
+	}
+	free(buf);
+	/* Another worker's record is its own; max bounds what is read. */
+	ck_assert_int_eq(codeq_last_claim(c, "rec-b", "h:43:p", refs, 8, &k,
+	    &buf, &e), CODEQ_OK);
+	ck_assert_int_eq(k, 0);
+	free(buf);
+	ck_assert_int_eq(codeq_last_claim(c, "rec-b", "h:42:p", refs, 1, &k,
+	    &buf, &e), CODEQ_OK);
+	ck_assert_int_eq(k, 1);
+	free(buf);
+	ck_assert_int_eq(codeq_last_claim(c, "no such queue!", "w", refs, 8,
+	    &k, &buf, &e), CODEQ_EINVAL);
+	for (i = 0; i < n; i++)
+		codeq_task_free(t[i]);
+	codeq_close(c);
+}
+END_TEST
+
 START_TEST(delay_and_promote)
 {
 	codeq_t *c = conn(NULL);
@@ -1660,6 +1714,7 @@ storage_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, priority_and_fifo);
 	tcase_add_test(tc, claim_many_and_queues_in_order);
+	tcase_add_test(tc, last_claim_record);
 	tcase_add_test(tc, delay_and_promote);
 	tcase_add_test(tc, idempotency);
 	tcase_add_test(tc, fencing);

@@ -31,6 +31,7 @@
 #include "handler.h"
 #include "ipc.h"
 #include "log.h"
+#include "task.h"
 #include "worker.h"
 
 #define IDLE_RECHECK_MS		5000	/* safety net for a lost WAKE */
@@ -61,7 +62,7 @@ struct worker {
 	struct so_handler *so;
 	struct exec_ctx ex;
 	int shutdown, aborted;
-	char wid[300];
+	char wid[TASK_WORKER_NAME_MAX];
 	struct counters n;
 	int64_t counters_sent;
 	struct lost lost[MAX_PREFETCH];
@@ -597,7 +598,7 @@ worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
     const char *url, const codeq_options *opt, int ipc_fd)
 {
 	struct ipc_msg m;
-	char err[512], host[256];
+	char err[512];
 	int fl;
 
 	log_set_proc("worker");
@@ -614,10 +615,7 @@ worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
 	w.ex.arg = &w;
 	if ((fl = fcntl(ipc_fd, F_GETFL)) >= 0)
 		fcntl(ipc_fd, F_SETFL, fl | O_NONBLOCK);
-	if (gethostname(host, sizeof(host)) != 0)
-		strcpy(host, "localhost");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(w.wid, sizeof(w.wid), "%s:%ld:%s", host, (long)getpid(), pool->name);
+	task_worker_name(w.wid, sizeof(w.wid), (long)getpid(), pool->name);
 
 	if (worker_drop_privileges(pool->user, err, sizeof(err)) < 0) {
 		log_error("cannot start worker", "pool", pool->name, "error", err);

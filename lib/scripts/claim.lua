@@ -10,6 +10,9 @@
 --          (INCR codeq:{Q}:fence), attempts + 1, status leased;
 --          stats.claimed + n.  Ids whose hash is missing or whose status is
 --          not "ready" are dropped from the list (fsck reports such damage).
+--          When n > 0, codeq:{Q}:claim:<worker> holds "id token ..." of
+--          this batch for lease_ms: a supervisor gives back at once what
+--          a worker that died claimed before it could say so.
 -- Returns  array of tasks, each the task hash as a flat field/value array.
 local Q = ARGV[1]
 local P = 'codeq:{' .. Q .. '}:'
@@ -24,6 +27,7 @@ end
 local promoted = promote_due(P, P .. 'delayed', now, tonumber(ARGV[5]))
 
 local out = {}
+local held = {}
 local until_ms = int(now + lease)
 for prio = 9, 0, -1 do
 	local list = P .. 'ready:' .. prio
@@ -39,12 +43,15 @@ for prio = 9, 0, -1 do
 				'worker', ARGV[3], 'updated_at', int(now))
 			redis.call('ZADD', KEYS[1], until_ms, id)
 			out[#out + 1] = redis.call('HGETALL', tkey)
+			held[#held + 1] = id .. ' ' .. int(token)
 		end
 	end
 	if #out >= want then break end
 end
 if #out > 0 then
 	redis.call('HINCRBY', P .. 'stats', 'claimed', #out)
+	redis.call('SET', P .. 'claim:' .. ARGV[3], table.concat(held, ' '),
+		'PX', int(lease))
 end
 publish_ready(Q, promoted - #out)
 return out
