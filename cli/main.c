@@ -71,7 +71,8 @@ usage(FILE *f)
 	    "\n"
 	    "  -c, --config FILE  configuration file (default " SYSCONFDIR
 	    "/codeq.conf if it exists)\n"
-	    "  --redis URL        store: redis://[:password@]host[:port][/db]\n"
+	    "  --redis URL        store: redis://[[user][:password]@]host[:port][/db]\n"
+	    "                     or unix://[[user][:password]@]/path[?db=N]\n"
 	    "                     (else $CODEQ_REDIS_URL, else [store] url)\n"
 	    "  -h, --help         this help; COMMAND --help for a command's\n"
 	    "  -V, --version      print the version\n"

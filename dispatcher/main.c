@@ -28,6 +28,7 @@
 #include "handler.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "url.h"
 
 #define EXIT_CONFIG 78
 
@@ -287,6 +288,22 @@ probe_handlers(const struct codeq_config *cfg, char *msg, size_t len)
 	return 0;
 }
 
+/* codeqd takes its store from the file only (codeqd(8), ENVIRONMENT);
+ * a CODEQ_REDIS_URL meant for codeq(1) that differs is worth a word. */
+static void
+env_url_warning(const struct codeq_config *cfg)
+{
+	const char *env = getenv("CODEQ_REDIS_URL");
+	char shown[256];
+
+	if (env == NULL || *env == '\0' ||
+	    (cfg->store.url != NULL && strcmp(env, cfg->store.url) == 0))
+		return;
+	store_url_redact(env, shown, sizeof(shown));
+	log_warning("CODEQ_REDIS_URL is ignored: codeqd uses [store] url of "
+	    "its configuration file", "CODEQ_REDIS_URL", shown);
+}
+
 static int
 load(const char *path, struct codeq_config *cfg)
 {
@@ -386,6 +403,7 @@ main(int argc, char **argv)
 			if (D.cfg->pools[i].user == NULL)
 				log_warning("pool runs its handlers as root (no user set)",
 				    "pool", D.cfg->pools[i].name);
+	env_url_warning(D.cfg);
 	D.opt.connect_timeout_ms = D.cfg->store.connect_timeout_ms;
 	D.opt.command_timeout_ms = D.cfg->store.command_timeout_ms;
 	D.opt.reconnect_attempts = -1;	/* no sleeps in calls: codeqd backs off */

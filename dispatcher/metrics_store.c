@@ -239,7 +239,7 @@ ensure_connected(struct metrics_store *ms)
 			ms->pending++;
 		return 0;
 	}
-	ms->ac = redisAsyncConnect(ms->url.host, ms->url.port);
+	ms->ac = store_url_connect_async(&ms->url);
 	if (ms->ac == NULL || ms->ac->err) {
 		fail(ms, ms->ac ? ms->ac->errstr : "out of memory");
 		if (ms->ac != NULL)
@@ -256,8 +256,8 @@ ensure_connected(struct metrics_store *ms)
 	}
 	redisAsyncSetConnectCallback(ms->ac, on_connect);
 	redisAsyncSetDisconnectCallback(ms->ac, on_disconnect);
-	if (ms->password[0] != '\0' && redisAsyncCommand(ms->ac, on_auth_reply,
-	    ms, "AUTH %s", ms->password) == REDIS_OK)
+	if (store_url_auth_async(ms->ac, &ms->url, ms->password, on_auth_reply,
+	    ms) == 1)
 		ms->pending++;
 	if (ms->url.db != 0 && redisAsyncCommand(ms->ac, on_setup_reply, ms,
 	    "SELECT %d", ms->url.db) == REDIS_OK)

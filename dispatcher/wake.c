@@ -222,7 +222,7 @@ connect_now(void)
 		log_error("work notifications: bad store url", "error", err.msg);
 		return -1;
 	}
-	if ((ac = redisAsyncConnect(u.host, u.port)) == NULL)
+	if ((ac = store_url_connect_async(&u)) == NULL)
 		return -1;
 	if (ac->err) {
 		log_warning("work notifications: cannot connect", "error", ac->errstr);
@@ -233,10 +233,7 @@ connect_now(void)
 	redisLibevAttach(D.loop, ac);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	if (D.password != NULL && *D.password != '\0')
-		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", D.password);
-	else if (u.password[0] != '\0')
-		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u.password);
+	store_url_auth_async(ac, &u, D.password, NULL, NULL);
 	explicit_bzero(u.password, sizeof(u.password));
 	redisAsyncCommand(ac, on_message, NULL,
 	    "SUBSCRIBE " CHANNEL " " CHANNEL_DELAYED);

@@ -370,46 +370,27 @@ name_chars_ok(const char *s, size_t max)
 }
 
 /*
- * redis://[:password@]host[:port][/db].  libcodeq parses it again when it
- * connects; checking here makes a typo a configuration error with a line
- * number instead of a failure at start.
+ * The store URL, parsed as libcodeq parses it when it connects, so that a
+ * typo is a configuration error with a line number instead of a failure
+ * at start.  NULL, or what is wrong (in buf, without the value).
  */
 static const char *
-url_problem(const char *url)
+url_problem(const char *url, char *buf, size_t len)
 {
-	const char *h, *p, *end;
-	char *ep;
-	long v;
+	struct store_url u;
+	codeq_error err;
+	const char *why;
+	char *got;
 
-	if (strncmp(url, "redis://", 8) != 0)
-		return "must start with redis://";
-	h = url + 8;
-	if ((p = strrchr(h, '@')) != NULL)
-		h = p + 1;
-	end = h + strcspn(h, "/");
-	if (*h == '[') {			/* [ipv6]:port */
-		if ((p = memchr(h, ']', (size_t)(end - h))) == NULL)
-			return "unterminated [ in host";
-		p++;
-	} else
-		p = h + strcspn(h, ":/");
-	if (p == h || (*h == '[' && p == h + 2))
-		return "missing host";
-	if (*p == ':') {
-		errno = 0;
-		v = strtol(p + 1, &ep, 10);
-		if (ep == p + 1 || ep != end || errno != 0 || v < 1 || v > 65535)
-			return "port must be 1-65535";
-	} else if (p != end)
-		return "unexpected character after host";
-	if (*end == '/' && end[1] != '\0') {
-		errno = 0;
-		v = strtol(end + 1, &ep, 10);
-		if (*ep != '\0' || errno != 0 || v < 0 || v > 65535 ||
-		    !isdigit((unsigned char)end[1]))
-			return "database must be a number";
+	if (store_url_parse(url, &u, &err) == CODEQ_OK) {
+		explicit_bzero(&u, sizeof(u));
+		return NULL;
 	}
-	return NULL;
+	why = strncmp(err.msg, "store URL: ", 11) == 0 ? err.msg + 11 : err.msg;
+	snprintf(buf, len, "%s", why);
+	if ((got = strstr(buf, ", got '")) != NULL)
+		*got = '\0';
+	return buf;
 }
 
 /* HOST:PORT, [IPV6]:PORT or :PORT (all addresses). */
@@ -666,17 +647,21 @@ set_key(struct loader *l, void *base, const struct key_spec *k,
 			return lerr(l, e->line, e->key, "must be debug, info, "
 			    "notice, warning or error, got '%s'", e->value);
 		return set_string(l, (char **)field, e);
-	case K_URL:
-		if ((why = url_problem(e->value)) != NULL) {
+	case K_URL: {
+		char buf[256];
+
+		if ((why = url_problem(e->value, buf, sizeof(buf))) != NULL) {
 			char shown[512];
 
 			/* The value may hold the store's password. */
 			store_url_redact(e->value, shown, sizeof(shown));
 			return lerr(l, e->line, e->key, "%s (expected "
-			    "redis://[:password@]host[:port][/db]), got '%s'",
+			    "redis://[[user][:password]@]host[:port][/db] or "
+			    "unix://[[user][:password]@]/path[?db=N]), got '%s'",
 			    why, shown);
 		}
 		return set_string(l, (char **)field, e);
+	}
 	case K_LISTEN:
 		if (*e->value == '\0' || strcasecmp(e->value, "off") == 0) {
 			free(*(char **)field);

@@ -103,21 +103,20 @@ handshake_check(codeq_t *c, redisContext *rc, redisReply *r, const char *what,
 	int code = CODEQ_OK;
 
 	if (r == NULL)
-		code = cq_err(err, CODEQ_ESTORE, "store %s:%d: %s: %s",
-		    c->url.host, c->url.port, what,
+		code = cq_err(err, CODEQ_ESTORE, "store %s: %s: %s",
+		    c->url.where, what,
 		    rc->err == REDIS_ERR_IO && (errno == EAGAIN ||
 		    errno == EWOULDBLOCK) ? "timed out" : rc->errstr);
 	else if (r->type == REDIS_REPLY_ERROR && strcmp(what, "AUTH") == 0)
-		code = cq_err(err, CODEQ_EAUTH, "store %s:%d: the store refused "
-		    "the password: %s", c->url.host, c->url.port, r->str);
+		code = cq_err(err, CODEQ_EAUTH, "store %s: the store refused "
+		    "the password: %s", c->url.where, r->str);
 	else if (r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "NOAUTH", 6) == 0)
-		code = cq_err(err, CODEQ_EAUTH, "store %s:%d: the store wants a "
-		    "password and none was given: %s", c->url.host, c->url.port,
-		    r->str);
+		code = cq_err(err, CODEQ_EAUTH, "store %s: the store wants a "
+		    "password and none was given: %s", c->url.where, r->str);
 	else if (r->type == REDIS_REPLY_ERROR)
-		code = cq_err(err, CODEQ_ESTORE, "store %s:%d: %s: %s",
-		    c->url.host, c->url.port, what, r->str);
+		code = cq_err(err, CODEQ_ESTORE, "store %s: %s: %s",
+		    c->url.where, what, r->str);
 	if (r != NULL)
 		freeReplyObject(r);
 	return code;
@@ -134,13 +133,12 @@ connect_once(codeq_t *c, codeq_error *err)
 	redisContext *rc;
 	int code;
 
-	rc = redisConnectWithTimeout(c->url.host, c->url.port,
-	    ms_tv(c->connect_timeout_ms));
+	rc = store_url_connect(&c->url, ms_tv(c->connect_timeout_ms));
 	if (rc == NULL)
 		return cq_err(err, CODEQ_ENOMEM, "store: out of memory");
 	if (rc->err) {
-		code = cq_err(err, CODEQ_ESTORE, "store %s:%d: %s", c->url.host,
-		    c->url.port, rc->errstr);
+		code = cq_err(err, CODEQ_ESTORE, "store %s: %s", c->url.where,
+		    rc->errstr);
 		redisFree(rc);
 		return code;
 	}
@@ -160,7 +158,8 @@ connect_once(codeq_t *c, codeq_error *err)
 		return code;
 	}
 	redisSetTimeout(rc, ms_tv(c->command_timeout_ms));
-	redisEnableKeepAlive(rc);
+	if (c->url.path[0] == '\0')	/* a socket has no keepalive */
+		redisEnableKeepAlive(rc);
 	c->rc = rc;
 	return CODEQ_OK;
 }
@@ -183,10 +182,10 @@ db_is_real(codeq_t *c, redisContext *rc, codeq_error *err)
 	kvrocks = strstr(r->str, "kvrocks_version:") != NULL;
 	freeReplyObject(r);
 	if (kvrocks)
-		return cq_err(err, CODEQ_EINVAL, "store %s:%d is KVRocks, which "
+		return cq_err(err, CODEQ_EINVAL, "store %s is KVRocks, which "
 		    "has no database %d (SELECT is ignored there): use /0, and a "
 		    "KVRocks namespace token as the password to separate "
-		    "deployments", c->url.host, c->url.port, c->url.db);
+		    "deployments", c->url.where, c->url.db);
 	return CODEQ_OK;
 }
 
@@ -197,7 +196,9 @@ handshake(codeq_t *c, redisContext *rc, codeq_error *err)
 	int code;
 
 	if (c->url.password[0] != '\0') {
-		r = redisCommand(rc, "AUTH %s", c->url.password);
+		r = c->url.user[0] != '\0' ?
+		    redisCommand(rc, "AUTH %s %s", c->url.user, c->url.password) :
+		    redisCommand(rc, "AUTH %s", c->url.password);
 		if ((code = handshake_check(c, rc, r, "AUTH", err)) != CODEQ_OK)
 			return code;
 	}
@@ -255,8 +256,7 @@ store_lost(codeq_t *c, codeq_error *err)
 		else if (c->rc->err)
 			why = c->rc->errstr;
 	}
-	code = cq_err(err, CODEQ_ESTORE, "store %s:%d: %s", c->url.host,
-	    c->url.port, why);
+	code = cq_err(err, CODEQ_ESTORE, "store %s: %s", c->url.where, why);
 	if (c->rc != NULL) {
 		redisFree(c->rc);
 		c->rc = NULL;

@@ -1,4 +1,5 @@
-/* url.c: parsing of the store URL redis://[[user]:password@]host[:port][/db]. */
+/* url.c: the store URL (TCP or unix socket, ACL user, password) and the
+ * connections every process opens from it. */
 #include "config.h"
 
 #include <ctype.h>
@@ -21,9 +22,10 @@ hexval(int ch)
 	return -1;
 }
 
-/* Percent-decodes [s, s+n) into out (size outsz). */
+/* Percent-decodes [s, s+n), the URL's `what`, into out (size outsz). */
 static int
-pct_decode(const char *s, size_t n, char *out, size_t outsz, codeq_error *err)
+pct_decode(const char *s, size_t n, char *out, size_t outsz, const char *what,
+    codeq_error *err)
 {
 	size_t i, o = 0;
 
@@ -33,18 +35,18 @@ pct_decode(const char *s, size_t n, char *out, size_t outsz, codeq_error *err)
 			int hi, lo;
 			if (i + 2 >= n)
 				return cq_err(err, CODEQ_EINVAL,
-				    "store URL: bad %%-escape in the password");
+				    "store URL: bad %%-escape in the %s", what);
 			hi = hexval((unsigned char)s[i + 1]);
 			lo = hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return cq_err(err, CODEQ_EINVAL,
-				    "store URL: bad %%-escape in the password");
+				    "store URL: bad %%-escape in the %s", what);
 			ch = hi * 16 + lo;
 			i += 2;
 		}
 		if (o + 1 >= outsz)
 			return cq_err(err, CODEQ_EINVAL,
-			    "store URL: password too long");
+			    "store URL: %s too long", what);
 		out[o++] = (char)ch;
 	}
 	out[o] = '\0';
@@ -137,27 +139,107 @@ store_url_redact(const char *url, char *out, size_t outlen)
 		    url), url, at);
 }
 
-int
-store_url_parse(const char *url, struct store_url *u, codeq_error *err)
+/* [p, end): "user:password", ":password" or "user" ("default" is the
+ * default user, as no user). */
+static int
+parse_userinfo(const char *p, const char *end, struct store_url *u,
+    codeq_error *err)
 {
-	static const char scheme[] = "redis://";
-	const char *p, *auth_end, *path, *hostport, *rest = NULL;
+	const char *colon = memchr(p, ':', end - p);
+	int rc;
+
+	if (colon == NULL)
+		colon = end;
+	if ((rc = pct_decode(p, colon - p, u->user, sizeof(u->user), "user",
+	    err)) != CODEQ_OK)
+		return rc;
+	if (strcmp(u->user, "default") == 0)
+		u->user[0] = '\0';
+	if (colon == end)
+		return CODEQ_OK;
+	return pct_decode(colon + 1, end - colon - 1, u->password,
+	    sizeof(u->password), "password", err);
+}
+
+/* An unknown scheme; the password is never shown. */
+static int
+bad_scheme(const char *url, codeq_error *err)
+{
+	char shown[48];
+
+	store_url_redact(url, shown, sizeof(shown));
+	return cq_err(err, CODEQ_EINVAL, "store URL: must start with redis://, "
+	    "unix:// or redis+unix://, got '%.40s'", shown);
+}
+
+/* One "name=value" of a socket URL's query. */
+static int
+parse_param(const char *s, size_t n, struct store_url *u, codeq_error *err)
+{
+	const char *eq = memchr(s, '=', n);
+	long v;
+
+	if (eq != NULL && eq - s == 2 && strncmp(s, "db", 2) == 0) {
+		if (parse_num(eq + 1, s + n - eq - 1, 0, INT_MAX, &v) != 0)
+			return cq_err(err, CODEQ_EINVAL, "store URL: database "
+			    "must be a number, got '%.*s'",
+			    (int)(s + n - eq - 1 > 20 ? 20 : s + n - eq - 1), eq + 1);
+		u->db = (int)v;
+		return CODEQ_OK;
+	}
+	if (eq != NULL && eq - s == 8 && strncmp(s, "password", 8) == 0)
+		return pct_decode(eq + 1, s + n - eq - 1, u->password,
+		    sizeof(u->password), "password", err);
+	return cq_err(err, CODEQ_EINVAL, "store URL: unknown parameter "
+	    "'%.*s' (a socket URL takes db= and password=)",
+	    (int)((eq ? eq - s : (long)n) > 20 ? 20 : (eq ? eq - s : (long)n)), s);
+}
+
+/* unix://[[user][:password]@]/path[?db=N&password=P] */
+static int
+parse_unix(const char *p, struct store_url *u, codeq_error *err)
+{
+	const char *path = strchr(p, '/'), *q, *amp;
+	size_t n;
+	int rc;
+
+	if (path == NULL)
+		return cq_err(err, CODEQ_EINVAL,
+		    "store URL: a socket URL needs an absolute path");
+	if (path > p) {
+		if (path[-1] != '@')
+			return cq_err(err, CODEQ_EINVAL, "store URL: a socket URL "
+			    "has no host: unix:///path or unix://:password@/path");
+		if ((rc = parse_userinfo(p, path - 1, u, err)) != CODEQ_OK)
+			return rc;
+	}
+	q = strchr(path, '?');
+	n = q ? (size_t)(q - path) : strlen(path);
+	if (n < 2 || n >= sizeof(u->path))
+		return cq_err(err, CODEQ_EINVAL, "store URL: the socket path "
+		    "must be 2-%zu characters", sizeof(u->path) - 1);
+	memcpy(u->path, path, n);
+	u->path[n] = '\0';
+	for (; q != NULL; q = amp) {
+		q++;
+		amp = strchr(q, '&');
+		if ((rc = parse_param(q, amp ? (size_t)(amp - q) : strlen(q), u,
+		    err)) != CODEQ_OK)
+			return rc;
+	}
+	u->port = 0;
+	snprintf(u->where, sizeof(u->where), "%s", u->path);
+	return CODEQ_OK;
+}
+
+/* redis://[[user][:password]@]host[:port][/db] */
+static int
+parse_tcp(const char *p, struct store_url *u, codeq_error *err)
+{
+	const char *auth_end, *path, *hostport, *rest = NULL;
 	long v;
 	int rc;
 
-	memset(u, 0, sizeof(*u));
-	u->port = 6379;
-	if (url == NULL || *url == '\0')
-		return cq_err(err, CODEQ_EINVAL, "store URL: empty");
-	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
-		char shown[48];
-
-		/* A mistyped scheme must not print the password. */
-		store_url_redact(url, shown, sizeof(shown));
-		return cq_err(err, CODEQ_EINVAL,
-		    "store URL: must start with redis://, got '%.40s'", shown);
-	}
-	p = url + sizeof(scheme) - 1;
 	path = strchr(p, '/');
 	if (path == NULL)
 		path = p + strlen(p);
@@ -165,7 +247,6 @@ store_url_parse(const char *url, struct store_url *u, codeq_error *err)
 	    strchr(path, '?') || strchr(path, '#'))
 		return cq_err(err, CODEQ_EINVAL,
 		    "store URL: query strings and fragments are not supported");
-
 	/* userinfo: the last '@' before the path. */
 	auth_end = NULL;
 	for (const char *q = p; q < path; q++)
@@ -173,22 +254,10 @@ store_url_parse(const char *url, struct store_url *u, codeq_error *err)
 			auth_end = q;
 	hostport = p;
 	if (auth_end != NULL) {
-		const char *colon = memchr(p, ':', auth_end - p);
-		if (colon == NULL)
-			return cq_err(err, CODEQ_EINVAL,
-			    "store URL: expected ':password@' before the host");
-		if (colon != p && !(colon - p == 7 &&
-		    strncmp(p, "default", 7) == 0))
-			return cq_err(err, CODEQ_EINVAL,
-			    "store URL: user names are not supported, use "
-			    "redis://:password@host");
-		rc = pct_decode(colon + 1, auth_end - colon - 1, u->password,
-		    sizeof(u->password), err);
-		if (rc != CODEQ_OK)
+		if ((rc = parse_userinfo(p, auth_end, u, err)) != CODEQ_OK)
 			return rc;
 		hostport = auth_end + 1;
 	}
-
 	rc = parse_host(hostport, path - hostport, u, &rest, err);
 	if (rc != CODEQ_OK)
 		return rc;
@@ -206,5 +275,67 @@ store_url_parse(const char *url, struct store_url *u, codeq_error *err)
 			    path + 1);
 		u->db = (int)v;
 	}
+	snprintf(u->where, sizeof(u->where), strchr(u->host, ':') ?
+	    "[%s]:%d" : "%s:%d", u->host, u->port);
 	return CODEQ_OK;
+}
+
+int
+store_url_parse(const char *url, struct store_url *u, codeq_error *err)
+{
+	static const char *const unix_schemes[] = { "unix://", "redis+unix://" };
+	size_t i, n;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	u->port = 6379;
+	if (url == NULL || *url == '\0')
+		return cq_err(err, CODEQ_EINVAL, "store URL: empty");
+	if (strncmp(url, "redis://", 8) == 0)
+		rc = parse_tcp(url + 8, u, err);
+	else {
+		for (i = 0; i < 2; i++) {
+			n = strlen(unix_schemes[i]);
+			if (strncmp(url, unix_schemes[i], n) == 0)
+				break;
+		}
+		if (i == 2)
+			return bad_scheme(url, err);
+		rc = parse_unix(url + n, u, err);
+	}
+	if (rc != CODEQ_OK)
+		explicit_bzero(u->password, sizeof(u->password));
+	return rc;
+}
+
+redisContext *
+store_url_connect(const struct store_url *u, struct timeval tv)
+{
+	if (u->path[0] != '\0')
+		return redisConnectUnixWithTimeout(u->path, tv);
+	return redisConnectWithTimeout(u->host, u->port, tv);
+}
+
+redisAsyncContext *
+store_url_connect_async(const struct store_url *u)
+{
+	if (u->path[0] != '\0')
+		return redisAsyncConnectUnix(u->path);
+	return redisAsyncConnect(u->host, u->port);
+}
+
+int
+store_url_auth_async(redisAsyncContext *ac, const struct store_url *u,
+    const char *password, redisCallbackFn *fn, void *priv)
+{
+	const char *pw = password != NULL && *password != '\0' ? password :
+	    u->password;
+
+	if (*pw == '\0')
+		return 0;
+	if (u->user[0] != '\0')
+		return redisAsyncCommand(ac, fn, priv, "AUTH %s %s", u->user,
+		    pw) == REDIS_OK ? 1 : -1;
+	return redisAsyncCommand(ac, fn, priv, "AUTH %s", pw) == REDIS_OK ?
+	    1 : -1;
 }

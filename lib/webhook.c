@@ -296,7 +296,7 @@ wh_async_connect(struct ev_loop *loop, const struct store_url *u,
     int select_db, void *data, redisConnectCallback *on_connect,
     redisDisconnectCallback *on_disconnect, char *why, size_t whylen)
 {
-	redisAsyncContext *ac = redisAsyncConnect(u->host, u->port);
+	redisAsyncContext *ac = store_url_connect_async(u);
 
 	if (ac == NULL || ac->err) {
 		snprintf(why, whylen, "%s", ac ? ac->errstr : "out of memory");
@@ -310,8 +310,7 @@ wh_async_connect(struct ev_loop *loop, const struct store_url *u,
 	redisLibevAttach(loop, ac);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	if (u->password[0])
-		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", u->password);
+	store_url_auth_async(ac, u, NULL, NULL, NULL);
 	if (select_db && u->db != 0)
 		redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
 	return ac;

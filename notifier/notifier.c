@@ -683,7 +683,8 @@ subscribe_connect(struct notifier *n)
 	/* A subscriber only reads: without keepalive a store that vanished
 	 * (host down, link cut) would leave it waiting for ever, and only
 	 * the depth scan would find work meanwhile. */
-	if (redisEnableKeepAlive(&n->ac->c) != REDIS_OK) {
+	if (n->store.c->url.path[0] == '\0' &&
+	    redisEnableKeepAlive(&n->ac->c) != REDIS_OK) {
 		log_warning("subscriber connection: no TCP keepalive",
 		    "error", n->ac->c.errstr);
 		/* Not fatal: the connection itself is fine. */

@@ -63,7 +63,7 @@ echo "$ERR" | grep -Eq "^codeq: get: .*127.0.0.1:$mute.*(timed out|Resource temp
 ok "command timeout: $ERR"
 
 # malformed store URLs
-expect 64 "codeq: stats: --redis: store URL: must start with redis://, got 'http://localhost'" \
+expect 64 "codeq: stats: --redis: store URL: must start with redis://, unix:// or redis+unix://, got 'http://localhost'" \
 	--redis http://localhost stats
 expect_match 64 "^codeq: stats: --redis: store URL: " --redis 'redis://localhost:99999' stats
 set +e
@@ -72,15 +72,15 @@ rc=$?
 set -e
 assert_eq "bad CODEQ_REDIS_URL: exit" 64 "$rc"
 assert_eq "bad CODEQ_REDIS_URL: message" \
-	"codeq: stats: CODEQ_REDIS_URL: store URL: must start with redis://, got 'nonsense'" "$(cat "$T_DIR/err")"
+	"codeq: stats: CODEQ_REDIS_URL: store URL: must start with redis://, unix:// or redis+unix://, got 'nonsense'" "$(cat "$T_DIR/err")"
 printf '[store]\n; the store\nurl = redis:/localhost\n' >"$T_DIR/badurl.conf"
-expect 78 "codeq: $T_DIR/badurl.conf:3: url: must start with redis:// (expected redis://[:password@]host[:port][/db]), got 'redis:/localhost'" \
+expect 78 "codeq: $T_DIR/badurl.conf:3: url: must start with redis://, unix:// or redis+unix:// (expected redis://[[user][:password]@]host[:port][/db] or unix://[[user][:password]@]/path[?db=N]), got 'redis:/localhost'" \
 	-c "$T_DIR/badurl.conf" stats
 # ...and a URL's password never appears in the message about it
-expect 64 "codeq: stats: --redis: store URL: must start with redis://, got 'rediss://***@db:6379'" \
+expect 64 "codeq: stats: --redis: store URL: must start with redis://, unix:// or redis+unix://, got 'rediss://***@db:6379'" \
 	--redis 'rediss://:hunter2@db:6379' stats
 printf '[store]\nurl = redis://:hunter2@db:99999\n' >"$T_DIR/pwurl.conf"
-expect 78 "codeq: $T_DIR/pwurl.conf:2: url: port must be 1-65535 (expected redis://[:password@]host[:port][/db]), got 'redis://***@db:99999'" \
+expect 78 "codeq: $T_DIR/pwurl.conf:2: url: port must be 1-65535 (expected redis://[[user][:password]@]host[:port][/db] or unix://[[user][:password]@]/path[?db=N]), got 'redis://***@db:99999'" \
 	-c "$T_DIR/pwurl.conf" stats
 
 # a configuration file with an error: file:line, exit 78; --help still works

@@ -1286,7 +1286,7 @@ START_TEST(bad_urls)
 	const char *bad[] = {
 		"http://127.0.0.1:6379", "redis://", "redis://host:0",
 		"redis://host:65536", "redis://host:12ab", "redis://host/x",
-		"redis://user:pw@host", "redis://[::1", "redis://ho st:1",
+		"unix://relative.sock", "redis://[::1", "redis://ho st:1",
 		"redis://:p%zz@host", "redis://host:1?x=1", "", NULL,
 	};
 	codeq_error e;

@@ -46,6 +46,34 @@ START_TEST(url_good)
 	ck_assert_int_eq(u.port, 7000);
 	ck_assert_int_eq(u.db, 1);
 	ck_assert_str_eq(u.password, "pw");
+	ck_assert_str_eq(u.user, "");
+	ck_assert_str_eq(u.where, "[::1]:7000");
+	/* Redis 6 ACL users; a user alone takes its password from a file. */
+	ck_assert_int_eq(store_url_parse("redis://app%40x:s3cr%3At@h:6390", &u,
+	    &e), CODEQ_OK);
+	ck_assert_str_eq(u.user, "app@x");
+	ck_assert_str_eq(u.password, "s3cr:t");
+	ck_assert_str_eq(u.where, "h:6390");
+	ck_assert_int_eq(store_url_parse("redis://app@h", &u, &e), CODEQ_OK);
+	ck_assert_str_eq(u.user, "app");
+	ck_assert_str_eq(u.password, "");
+	/* Unix sockets, both spellings; db and password in the query. */
+	ck_assert_int_eq(store_url_parse("unix:///run/kvrocks.sock", &u, &e),
+	    CODEQ_OK);
+	ck_assert_str_eq(u.path, "/run/kvrocks.sock");
+	ck_assert_str_eq(u.where, "/run/kvrocks.sock");
+	ck_assert_int_eq(u.port, 0);
+	ck_assert_int_eq(u.db, 0);
+	ck_assert_int_eq(store_url_parse("redis+unix://app:pw@/tmp/r.sock?db=2",
+	    &u, &e), CODEQ_OK);
+	ck_assert_str_eq(u.path, "/tmp/r.sock");
+	ck_assert_str_eq(u.user, "app");
+	ck_assert_str_eq(u.password, "pw");
+	ck_assert_int_eq(u.db, 2);
+	ck_assert_int_eq(store_url_parse("unix:///tmp/r.sock?password=a%26b&db=1",
+	    &u, &e), CODEQ_OK);
+	ck_assert_str_eq(u.password, "a&b");
+	ck_assert_int_eq(u.db, 1);
 }
 END_TEST
 
@@ -60,8 +88,14 @@ START_TEST(url_bad)
 		{ "redis://h:", "port must be 1-65535, got ''" },
 		{ "redis://h/db", "database must be a number" },
 		{ "redis://h/-1", "database must be a number" },
-		{ "redis://bob:pw@h", "user names are not supported" },
-		{ "redis://pw@h", "expected ':password@'" },
+		{ "unix://", "needs an absolute path" },
+		{ "unix://host/tmp/s", "has no host" },
+		{ "unix:///", "socket path must be 2-107" },
+		{ "unix:///tmp/s?db=x", "database must be a number" },
+		{ "unix:///tmp/s?timeout=1", "unknown parameter 'timeout'" },
+		{ "redis+unix://:%zz@/tmp/s", "bad %-escape in the password" },
+		{ "redis://b%g@h", "bad %-escape in the user" },
+		{ "tcp://h:1", "must start with redis://, unix://" },
 		{ "redis://[::1:5", "missing ']'" },
 		{ "redis://[::1]x", "expected ':port'" },
 		{ "redis://h h", "bad character ' '" },

@@ -296,17 +296,21 @@ START_TEST(errors_keys)
 	assert_error("[store]\nmax_payload = 1GiB\n",
 	    ":2: max_payload: must be 1-512MiB, got 1GiB");
 	assert_error("[store]\nurl = http://localhost\n",
-	    ":2: url: must start with redis:// (expected "
-	    "redis://[:password@]host[:port][/db]), got 'http://localhost'");
+	    ":2: url: must start with redis://, unix:// or redis+unix:// (expected "
+	    "redis://[[user][:password]@]host[:port][/db] or "
+	    "unix://[[user][:password]@]/path[?db=N]), got 'http://localhost'");
 	assert_error("[store]\nurl = redis://localhost:99999/0\n",
 	    ":2: url: port must be 1-65535 (expected "
-	    "redis://[:password@]host[:port][/db]), got 'redis://localhost:99999/0'");
+	    "redis://[[user][:password]@]host[:port][/db] or "
+	    "unix://[[user][:password]@]/path[?db=N]), got 'redis://localhost:99999/0'");
 	assert_error("[store]\nurl = redis://:6379\n",
-	    ":2: url: missing host (expected "
-	    "redis://[:password@]host[:port][/db]), got 'redis://:6379'");
+	    ":2: url: the host is empty (expected "
+	    "redis://[[user][:password]@]host[:port][/db] or "
+	    "unix://[[user][:password]@]/path[?db=N]), got 'redis://:6379'");
 	assert_error("[store]\nurl = redis://h:1/x\n",
 	    ":2: url: database must be a number (expected "
-	    "redis://[:password@]host[:port][/db]), got 'redis://h:1/x'");
+	    "redis://[[user][:password]@]host[:port][/db] or "
+	    "unix://[[user][:password]@]/path[?db=N]), got 'redis://h:1/x'");
 	assert_error("[store]\npassword_file =\n",
 	    ":2: password_file: must not be empty");
 	assert_error("[codeqd]\nlog_level = loud\n",
