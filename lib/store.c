@@ -107,6 +107,11 @@ handshake_check(codeq_t *c, redisContext *rc, redisReply *r, const char *what,
 		    c->url.where, what,
 		    rc->err == REDIS_ERR_IO && (errno == EAGAIN ||
 		    errno == EWOULDBLOCK) ? "timed out" : rc->errstr);
+	else if (r->type == REDIS_REPLY_ERROR && strcmp(what, "AUTH") == 0 &&
+	    c->url.user[0] != '\0' && strstr(r->str, "wrong number of arg"))
+		code = cq_err(err, CODEQ_EAUTH, "store %s: the store refused the "
+		    "password: it has no ACL users (KVRocks?): give the password "
+		    "without a user: %s", c->url.where, r->str);
 	else if (r->type == REDIS_REPLY_ERROR && strcmp(what, "AUTH") == 0)
 		code = cq_err(err, CODEQ_EAUTH, "store %s: the store refused "
 		    "the password: %s", c->url.where, r->str);

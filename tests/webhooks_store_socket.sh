@@ -18,6 +18,12 @@ if on_kvrocks; then
 	STORE_URL="unix://$SOCK"
 	PWLINE=
 	rcli() { redis-cli -s "$SOCK" "$@"; }
+	# No ACL users there: a URL with one is refused, saying why.
+	rc=0
+	err=$("$CODEQ" --redis "unix://cq:pw@$SOCK" stats 2>&1) || rc=$?
+	assert_eq "a user on KVRocks: exit" 77 "$rc"
+	echo "$err" | grep -q "it has no ACL users" || fail "message: $err"
+	ok "a user on KVRocks: $err"
 else
 	rcli ACL SETUSER cq on '>cq pw' '~*' '&*' '+@all' >/dev/null ||
 		fail "ACL SETUSER"
