@@ -126,6 +126,20 @@ def main():
         # Delivered / offered events while producing: the notifier's own
         # share, whatever rate the producer reached on this machine.
         ratios["workavail_kept_up"] = scn["workavail"]["kept_up"]
+    kinds = {s["store"]["kind"] for s in scn.values() if "store" in s}
+    print(f"\nthe store's work per task ({', '.join(sorted(kinds))}; "
+          "its own accounting, the whole scenario):")
+    for k, s in scn.items():
+        st = s.get("store")
+        if not st or "calls_per_task" not in st:
+            continue
+        top = sorted(st["calls"].items(), key=lambda x: -x[1])[:4]
+        print(f"  {k:<11} "
+              + (f"{fmt(st['cpu_us_per_task'], 1)} us CPU, "
+                 if "cpu_us_per_task" in st else "")
+              + f"{fmt(st['calls_per_task'], 2)} commands counted, "
+              f"{fmt(st['script_calls_per_task'], 2)} of them script calls: "
+              + ", ".join(f"{c} {v}" for c, v in top))
     if "prefill" in scn:
         d = scn["prefill"].get("claim_at_depth", {})
         keys = sorted(d, key=int)
