@@ -17,6 +17,9 @@
  *   burst      10 bursts of N/10 tasks, 1 s apart, on an idle pool
  *   many       like cycle with many worker processes
  *   prefill    claim latency at each depth, then codeqd drains the queue
+ *   drain      N tasks queued with codeqd stopped, then drained: the rate
+ *              from codeqd's start to the last completion (BullMQ's drain)
+ *   bulk       N tasks enqueued in pipelined batches, nothing draining
  *   priorities random priorities under load; claim-order inversions
  *   delayed    N tasks due at times spread over S seconds; lateness
  *   exec       like cycle with an exec pool (--exec, default /bin/true)
@@ -923,6 +926,51 @@ scn_prefill(void)
 	codeq_close(c);
 }
 
+/*
+ * drain: N tasks queued with no codeqd running, then codeqd started and
+ * timed from its start to the last completion -- what BullMQ's drain in
+ * bench/bullmq/bench.mjs does.  The fill's rate is reported beside it.
+ */
+static void
+scn_predrain(void)
+{
+	char conf[4096], recdir[4096], pool[8192];
+	codeq_t *c = connect_store();
+	int64_t t0 = mono_us();
+	double fill_s;
+
+	snprintf(recdir, sizeof(recdir), "%s/rec-%s", O.dir, O.scenario);
+	mkdir(recdir, 0755);
+	enqueue_batches(c, O.n, 0, 0, 0, NULL);
+	fill_s = (double)(mono_us() - t0) / 1e6;
+	json_object_set_new(extra, "fill_per_second",
+	    json_real(fill_s > 0 ? (double)O.n / fill_s : 0));
+	pool_so(pool, sizeof(pool), recdir);
+	snprintf(conf, sizeof(conf), "%s/%s.conf", O.dir, O.scenario);
+	write_config(conf, 0, pool);
+	read_base();
+	sampler_start();
+	start_codeqd(conf, O.workers);
+	elapsed_s = wait_completed(O.n);
+	tasks_done = atomic_load(&completed_now);
+	sampler_finish();
+	stop_codeqd();
+	codeq_close(c);
+}
+
+/* bulk: N tasks enqueued in pipelined batches of 100, nothing draining. */
+static void
+scn_bulk(void)
+{
+	codeq_t *c = connect_store();
+	int64_t t0 = mono_us();
+
+	enqueue_batches(c, O.n, 0, 0, 0, NULL);
+	elapsed_s = (double)(mono_us() - t0) / 1e6;
+	tasks_done = atomic_load(&enqueued) - atomic_load(&errors);
+	codeq_close(c);
+}
+
 /* Inversions in claim order: B enqueued before A (lower seq), with a
  * higher priority, yet claimed after A (higher lease token).  With one
  * atomic claim script this must be 0. */
@@ -1639,6 +1687,10 @@ main(int argc, char **argv)
 		scn_sustained(1);
 	else if (strcmp(O.scenario, "prefill") == 0)
 		scn_prefill();
+	else if (strcmp(O.scenario, "drain") == 0)
+		scn_predrain();
+	else if (strcmp(O.scenario, "bulk") == 0)
+		scn_bulk();
 	else if (strcmp(O.scenario, "priorities") == 0)
 		scn_priorities();
 	else if (strcmp(O.scenario, "delayed") == 0)

@@ -126,6 +126,11 @@ def main():
         # Delivered / offered events while producing: the notifier's own
         # share, whatever rate the producer reached on this machine.
         ratios["workavail_kept_up"] = scn["workavail"]["kept_up"]
+    for mine, theirs in (("drain", "bullmq-drain"), ("bulk", "bullmq-bulk")):
+        a_, b_ = scn.get(mine), scn.get(theirs)
+        if a_ and b_ and not a_.get("failed") and not b_.get("failed") and \
+                b_.get("per_second"):
+            ratios[f"{mine}_vs_bullmq"] = a_["per_second"] / b_["per_second"]
     kinds = {s["store"]["kind"] for s in scn.values() if "store" in s}
     print(f"\nthe store's work per task ({', '.join(sorted(kinds))}; "
           "its own accounting, the whole scenario):")
@@ -140,6 +145,20 @@ def main():
               + f"{fmt(st['calls_per_task'], 2)} commands counted, "
               f"{fmt(st['script_calls_per_task'], 2)} of them script calls: "
               + ", ".join(f"{c} {v}" for c, v in top))
+    peers = [k for k, s in scn.items() if s.get("peer")]
+    if peers:
+        print("\nagainst BullMQ (same store, same run; one Node.js process, "
+              "concurrency 50; codeqd: 2 workers, prefetch 16):")
+        for mine in ("drain", "bulk"):
+            a_, b_ = scn.get(mine, {}), scn.get("bullmq-" + mine, {})
+            if not b_ or b_.get("failed"):
+                print(f"  {mine:<6} BullMQ FAILED (see bullmq-{mine}.log)")
+                continue
+            cpu = lambda s: s.get("store", {}).get("cpu_us_per_task")
+            print(f"  {mine:<6} codeq {fmt(a_.get('per_second'))}/s, BullMQ "
+                  f"{fmt(b_.get('per_second'))}/s: "
+                  f"{fmt(ratios.get(mine + '_vs_bullmq'), 2)}x; store CPU "
+                  f"per task {fmt(cpu(a_), 1)} vs {fmt(cpu(b_), 1)} us")
     if "prefill" in scn:
         d = scn["prefill"].get("claim_at_depth", {})
         keys = sorted(d, key=int)
@@ -202,6 +221,8 @@ def main():
     for k, s in scn.items():
         if s.get("failed"):
             print(f"{k:<11} FAILED")
+            continue
+        if s.get("peer"):
             continue
         enq = "enqueue" if lat(s, "enqueue") is not None else "enqueue_batch100"
         e2e = "lateness" if k == "delayed" else "enqueue_to_start"
