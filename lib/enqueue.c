@@ -14,14 +14,24 @@
 #include "urlpolicy.h"
 
 #define ENQ_ROUND 1000		/* tasks per pipelined round */
-#define ENQ_NARGS 11		/* KEYS[1] + 10 ARGV */
+#define ENQ_PER_CALL 100	/* tasks of one queue per enqueue.lua call */
+#define ENQ_FIELDS 9		/* enqueue.lua's arguments per task */
+#define ENQ_NARGS (2 + ENQ_FIELDS)	/* KEYS[1], Q and one task */
 #define DEFAULT_MAX_ATTEMPTS 5
 #define DEFAULT_IDEM_TTL_MS (24LL * 3600 * 1000)
 
-/* The argument strings of one enqueue.lua call. */
+/* What enqueue_round does with a task, and with a call. */
+enum { ST_SKIP = 0, ST_SENT, ST_RETRY };
+
+/* The number strings of one task's arguments. */
+struct enq_item {
+	char prio[8], delay[24], at[24], maxatt[16], ttl[24];
+};
+
+/* The argument strings of a one-task enqueue.lua call. */
 struct enq_args {
 	char key[TASK_KEY_MAX];
-	char prio[8], delay[24], at[24], maxatt[16], ttl[24];
+	struct enq_item item;
 	const char *argv[ENQ_NARGS];
 };
 
@@ -109,29 +119,36 @@ check_spec(codeq_t *c, const codeq_task_spec *s, codeq_error *err)
 	return check_payload(c, s->payload ? s->payload : "{}", err);
 }
 
+/* A task's ENQ_FIELDS arguments, in argv[0..8]. */
+static void
+item_args(const codeq_task_spec *s, struct enq_item *it, const char **argv)
+{
+	snprintf(it->prio, sizeof(it->prio), "%d", s->priority);
+	snprintf(it->delay, sizeof(it->delay), "%lld", (long long)s->delay_ms);
+	snprintf(it->at, sizeof(it->at), "%lld", (long long)s->at_ms);
+	snprintf(it->maxatt, sizeof(it->maxatt), "%d",
+	    s->max_attempts > 0 ? s->max_attempts : DEFAULT_MAX_ATTEMPTS);
+	snprintf(it->ttl, sizeof(it->ttl), "%lld", (long long)
+	    (s->idempotency_ttl_ms > 0 ? s->idempotency_ttl_ms :
+	    DEFAULT_IDEM_TTL_MS));
+	argv[0] = s->payload ? s->payload : "{}";
+	argv[1] = it->prio;
+	argv[2] = it->delay;
+	argv[3] = it->at;
+	argv[4] = it->maxatt;
+	argv[5] = s->idempotency_key ? s->idempotency_key : "";
+	argv[6] = it->ttl;
+	argv[7] = s->webhook ? s->webhook : "";
+	argv[8] = s->traceparent ? s->traceparent : "";
+}
+
 static void
 build_args(const codeq_task_spec *s, struct enq_args *a)
 {
 	snprintf(a->key, sizeof(a->key), "codeq:{%s}:seq", s->queue);
-	snprintf(a->prio, sizeof(a->prio), "%d", s->priority);
-	snprintf(a->delay, sizeof(a->delay), "%lld", (long long)s->delay_ms);
-	snprintf(a->at, sizeof(a->at), "%lld", (long long)s->at_ms);
-	snprintf(a->maxatt, sizeof(a->maxatt), "%d",
-	    s->max_attempts > 0 ? s->max_attempts : DEFAULT_MAX_ATTEMPTS);
-	snprintf(a->ttl, sizeof(a->ttl), "%lld", (long long)
-	    (s->idempotency_ttl_ms > 0 ? s->idempotency_ttl_ms :
-	    DEFAULT_IDEM_TTL_MS));
 	a->argv[0] = a->key;
 	a->argv[1] = s->queue;
-	a->argv[2] = s->payload ? s->payload : "{}";
-	a->argv[3] = a->prio;
-	a->argv[4] = a->delay;
-	a->argv[5] = a->at;
-	a->argv[6] = a->maxatt;
-	a->argv[7] = s->idempotency_key ? s->idempotency_key : "";
-	a->argv[8] = a->ttl;
-	a->argv[9] = s->webhook ? s->webhook : "";
-	a->argv[10] = s->traceparent ? s->traceparent : "";
+	item_args(s, &a->item, a->argv + 2);
 }
 
 /* Reads the reply of enqueue.lua: {id, duplicate, status}. */
@@ -186,20 +203,121 @@ result_err(codeq_enqueue_result *res, const codeq_error *e)
 	res->msg[sizeof(res->msg) - 1] = '\0';
 }
 
-/* One pipelined round: tasks [from, to).  Nothing may be sent between
- * the appends and the reads (a blocking command would read a pipelined
- * reply), so queues are registered before and NOSCRIPT retries happen
- * after. */
+/*
+ * The script calls of a round: runs of tasks to send (st SENT) of one
+ * queue, at most ENQ_PER_CALL each, in the order given.  idx lists the
+ * tasks of every call one after another; call j covers idx[at[j] ..
+ * at[j + 1]).
+ */
+struct enq_calls {
+	size_t *idx, *at, ncalls;
+	struct enq_item *items;
+	const char **argv;
+	char key[TASK_KEY_MAX];
+};
+
+static int
+calls_plan(const codeq_task_spec *specs, size_t from, size_t to,
+    const char *st, struct enq_calls *k, codeq_error *err)
+{
+	size_t i, n = 0, in_call = 0;
+	const char *q = NULL;
+
+	k->idx = calloc(to - from, sizeof(*k->idx));
+	k->at = calloc(to - from + 1, sizeof(*k->at));
+	k->items = calloc(ENQ_PER_CALL, sizeof(*k->items));
+	k->argv = calloc(2 + ENQ_FIELDS * ENQ_PER_CALL, sizeof(*k->argv));
+	if (!k->idx || !k->at || !k->items || !k->argv)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	k->ncalls = 0;
+	for (i = from; i < to; i++) {
+		if (st[i - from] != ST_SENT)
+			continue;
+		if (q == NULL || strcmp(q, specs[i].queue) != 0 ||
+		    in_call == ENQ_PER_CALL) {
+			k->at[k->ncalls++] = n;
+			q = specs[i].queue;
+			in_call = 0;
+		}
+		k->idx[n++] = i;
+		in_call++;
+	}
+	k->at[k->ncalls] = n;
+	return CODEQ_OK;
+}
+
+static void
+calls_free(struct enq_calls *k)
+{
+	free(k->idx);
+	free(k->at);
+	free(k->items);
+	free(k->argv);
+}
+
+/* The arguments of call j; returns their number (KEYS[1] included). */
+static int
+call_args(const codeq_task_spec *specs, struct enq_calls *k, size_t j)
+{
+	size_t t, m = k->at[j + 1] - k->at[j];
+	const codeq_task_spec *first = &specs[k->idx[k->at[j]]];
+
+	snprintf(k->key, sizeof(k->key), "codeq:{%s}:seq", first->queue);
+	k->argv[0] = k->key;
+	k->argv[1] = first->queue;
+	for (t = 0; t < m; t++)
+		item_args(&specs[k->idx[k->at[j] + t]], &k->items[t],
+		    k->argv + 2 + ENQ_FIELDS * t);
+	return (int)(2 + ENQ_FIELDS * m);
+}
+
+/* One task's part of a reply (the whole reply for a one-task call). */
+static void
+item_reply(const redisReply *r, codeq_enqueue_result *res)
+{
+	codeq_error e;
+
+	if (parse_reply(r, res->id, &res->duplicate, &e) != CODEQ_OK)
+		result_err(res, &e);
+}
+
+/* The reply of call j, one result per task. */
+static void
+call_reply(const redisReply *r, const struct enq_calls *k, size_t j,
+    codeq_enqueue_result *res)
+{
+	size_t t, m = k->at[j + 1] - k->at[j];
+	codeq_error e;
+
+	if (m == 1) {
+		item_reply(r, &res[k->idx[k->at[j]]]);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == m) {
+		for (t = 0; t < m; t++)
+			item_reply(r->element[t], &res[k->idx[k->at[j] + t]]);
+		return;
+	}
+	if (script_status(r, &e) == CODEQ_OK)
+		cq_err(&e, CODEQ_EPROTO, "store: unexpected reply to enqueue");
+	for (t = 0; t < m; t++)
+		result_err(&res[k->idx[k->at[j] + t]], &e);
+}
+
+/* One pipelined round: tasks [from, to), one script call per run of
+ * tasks of one queue.  Nothing may be sent between the appends and the
+ * reads (a blocking command would read a pipelined reply), so queues are
+ * registered before and NOSCRIPT retries happen after. */
 static int
 enqueue_round(codeq_t *c, const codeq_task_spec *specs, size_t from,
     size_t to, codeq_enqueue_result *res, codeq_error *err)
 {
-	enum { SKIP = 0, SENT, RETRY };
-	struct enq_args a;
+	struct enq_calls k = { 0 };
 	codeq_error e;
 	redisReply *r;
-	size_t i;
-	char *st;
+	size_t i, j;
+	char *st = NULL, *retry = NULL;
+	int nargs;
 
 	if ((st = calloc(to - from, 1)) == NULL)
 		return cq_err(err, CODEQ_ENOMEM, "out of memory");
@@ -212,39 +330,41 @@ enqueue_round(codeq_t *c, const codeq_task_spec *specs, size_t from,
 				goto lost;
 			continue;
 		}
-		st[i - from] = SENT;
+		st[i - from] = ST_SENT;
 	}
-	for (i = from; i < to; i++) {
-		if (st[i - from] != SENT)
-			continue;
-		build_args(&specs[i], &a);
-		if (script_append(c, "enqueue", 1, ENQ_NARGS, a.argv, NULL,
+	if (calls_plan(specs, from, to, st, &k, err) != CODEQ_OK ||
+	    (retry = calloc(k.ncalls + 1, 1)) == NULL) {
+		calls_free(&k);
+		free(st);
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	}
+	for (j = 0; j < k.ncalls; j++) {
+		nargs = call_args(specs, &k, j);
+		if (script_append(c, "enqueue", 1, nargs, k.argv, NULL,
 		    err) != CODEQ_OK)
 			goto lost;
 	}
-	for (i = from; i < to; i++) {
-		if (st[i - from] != SENT)
-			continue;
+	for (j = 0; j < k.ncalls; j++) {
 		if ((r = store_get_reply(c, err)) == NULL)
 			goto lost;
 		if (script_is_noscript(r))
-			st[i - from] = RETRY;
-		else if (parse_reply(r, res[i].id, &res[i].duplicate, &e) !=
-		    CODEQ_OK)
-			result_err(&res[i], &e);
+			retry[j] = ST_RETRY;
+		else
+			call_reply(r, &k, j, res);
 		freeReplyObject(r);
 	}
-	for (i = from; i < to; i++) {
-		if (st[i - from] != RETRY)
+	for (j = 0; j < k.ncalls; j++) {
+		if (retry[j] != ST_RETRY)
 			continue;
-		build_args(&specs[i], &a);
-		r = script_run(c, "enqueue", 1, ENQ_NARGS, a.argv, NULL, err);
-		if (r == NULL)
+		nargs = call_args(specs, &k, j);
+		if ((r = script_run(c, "enqueue", 1, nargs, k.argv, NULL,
+		    err)) == NULL)
 			goto lost;
-		if (parse_reply(r, res[i].id, &res[i].duplicate, &e) != CODEQ_OK)
-			result_err(&res[i], &e);
+		call_reply(r, &k, j, res);
 		freeReplyObject(r);
 	}
+	calls_free(&k);
+	free(retry);
 	free(st);
 	return CODEQ_OK;
 lost:
@@ -255,6 +375,8 @@ lost:
 			snprintf(res[i].msg, sizeof(res[i].msg),
 			    "store: connection lost, outcome unknown");
 		}
+	calls_free(&k);
+	free(retry);
 	free(st);
 	if (c->rc != NULL)
 		store_lost(c, &e);

@@ -26,6 +26,32 @@ case $(ev enqueue 1 'codeq:{proto}:seq' proto '{}' 12 0 0 2 '' 0 '' '' 2>&1) in
 *) fail "priority 12 accepted";;
 esac
 
+# Several tasks in one call (9 arguments each): one refused before any
+# write of its own, the others added; one stats update, one publish.
+# (redis-cli prints an empty line after an error element.)
+before=$(rcli HGET 'codeq:{pb}:stats' enqueued)
+out=$(ev enqueue 1 'codeq:{pb}:seq' pb '{"n":1}' 0 0 0 2 '' 0 '' '' \
+	'{"n":2}' 12 0 0 2 '' 0 '' '' '{"n":3}' 0 0 0 2 kb 60000 '' '' \
+	'{"n":3}' 0 0 0 2 kb 60000 '' '' 2>&1)
+assert_eq "batch reply" "pb:1
+0
+ready
+INVAL priority: must be 0-9, got 12
+
+pb:2
+0
+ready
+pb:2
+1
+ready" "$out"
+assert_eq "batch: stats.enqueued" "2" "$(rcli HGET 'codeq:{pb}:stats' enqueued)"
+assert_eq "batch: ready:0" "pb:1 pb:2" "$(rcli LRANGE 'codeq:{pb}:ready:0' 0 -1 | tr '\n' ' ' | sed 's/ $//')"
+[ -z "$before" ] || fail "queue pb was not new"
+case $(ev enqueue 1 'codeq:{pb}:seq' pb '{}' 0 0 0 2 '' 0 '' 2>&1) in
+*"not a multiple of 9"*) ok "a partial task's arguments refused";;
+*) fail "a partial task's arguments accepted";;
+esac
+
 # claim: KEYS[1] leased; Q lease_ms worker n promote_limit -> task hashes
 ev claim 1 'codeq:{proto}:leased' proto 30000 w1 1 100 >"$T_DIR/claim"
 token=$(sed -n '/^lease_token$/{n;p;}' "$T_DIR/claim")

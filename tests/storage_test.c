@@ -1557,6 +1557,62 @@ START_TEST(password)
 }
 END_TEST
 
+/* A batch interleaving queues goes as one call per run of one queue;
+ * ids, order, duplicates within a call and the counters are as if each
+ * task had been enqueued alone. */
+START_TEST(batch_runs_of_queues)
+{
+	static const char *const q[] = { "bra", "bra", "brb", "bra", "bra",
+	    "brb" };
+	enum { N = sizeof(q) / sizeof(q[0]) };
+	codeq_task_spec s[N];
+	codeq_enqueue_result res[N];
+	codeq_t *c = conn(NULL);
+	codeq_stats st;
+	codeq_error e;
+	codeq_task *t;
+	size_t i;
+
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < N; i++) {
+		s[i].queue = q[i];
+		s[i].payload = "{}";
+	}
+	s[3].idempotency_key = "k";	/* the same call as task 4 */
+	s[4].idempotency_key = "k";
+	s[5].delay_ms = 60000;
+	ck_assert_int_eq(codeq_enqueue_batch(c, s, N, res, &e), CODEQ_OK);
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(res[i].status, CODEQ_OK);
+	ck_assert_str_eq(res[0].id, "bra:1");
+	ck_assert_str_eq(res[1].id, "bra:2");
+	ck_assert_str_eq(res[2].id, "brb:1");
+	ck_assert_str_eq(res[3].id, "bra:3");
+	ck_assert_str_eq(res[4].id, "bra:3");
+	ck_assert_int_eq(res[4].duplicate, 1);
+	ck_assert_str_eq(res[5].id, "brb:2");
+	ck_assert_int_eq(codeq_stats_get(c, "bra", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.enqueued, 3);
+	ck_assert_int_eq(st.ready_total, 3);
+	ck_assert_int_eq(codeq_stats_get(c, "brb", &st, &e), CODEQ_OK);
+	ck_assert_int_eq(st.enqueued, 2);
+	ck_assert_int_eq(st.delayed, 1);
+	ck_assert_int_eq(codeq_get(c, "brb:2", &t, &e), CODEQ_OK);
+	ck_assert_int_eq(t->status, CODEQ_DELAYED);
+	codeq_task_free(t);
+	for (i = 1; i <= 3; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "bra:%zu", i);
+		t = claim1(c, "bra", 1000);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_str_eq(t->id, want);	/* FIFO */
+		codeq_task_free(t);
+	}
+	codeq_close(c);
+}
+END_TEST
+
 START_TEST(bulk_100k)
 {
 	enum { N = 100000 };
@@ -1715,6 +1771,7 @@ storage_suite(void)
 	tcase_add_test(tc, priority_and_fifo);
 	tcase_add_test(tc, claim_many_and_queues_in_order);
 	tcase_add_test(tc, last_claim_record);
+	tcase_add_test(tc, batch_runs_of_queues);
 	tcase_add_test(tc, delay_and_promote);
 	tcase_add_test(tc, idempotency);
 	tcase_add_test(tc, fencing);
