@@ -7,7 +7,8 @@
 --          lists first; then, highest priority first and FIFO within a
 --          priority, up to N ids popped from ready:P and added to leased
 --          (score = lease expiry); each task gets a fresh lease token
---          (INCR codeq:{Q}:fence), attempts + 1, status leased;
+--          (the next of codeq:{Q}:fence, which ends at the last one
+--          issued), attempts + 1, status leased;
 --          stats.claimed + n.  Ids whose hash is missing or whose status is
 --          not "ready" are dropped from the list (fsck reports such damage).
 --          When n > 0, codeq:{Q}:claim:<worker> holds "id token ..." of
@@ -29,26 +30,31 @@ local promoted = promote_due(P, P .. 'delayed', now, tonumber(ARGV[5]))
 local out = {}
 local held = {}
 local until_ms = int(now + lease)
+-- Tokens continue the queue's counter; it is written once, at the end
+-- (the script is atomic: nobody sees it in between).
+local fence = tonumber(redis.call('GET', P .. 'fence') or '0')
 for prio = 9, 0, -1 do
 	local list = P .. 'ready:' .. prio
 	while #out < want do
 		local id = redis.call('LPOP', list)
 		if not id then break end
 		local tkey = task_key(P, id)
-		if redis.call('HGET', tkey, 'status') == 'ready' then
-			local token = redis.call('INCR', P .. 'fence')
-			redis.call('HINCRBY', tkey, 'attempts', 1)
+		local f = redis.call('HMGET', tkey, 'status', 'attempts')
+		if f[1] == 'ready' then
+			fence = fence + 1
 			redis.call('HSET', tkey, 'status', 'leased',
-				'lease_token', int(token), 'lease_until', until_ms,
+				'attempts', int(tonumber(f[2] or '0') + 1),
+				'lease_token', int(fence), 'lease_until', until_ms,
 				'worker', ARGV[3], 'updated_at', int(now))
 			redis.call('ZADD', KEYS[1], until_ms, id)
 			out[#out + 1] = redis.call('HGETALL', tkey)
-			held[#held + 1] = id .. ' ' .. int(token)
+			held[#held + 1] = id .. ' ' .. int(fence)
 		end
 	end
 	if #out >= want then break end
 end
 if #out > 0 then
+	redis.call('SET', P .. 'fence', int(fence))
 	redis.call('HINCRBY', P .. 'stats', 'claimed', #out)
 	redis.call('SET', P .. 'claim:' .. ARGV[3], table.concat(held, ' '),
 		'PX', int(lease))
