@@ -3,13 +3,13 @@
 # signature schemes with Python's hmac, independently of codeq.
 
 [ -n "$PYTHON3" ] || skip "python3 not installed"
-[ -x "$CODEQD" ] || skip "codeqd not built"
-[ -x "$CODEQ" ] || skip "codeq CLI not built"
+# codeqd and the CLI as the dispatcher tests start, stop and call them:
+# stop_codeqd also fails the test on a sanitizer report in codeqd.log,
+# where the notifier's and the callbacks process' reports land too.
+. "$top_srcdir/tests/dispatcher_lib.sh"
 
 SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 printf '%s\n' "$SECRET" >"$T_DIR/secret"
-TEST_SO="$top_builddir/tests/.libs/test_handler.so"
-CODEQD_PID=
 
 # start_sink NAME [--port N] [--plan PATH=STEPS]...: a sink logging to
 # $T_DIR/NAME.jsonl; sets NAME_URL and NAME_PID.
@@ -90,24 +90,6 @@ webhooks_section() {
 		"${1:-yes}" "$T_DIR/secret"
 	printf 'connect_timeout = 1s\ntimeout = %s\n\n' "${2:-5s}"
 }
-
-start_codeqd() {
-	"$CODEQD" -c "$1" --foreground >>"$T_DIR/codeqd.log" 2>&1 &
-	CODEQD_PID=$!
-	t_track "$CODEQD_PID"
-	wait_for 20 grep -q "pid=$CODEQD_PID msg=\"codeqd ready\"" "$T_DIR/codeqd.log" ||
-		fail "codeqd did not become ready"
-}
-
-stop_codeqd() {
-	kill -TERM "$CODEQD_PID"
-	rc=0
-	wait "$CODEQD_PID" || rc=$?
-	[ "$rc" = 0 ] || fail "codeqd exited $rc after SIGTERM"
-	CODEQD_PID=
-}
-
-cq() { "$CODEQ" "$@"; }
 
 # enqueue_with_webhook QUEUE N URL: N echo tasks (payload i = 0..N-1) in
 # one bulk enqueue, each with its result webhook to URL.
