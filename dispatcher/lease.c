@@ -23,24 +23,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 #include "task.h"
 
-#define STORE_BACKOFF_MAX_S 5.
+#define STORE_BACKOFF_MIN_MS 100
+#define STORE_BACKOFF_MAX_MS 5000
 
 static void
 dstore_backoff(void)
 {
-	ev_tstamp d = 0.1;
-	int i;
-
-	for (i = 1; i < D.store_fails && d < STORE_BACKOFF_MAX_S; i++)
-		d *= 2;
-	if (d > STORE_BACKOFF_MAX_S)
-		d = STORE_BACKOFF_MAX_S;
-	D.store_retry_at = ev_now(D.loop) + d;
+	D.store_retry_at = ev_now(D.loop) + backoff_ms(D.store_fails,
+	    STORE_BACKOFF_MIN_MS, STORE_BACKOFF_MAX_MS) / 1000.;
 }
 
 codeq_t *

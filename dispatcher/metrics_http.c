@@ -392,14 +392,6 @@ set_str(char **dst, const char *src)
 	return 0;
 }
 
-static int
-str_differs(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a != b;
-	return strcmp(a, b) != 0;
-}
-
 static void
 mh_free(struct metrics_http *mh)
 {
@@ -472,8 +464,8 @@ metrics_http_reload(const struct codeq_config *cfg)
 			    cfg->metrics.listen);
 		return;
 	}
-	if (str_differs(mh->url, cfg->store.url) ||
-	    str_differs(mh->password_file, cfg->store.password_file)) {
+	if (config_str_differs(mh->url, cfg->store.url) ||
+	    config_str_differs(mh->password_file, cfg->store.password_file)) {
 		if ((ms = store_new(mh, cfg, err, sizeof(err))) == NULL ||
 		    set_str(&mh->url, cfg->store.url) != 0 ||
 		    set_str(&mh->password_file, cfg->store.password_file) != 0) {
@@ -487,7 +479,7 @@ metrics_http_reload(const struct codeq_config *cfg)
 			log_info("metrics: now reading the new store");
 		}
 	}
-	if (!str_differs(mh->listen, cfg->metrics.listen))
+	if (!config_str_differs(mh->listen, cfg->metrics.listen))
 		return;
 	if (metrics_listen_parse(cfg->metrics.listen, host, sizeof(host),
 	    &port) == 1) {

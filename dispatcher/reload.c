@@ -24,14 +24,6 @@
 #include "log.h"
 #include "metrics_http.h"
 
-static int
-str_differs(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a != b;
-	return strcmp(a, b) != 0;
-}
-
 /*
  * The settings that change without restarting a process: the log level
  * and the store options other than the address and password (a new
@@ -102,8 +94,8 @@ reload(void)
 	D.oldcfgs = v;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)clock_mono_us());
-	store_changed = str_differs(old->store.url, n->store.url) ||
-	    str_differs(old->store.password_file, n->store.password_file);
+	store_changed = config_str_differs(old->store.url, n->store.url) ||
+	    config_str_differs(old->store.password_file, n->store.password_file);
 	if (!D.level_forced && n->daemon.log_level != NULL &&
 	    log_level_parse(n->daemon.log_level, &lvl) == 0)
 		log_init("dispatcher", lvl);

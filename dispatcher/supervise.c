@@ -9,6 +9,7 @@
  * crashing is reported as crash-looping in the log and in STATUS= instead
  * of being restarted in a tight loop.
  */
+#include "backoff.h"
 #include "config.h"
 
 #include <sys/syscall.h>
@@ -609,9 +610,8 @@ static void
 schedule_restart(struct child *c, int crashed)
 {
 	struct pool *p = c->pool;
-	ev_tstamp now = ev_now(D.loop), delay = 0.1;
+	ev_tstamp now = ev_now(D.loop), delay;
 	int64_t max_ms = D.cfg->daemon.restart_backoff_max_ms;
-	int i;
 	char streak[16], d[32];
 
 	if (!crashed) {
@@ -627,10 +627,7 @@ schedule_restart(struct child *c, int crashed)
 		p->crash_streak = 0;
 	p->last_crash = now;
 	p->crash_streak++;
-	for (i = 1; i < p->crash_streak && delay * 1000 < max_ms; i++)
-		delay *= 2;
-	if (delay * 1000 > max_ms)
-		delay = max_ms / 1000.;
+	delay = backoff_ms(p->crash_streak, 100, max_ms) / 1000.;
 	c->restart_at = now + delay;
 	if (p->crash_streak >= CRASHLOOP_STREAK) {
 		snprintf(streak, sizeof(streak), "%d", p->crash_streak);

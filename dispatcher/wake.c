@@ -15,6 +15,7 @@
  * "Q WAIT_MS" when it adds a delayed task due before every other of Q:
  * promote.c re-arms its timer for it (advisory too: the tick remains).
  */
+#include "backoff.h"
 #include "config.h"
 
 #include <stdio.h>
@@ -250,14 +251,11 @@ on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 schedule_retry(void)
 {
-	ev_tstamp d = 0.1;
-	int i;
+	ev_tstamp d = backoff_ms(fails + 1, 100, 5000) / 1000.;
 
-	for (i = 0; i < fails && d < 5.; i++)
-		d *= 2;
 	fails++;
 	ev_timer_stop(D.loop, &retry_timer);
-	ev_timer_set(&retry_timer, d > 5. ? 5. : d, 0.);
+	ev_timer_set(&retry_timer, d, 0.);
 	ev_timer_start(D.loop, &retry_timer);
 }
 

@@ -41,28 +41,20 @@ static int snap_fd = -1;
 static const struct codeq_config *snap_cfg;
 
 static int
-str_differs(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a != b;
-	return strcmp(a, b) != 0;
-}
-
-static int
 same_config(const struct codeq_config *a, const struct codeq_config *b)
 {
 	const struct store_config *x = &a->store, *y = &b->store;
 	size_t i;
 
-	if (str_differs(x->url, y->url) ||
-	    str_differs(x->password_file, y->password_file) ||
+	if (config_str_differs(x->url, y->url) ||
+	    config_str_differs(x->password_file, y->password_file) ||
 	    x->connect_timeout_ms != y->connect_timeout_ms ||
 	    x->command_timeout_ms != y->command_timeout_ms ||
 	    x->max_payload != y->max_payload ||
 	    x->retention_ms != y->retention_ms || a->npools != b->npools)
 		return 0;
 	for (i = 0; i < a->npools; i++)
-		if (str_differs(a->pools[i].name, b->pools[i].name) ||
+		if (config_str_differs(a->pools[i].name, b->pools[i].name) ||
 		    pool_config_differs(&a->pools[i], &b->pools[i]))
 			return 0;
 	return 1;

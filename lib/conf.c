@@ -1038,8 +1038,8 @@ config_find_pool(const struct codeq_config *cfg, const char *name)
 	return NULL;
 }
 
-static int
-str_differs(const char *a, const char *b)
+int
+config_str_differs(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return a != b;
@@ -1062,13 +1062,13 @@ strv_differs(char *const *a, size_t na, char *const *b, size_t nb)
 int
 pool_config_differs(const struct pool_config *a, const struct pool_config *b)
 {
-	return str_differs(a->name, b->name) ||
+	return config_str_differs(a->name, b->name) ||
 	    strv_differs(a->queues, a->nqueues, b->queues, b->nqueues) ||
 	    a->kind != b->kind ||
-	    str_differs(a->command, b->command) ||
+	    config_str_differs(a->command, b->command) ||
 	    strv_differs(a->argv, a->argc, b->argv, b->argc) ||
-	    str_differs(a->so_path, b->so_path) ||
-	    str_differs(a->handler_config, b->handler_config) ||
+	    config_str_differs(a->so_path, b->so_path) ||
+	    config_str_differs(a->handler_config, b->handler_config) ||
 	    a->processes != b->processes || a->prefetch != b->prefetch ||
 	    a->lease_ms != b->lease_ms || a->timeout_ms != b->timeout_ms ||
 	    a->max_attempts != b->max_attempts ||
@@ -1076,7 +1076,7 @@ pool_config_differs(const struct pool_config *a, const struct pool_config *b)
 	    a->backoff_max_ms != b->backoff_max_ms ||
 	    a->backoff_jitter_pct != b->backoff_jitter_pct ||
 	    a->max_output != b->max_output ||
-	    str_differs(a->user, b->user);
+	    config_str_differs(a->user, b->user);
 }
 
 /* ---- What the file names must exist ------------------------------------- */

@@ -119,6 +119,8 @@ void config_free(struct codeq_config *cfg);
 /* The pool called name, or NULL. */
 const struct pool_config *config_find_pool(const struct codeq_config *cfg,
     const char *name);
+/* Non-zero when two optional settings (NULL: unset) differ. */
+int config_str_differs(const char *a, const char *b);
 /* Non-zero when two pools differ in anything a restart would change. */
 int pool_config_differs(const struct pool_config *a,
     const struct pool_config *b);

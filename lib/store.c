@@ -3,6 +3,7 @@
  * AUTH, SELECT), command timeout, and reconnection with exponential
  * backoff after a lost link.
  */
+#include "backoff.h"
 #include "config.h"
 
 #include <errno.h>
@@ -221,16 +222,13 @@ handshake(codeq_t *c, redisContext *rc, codeq_error *err)
 int
 store_ensure(codeq_t *c, codeq_error *err)
 {
-	int64_t backoff = 100;
 	int i, code = CODEQ_ESTORE;
 
 	if (c->rc != NULL)
 		return CODEQ_OK;
 	for (i = 0; i <= c->reconnect_attempts; i++) {
-		if (i > 0) {
-			sleep_ms(backoff);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-		}
+		if (i > 0)
+			sleep_ms(backoff_ms(i, 100, 2000));
 		code = connect_once(c, err);
 		/* A refusal in the middle of calls (a rotated password) is
 		 * an unavailable store to the caller, which retries later;

@@ -1,6 +1,7 @@
 /*
  * webhook.c - plumbing shared by the notifier and the callbacks process.
  */
+#include "backoff.h"
 #include "config.h"
 
 #include <errno.h>
@@ -274,9 +275,8 @@ wh_store_failed(struct wh_store *s, const char *why)
 		log_warning("store unavailable", "error", why);
 	cqm_store_error(s->proc);
 	s->down = 1;
-	s->backoff_ms = s->backoff_ms == 0 ? STORE_RETRY_MS :
-	    s->backoff_ms * 2 > STORE_RETRY_MAX_MS ? STORE_RETRY_MAX_MS :
-	    s->backoff_ms * 2;
+	s->backoff_ms = backoff_ms(++s->fails, STORE_RETRY_MS,
+	    STORE_RETRY_MAX_MS);
 	s->wait_until = wh_now_ms() + s->backoff_ms;
 }
 
@@ -288,6 +288,7 @@ wh_store_ok(struct wh_store *s)
 		cqm_store_reconnect(s->proc);
 	}
 	s->down = 0;
+	s->fails = 0;
 	s->backoff_ms = 0;
 }
 

@@ -73,6 +73,7 @@ struct wh_store {
 	struct codeq *c;		/* NULL until connected */
 	int down;
 	int64_t wait_until;		/* no store calls before (after errors) */
+	int fails;			/* failures in a row */
 	int64_t backoff_ms;		/* the current wait after a failure */
 };
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "codeq_metrics.h"
 #include "fds.h"
@@ -247,14 +248,11 @@ wait_ipc(struct worker *w, int timeout_ms)
 	return woken;
 }
 
+/* The wait before the store is tried again after fails failures. */
 static int
-backoff_ms(int fails)
+store_backoff_ms(int fails)
 {
-	int64_t d = BACKOFF_MIN_MS;
-
-	while (fails-- > 1 && d < BACKOFF_MAX_MS)
-		d *= 2;
-	return (int)(d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS);
+	return (int)backoff_ms(fails, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 }
 
 static void
@@ -273,7 +271,7 @@ store_connect(struct worker *w)
 			    "error", err.msg);
 		else if (fails == 1 || fails % 20 == 0)
 			log_warning("store unreachable, retrying", "error", err.msg);
-		wait_ipc(w, backoff_ms(fails));
+		wait_ipc(w, store_backoff_ms(fails));
 	}
 }
 
@@ -385,7 +383,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r)
 				w->n.lost++;
 				return IPC_OUT_LOST;
 			}
-			wait_ipc(w, backoff_ms(fails));
+			wait_ipc(w, store_backoff_ms(fails));
 			if (w->store == NULL)
 				store_connect(w);
 			continue;
@@ -566,7 +564,7 @@ claim_loop(struct worker *w)
 		if (fails++ == 0 || fails % 20 == 0)
 			log_warning("claim failed, retrying", "error", err.msg,
 			    "code", codeq_strerror(rc));
-		wait_ipc(w, backoff_ms(fails));
+		wait_ipc(w, store_backoff_ms(fails));
 	}
 }
 
