@@ -192,40 +192,142 @@ codeq_fail(codeq_t *c, const char *id, const char *token, const char *error,
 	return code;
 }
 
-/* script_batch's parse for completions: the reply carries nothing. */
-static int
-complete_parse(const redisReply *r, size_t i, void *arg)
-{
-	codeq_error e;
+/*
+ * A batch completion is one complete.lua call per run of consecutive
+ * items of one queue (at most COMPLETE_PER_CALL), all pipelined: a
+ * worker's or a client's batch costs the store one script call, not one
+ * per task.
+ */
+#define COMPLETE_PER_CALL 64
 
-	(void)i;
-	(void)arg;
-	return script_status(r, &e);
+struct complete_calls {
+	size_t *idx;		/* items sent, in order */
+	size_t *first, *m;	/* call j: idx[first[j] .. first[j] + m[j]) */
+	int *nkeys, *nargs;
+	const char ***argvs;
+	const char **args;	/* every call's args, one block */
+	redisReply **replies;
+	size_t ncalls;
+};
+
+static void
+calls_free(struct complete_calls *k)
+{
+	free(k->idx);
+	free(k->first);
+	free(k->m);
+	free(k->nkeys);
+	free(k->nargs);
+	free(k->argvs);
+	free(k->args);
+	free(k->replies);
+}
+
+/* Plans the calls over the items whose status is CODEQ_OK. */
+static int
+calls_plan(const struct lease_args *a, size_t n, const int *status,
+    struct complete_calls *k, codeq_error *err)
+{
+	size_t i, nv = 0, off = 0, j, t;
+
+	memset(k, 0, sizeof(*k));
+	k->idx = calloc(n, sizeof(*k->idx));
+	k->first = calloc(n, sizeof(*k->first));
+	k->m = calloc(n, sizeof(*k->m));
+	k->nkeys = calloc(n, sizeof(*k->nkeys));
+	k->nargs = calloc(n, sizeof(*k->nargs));
+	k->argvs = calloc(n, sizeof(*k->argvs));
+	k->args = calloc(6 * n, sizeof(*k->args));
+	k->replies = calloc(n, sizeof(*k->replies));
+	if (!k->idx || !k->first || !k->m || !k->nkeys || !k->nargs ||
+	    !k->argvs || !k->args || !k->replies)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (status[i] != CODEQ_OK)
+			continue;
+		if (nv == 0 || k->m[k->ncalls - 1] == COMPLETE_PER_CALL ||
+		    strcmp(a[k->idx[k->first[k->ncalls - 1]]].queue,
+		    a[i].queue) != 0)
+			k->first[k->ncalls++] = nv;
+		k->m[k->ncalls - 1]++;
+		k->idx[nv++] = i;
+	}
+	for (j = 0; j < k->ncalls; j++) {
+		const char **v = k->args + off;
+		size_t m = k->m[j], f = k->first[j];
+
+		for (t = 0; t < m; t++) {
+			const struct lease_args *x = &a[k->idx[f + t]];
+
+			v[t] = x->argv[0];		/* KEYS: the task hashes */
+			v[m + 1 + 4 * t] = x->argv[2];	/* id */
+			v[m + 2 + 4 * t] = x->argv[3];	/* token */
+			v[m + 3 + 4 * t] = x->argv[4];	/* result */
+			v[m + 4 + 4 * t] = x->argv[5];	/* retention */
+		}
+		v[m] = a[k->idx[f]].queue;
+		k->nkeys[j] = (int)m;
+		k->nargs[j] = (int)(5 * m + 1);
+		k->argvs[j] = v;
+		off += 5 * m + 1;
+	}
+	return CODEQ_OK;
+}
+
+/* Call j's reply, one status per item. */
+static void
+call_status(const redisReply *r, const struct complete_calls *k, size_t j,
+    int *status)
+{
+	size_t t, m = k->m[j], f = k->first[j];
+	codeq_error e;
+	int whole;
+
+	if (m > 1 && r->type == REDIS_REPLY_ARRAY && r->elements == m) {
+		for (t = 0; t < m; t++)
+			status[k->idx[f + t]] = script_status(r->element[t], &e);
+		return;
+	}
+	whole = script_status(r, &e);
+	if (whole == CODEQ_OK && m > 1)
+		whole = CODEQ_EPROTO;	/* not the array of m replies */
+	for (t = 0; t < m; t++)
+		status[k->idx[f + t]] = whole;
 }
 
 int
 codeq_complete_batch(codeq_t *c, const codeq_completion *items, size_t n,
     int *status, codeq_error *err)
 {
+	struct complete_calls k;
 	struct lease_args *a;
-	const char *const **argvs;
+	const char *const **unused;
 	codeq_error e;
-	size_t i;
+	size_t i, j;
 	int code;
 	CQ_ERR_LOCAL(err);
 
 	if (n == 0)
 		return CODEQ_OK;
-	if ((a = lease_args_array(n, &argvs, err)) == NULL)
+	if ((a = lease_args_array(n, &unused, err)) == NULL)
 		return err->code;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		status[i] = complete_build(c, items[i].id, items[i].token,
 		    items[i].result, &a[i], &e);
-		if (status[i] == CODEQ_OK)
-			argvs[i] = a[i].argv;
+	if ((code = calls_plan(a, n, status, &k, err)) != CODEQ_OK)
+		goto out;
+	code = script_pipeline_v(c, "complete", k.nkeys, k.nargs, 1, k.ncalls,
+	    (const char *const **)k.argvs, k.replies, err);
+	for (j = 0; j < k.ncalls; j++) {
+		if (k.replies[j] != NULL) {
+			call_status(k.replies[j], &k, j, status);
+			freeReplyObject(k.replies[j]);
+		} else if (code != CODEQ_OK)
+			for (i = 0; i < k.m[j]; i++)
+				status[k.idx[k.first[j] + i]] = CODEQ_ESTORE;
 	}
-	code = script_batch(c, "complete", 1, 6, n, argvs, status,
-	    complete_parse, NULL, err);
+out:
+	calls_free(&k);
 	free(a);
 	return code;
 }

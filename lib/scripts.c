@@ -213,6 +213,15 @@ script_pipeline(codeq_t *c, const char *name, int nkeys, int nargs,
     size_t n, const char *const **argvs, redisReply **replies,
     codeq_error *err)
 {
+	return script_pipeline_v(c, name, &nkeys, &nargs, 0, n, argvs,
+	    replies, err);
+}
+
+int
+script_pipeline_v(codeq_t *c, const char *name, const int *nkeys,
+    const int *nargs, size_t stride, size_t n, const char *const **argvs,
+    redisReply **replies, codeq_error *err)
+{
 	size_t i;
 	int code;
 
@@ -221,8 +230,8 @@ script_pipeline(codeq_t *c, const char *name, int nkeys, int nargs,
 	for (i = 0; i < n; i++) {
 		if (argvs[i] == NULL)
 			continue;
-		if ((code = script_append(c, name, nkeys, nargs, argvs[i],
-		    NULL, err)) != CODEQ_OK)
+		if ((code = script_append(c, name, nkeys[i * stride],
+		    nargs[i * stride], argvs[i], NULL, err)) != CODEQ_OK)
 			goto lost;
 	}
 	for (i = 0; i < n; i++) {
@@ -236,8 +245,8 @@ script_pipeline(codeq_t *c, const char *name, int nkeys, int nargs,
 		if (replies[i] == NULL || !script_is_noscript(replies[i]))
 			continue;
 		freeReplyObject(replies[i]);
-		replies[i] = script_run(c, name, nkeys, nargs, argvs[i], NULL,
-		    err);
+		replies[i] = script_run(c, name, nkeys[i * stride],
+		    nargs[i * stride], argvs[i], NULL, err);
 		if (replies[i] == NULL)
 			goto lost;
 	}

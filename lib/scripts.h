@@ -65,6 +65,11 @@ int script_append(codeq_t *c, const char *name, int nkeys, int nargs,
 int script_pipeline(codeq_t *c, const char *name, int nkeys, int nargs,
     size_t n, const char *const **argvs, redisReply **replies,
     codeq_error *err);
+/* The same for calls of different sizes: call i has nkeys[i * stride]
+ * keys among its nargs[i * stride] args (stride 0: all alike). */
+int script_pipeline_v(codeq_t *c, const char *name, const int *nkeys,
+    const int *nargs, size_t stride, size_t n, const char *const **argvs,
+    redisReply **replies, codeq_error *err);
 
 /* The batch calls of libcodeq (heartbeat, complete): script_pipeline()
  * over n items whose argvs[i] is NULL where status[i] already says why

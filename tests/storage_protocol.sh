@@ -82,6 +82,19 @@ grep -qx enqueued "$T_DIR/stats" && grep -qx completed "$T_DIR/stats" ||
 	fail "stats reply: $(cat "$T_DIR/stats")"
 assert_eq "stats.completed" "1" "$(rcli HGET 'codeq:{proto}:stats' completed)"
 
+# complete of several tasks in one call: KEYS the task hashes; Q, then
+# id token result retention_ms per task.  The pb tasks above, claimed.
+ev claim 1 'codeq:{pb}:leased' pb 30000 w1 2 100 >"$T_DIR/claimpb"
+t1=$(sed -n '/^lease_token$/{n;p;}' "$T_DIR/claimpb" | sed -n 1p)
+t2=$(sed -n '/^lease_token$/{n;p;}' "$T_DIR/claimpb" | sed -n 2p)
+out=$(ev complete 2 'codeq:{pb}:t:1' 'codeq:{pb}:t:2' pb pb:1 "$t1" '1' 60000 \
+	pb:2 "$t1" '2' 60000 2>&1)
+assert_eq "batch complete: one done, one stale" "1
+STALE lease token $t1 is not the current one of task pb:2" "$out"
+assert_eq "batch complete: pb:2 still leased" "leased" "$(rcli HGET 'codeq:{pb}:t:2' status)"
+assert_eq "batch complete: the second try" "1" \
+	"$(ev complete 1 'codeq:{pb}:t:2' pb pb:2 "$t2" '2' 60000)"
+
 # nack after the last attempt: dead-lettered, with its result callback
 # written to the outbox by the same script (the prelude's outbox_add).
 ev enqueue 1 'codeq:{proto}:seq' proto '{}' 0 0 0 1 '' 0 'http://127.0.0.1:9/cb' '00-abc-def-01' >/dev/null

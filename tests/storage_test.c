@@ -1613,6 +1613,65 @@ START_TEST(batch_runs_of_queues)
 }
 END_TEST
 
+/* A batch completion is one call per run of one queue: statuses per
+ * task (a stale token and a finished task among good ones), results and
+ * callbacks as if each had been completed alone. */
+START_TEST(complete_batch_runs)
+{
+	codeq_t *c = conn(NULL);
+	codeq_task *t[5];
+	codeq_completion cm[6];
+	codeq_task_spec sp = { .payload = "{}" };
+	char id[CODEQ_ID_MAX];
+	codeq_stats s;
+	codeq_error e;
+	int st[6], i;
+
+	sp.webhook = "https://example.org/cb";
+	for (i = 0; i < 5; i++) {
+		sp.queue = i < 3 ? "cbr-a" : "cbr-b";
+		ck_assert_int_eq(codeq_enqueue(c, &sp, id, NULL, &e), CODEQ_OK);
+	}
+	for (i = 0; i < 5; i++) {
+		t[i] = claim1(c, i < 3 ? "cbr-a" : "cbr-b", 30000);
+		ck_assert_ptr_nonnull(t[i]);
+	}
+	/* a, a, b, a (stale token), b, a (again: already completed) */
+	cm[0] = (codeq_completion){ t[0]->id, t[0]->lease_token, "{\"r\":0}" };
+	cm[1] = (codeq_completion){ t[1]->id, t[1]->lease_token, NULL };
+	cm[2] = (codeq_completion){ t[3]->id, t[3]->lease_token, "3" };
+	cm[3] = (codeq_completion){ t[2]->id, "999999", "2" };
+	cm[4] = (codeq_completion){ t[4]->id, t[4]->lease_token, "4" };
+	cm[5] = (codeq_completion){ t[0]->id, t[0]->lease_token, "0" };
+	ck_assert_int_eq(codeq_complete_batch(c, cm, 6, st, &e), CODEQ_OK);
+	ck_assert_int_eq(st[0], CODEQ_OK);
+	ck_assert_int_eq(st[1], CODEQ_OK);
+	ck_assert_int_eq(st[2], CODEQ_OK);
+	ck_assert_int_eq(st[3], CODEQ_ESTALE);
+	ck_assert_int_eq(st[4], CODEQ_OK);
+	ck_assert_int_eq(st[5], CODEQ_ESTATE);
+	ck_assert_int_eq(codeq_stats_get(c, "cbr-a", &s, &e), CODEQ_OK);
+	ck_assert_int_eq(s.completed, 2);
+	ck_assert_int_eq(s.leased, 1);
+	ck_assert_int_eq(codeq_stats_get(c, "cbr-b", &s, &e), CODEQ_OK);
+	ck_assert_int_eq(s.completed, 2);
+	{
+		redisContext *r = raw();
+		redisReply *x = redisCommand(r, "ZCARD codeq:{cbr-a}:outbox");
+
+		ck_assert_int_eq(x->integer, 2);	/* one callback each */
+		freeReplyObject(x);
+		x = redisCommand(r, "HGET codeq:{cbr-a}:t:1 result");
+		ck_assert_str_eq(x->str, "{\"r\":0}");
+		freeReplyObject(x);
+		redisFree(r);
+	}
+	for (i = 0; i < 5; i++)
+		codeq_task_free(t[i]);
+	codeq_close(c);
+}
+END_TEST
+
 START_TEST(bulk_100k)
 {
 	enum { N = 100000 };
@@ -1772,6 +1831,7 @@ storage_suite(void)
 	tcase_add_test(tc, claim_many_and_queues_in_order);
 	tcase_add_test(tc, last_claim_record);
 	tcase_add_test(tc, batch_runs_of_queues);
+	tcase_add_test(tc, complete_batch_runs);
 	tcase_add_test(tc, delay_and_promote);
 	tcase_add_test(tc, idempotency);
 	tcase_add_test(tc, fencing);
