@@ -39,6 +39,11 @@
 #define BACKOFF_MIN_MS		100
 #define BACKOFF_MAX_MS		5000
 #define MAX_PREFETCH		64
+/* Completions of fast handlers are settled together (one store call for
+ * the rest of a prefetched batch) only while the pool's handlers are
+ * fast: each of the last CALM_TASKS under FAST_US. */
+#define FAST_US			1000
+#define CALM_TASKS		32
 
 struct counters {
 	uint64_t claimed, completed, retried, failed, stale, released, lost;
@@ -68,6 +73,13 @@ struct worker {
 	int64_t counters_sent;
 	struct lost lost[MAX_PREFETCH];
 	size_t nlost;
+	int calm;			/* fast handlers in a row */
+	struct held {			/* completions not yet settled */
+		codeq_task *t;
+		struct run_result r;
+		int64_t start;
+	} held[MAX_PREFETCH];
+	size_t nheld;
 };
 
 static void
@@ -341,14 +353,16 @@ applied_before(struct worker *w, const codeq_task *t)
 
 /*
  * Stores a verdict, retrying while the store is unreachable (the
- * dispatcher keeps the lease alive meanwhile).  Returns the IPC outcome.
+ * dispatcher keeps the lease alive meanwhile).  lost > 0: an earlier
+ * attempt's reply was lost, so a refusal may mean it was applied.
+ * Returns the IPC outcome.
  */
 static uint64_t
-report(struct worker *w, const codeq_task *t, struct run_result *r)
+report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 {
 	codeq_task_status st = CODEQ_STATUS_UNKNOWN;
 	codeq_error err;
-	int rc, fails = 0;
+	int rc, fails = lost;
 	int64_t give_up = clock_mono_ms() + (w->pool->lease_ms > 60000 ?
 	    w->pool->lease_ms : 60000) * 2;
 
@@ -444,51 +458,121 @@ send_done(struct worker *w, const codeq_task *t, uint64_t outcome)
 	send_msg(w, &m);
 }
 
+/* The end of a task: its log line, DONE, the counters. */
 static void
-run_task(struct worker *w, const codeq_task *t)
+finish_task(struct worker *w, const codeq_task *t, struct run_result *r,
+    int64_t start, uint64_t outcome)
 {
-	struct run_result r;
-	int64_t start = clock_mono_ms(), deadline = clock_wall_ms() + w->pool->timeout_ms;
-	uint64_t outcome;
 	char ms[24], attempt[16];
 
-	memset(&r, 0, sizeof(r));
+	snprintf(ms, sizeof(ms), "%" PRId64, clock_mono_ms() - start);
+	snprintf(attempt, sizeof(attempt), "%d", t->attempts);
+	log_kv(outcome == IPC_OUT_COMPLETED ? LOG_L_INFO : LOG_L_NOTICE,
+	    "task finished", "task", t->id, "outcome", ipc_outcome_name(outcome),
+	    "attempt", attempt, "ms", ms,
+	    "error", r->error ? r->error : "", (char *)NULL);
+	send_done(w, t, outcome);
+	run_result_free(r);
+	send_counters(w, 0);
+}
+
+/*
+ * Settles the held completions in one store call (codeq_complete_batch:
+ * one script call per queue); a task the call did not settle goes the
+ * one-by-one way of report(), which retries, fails a refused result and
+ * recognises a completion whose reply was lost.  Frees the tasks.
+ */
+static void
+settle(struct worker *w)
+{
+	codeq_completion items[MAX_PREFETCH];
+	int st[MAX_PREFETCH];
+	codeq_error err;
+	size_t i, n = w->nheld;
+	uint64_t outcome;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		items[i].id = w->held[i].t->id;
+		items[i].token = w->held[i].t->lease_token;
+		items[i].result = w->held[i].r.result;
+		st[i] = CODEQ_ESTORE;
+	}
+	if (w->store != NULL)
+		codeq_complete_batch(w->store, items, n, st, &err);
+	for (i = 0; i < n; i++) {
+		struct held *h = &w->held[i];
+
+		if (st[i] == CODEQ_OK) {
+			w->n.completed++;
+			outcome = IPC_OUT_COMPLETED;
+		} else
+			outcome = report(w, h->t, &h->r, st[i] == CODEQ_ESTORE);
+		finish_task(w, h->t, &h->r, h->start, outcome);
+		codeq_task_free(h->t);
+	}
+	w->nheld = 0;
+}
+
+/* Runs t's handler; returns its verdict in r. */
+static void
+run_handler(struct worker *w, const codeq_task *t, struct run_result *r)
+{
+	int64_t deadline = clock_wall_ms() + w->pool->timeout_ms;
+
 	if (lost_has(w, t)) {
 		log_warning("lease lost before the task ran: skipped",
 		    "task", t->id);
-		run_result_set(&r, RUN_LEASE_LOST, "lease lost before the task ran");
+		run_result_set(r, RUN_LEASE_LOST, "lease lost before the task ran");
 	} else if (w->shutdown) {
-		run_result_set(&r, RUN_ABORTED,
+		run_result_set(r, RUN_ABORTED,
 		    "given back at shutdown: the task never started");
 	} else {
 		send_claimed(w, t, deadline);	/* now with its deadline */
 		log_debug("task started", "task", t->id);
 		if (w->pool->kind == HANDLER_SO)
-			so_run(w->so, t, deadline, &r);
+			so_run(w->so, t, deadline, r);
 		else {
 			w->ex.aborted = w->aborted;
 			w->ex.lease_lost = 0;
-			exec_run(&w->ex, t, deadline, &r);
+			exec_run(&w->ex, t, deadline, r);
 			if (w->ex.aborted)
 				w->aborted = w->shutdown = 1;
 			if (w->ex.shutdown)
 				w->shutdown = 1;
 		}
 	}
+}
+
+/*
+ * Runs task t and reports it.  A completion is held instead (to be
+ * settled with the next ones) when more tasks of the batch follow and the
+ * pool's handlers have all been fast lately: then the worker keeps t and
+ * returns 1; otherwise what is held is settled first, and 0.
+ */
+static int
+run_task(struct worker *w, codeq_task *t, int more)
+{
+	struct run_result r;
+	int64_t start = clock_mono_ms(), t0 = clock_mono_us(), us;
+
+	memset(&r, 0, sizeof(r));
+	run_handler(w, t, &r);
+	us = clock_mono_us() - t0;
+	w->calm = us < FAST_US ? w->calm + 1 : 0;
 	w->n.handler_ms += (uint64_t)(clock_mono_ms() - start);
-	cqm_handler_duration(w->pool->name, (clock_mono_ms() - start) / 1000.);
+	cqm_handler_duration(w->pool->name, us / 1e6);
 	if (r.timed_out)
 		w->n.timeouts++;
-	outcome = report(w, t, &r);
-	snprintf(ms, sizeof(ms), "%" PRId64, clock_mono_ms() - start);
-	snprintf(attempt, sizeof(attempt), "%d", t->attempts);
-	log_kv(outcome == IPC_OUT_COMPLETED ? LOG_L_INFO : LOG_L_NOTICE,
-	    "task finished", "task", t->id, "outcome", ipc_outcome_name(outcome),
-	    "attempt", attempt, "ms", ms,
-	    "error", r.error ? r.error : "", (char *)NULL);
-	send_done(w, t, outcome);
-	run_result_free(&r);
-	send_counters(w, 0);
+	if (r.verdict == RUN_OK && more && !w->shutdown &&
+	    w->calm >= CALM_TASKS && w->nheld < MAX_PREFETCH) {
+		w->held[w->nheld++] = (struct held){ t, r, start };
+		return 1;
+	}
+	settle(w);
+	finish_task(w, t, &r, start, report(w, t, &r, 0));
+	return 0;
 }
 
 static void
@@ -542,9 +626,10 @@ claim_loop(struct worker *w)
 			for (i = 0; i < n; i++) {
 				if (i > 0)	/* LEASE_LOST, SHUTDOWN meanwhile? */
 					wait_ipc(w, 0);
-				run_task(w, tasks[i]);
-				codeq_task_free(tasks[i]);
+				if (!run_task(w, tasks[i], i + 1 < n))
+					codeq_task_free(tasks[i]);
 			}
+			settle(w);
 			/* Between tasks, pick up SHUTDOWN / ABORT. */
 			wait_ipc(w, 0);
 			continue;
