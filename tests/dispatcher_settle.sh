@@ -35,6 +35,30 @@ for k in 1 17 333 $N; do
 	assert_eq "fq:$k status" completed "$(field "fq:$k" status)"
 	assert_eq "fq:$k result" "{\"op\":\"echo\",\"i\":$((k-1))}" "$(field "fq:$k" result)"
 done
+
+# Workers killed in the middle of fast batches: what they held is given
+# back with their leases at once and run again; every task ends completed.
+K=3000
+i=0
+while [ $i -lt $K ]; do
+	printf '{"payload":{"op":"echo","i":%d}}\n' $i
+	i=$((i+1))
+done >"$T_DIR/kill.jsonl"
+cq enqueue fq --bulk "$T_DIR/kill.jsonl" >/dev/null || fail "bulk enqueue"
+kills=0 tries=0
+while [ $kills -lt 3 ] && [ $tries -lt 200 ]; do
+	tries=$((tries+1))
+	w=$(worker_pids | head -n 1)
+	if [ -n "$w" ] && [ "$(rcli HGET 'codeq:{fq}:stats' completed)" -lt $((N + K - 200)) ]; then
+		kill -KILL "$w" 2>/dev/null && kills=$((kills+1))
+	fi
+	sleep 0.1
+done
+all_done() { [ "$(rcli HGET 'codeq:{fq}:stats' completed)" = "$((N + K))" ]; }
+wait_for 60 all_done || fail "after $kills kills: $(rcli HGET 'codeq:{fq}:stats' completed) of $((N + K)) completed"
+assert_eq "leased after the kills" 0 "$(rcli ZCARD 'codeq:{fq}:leased')"
+[ $kills -gt 0 ] || fail "the drain ended before a worker could be killed"
+ok "$kills workers killed mid-batch: all $((N + K)) tasks completed, none left leased"
 stop_codeqd
 
 # Slow handlers (5 ms each): one completion per task, as it ends.
