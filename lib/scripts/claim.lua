@@ -35,20 +35,24 @@ local until_ms = int(now + lease)
 local fence = tonumber(redis.call('GET', P .. 'fence') or '0')
 for prio = 9, 0, -1 do
 	local list = P .. 'ready:' .. prio
+	-- As many ids as are still wanted in one LPOP; again when some of
+	-- them were not claimable, so that a lower priority waits its turn.
 	while #out < want do
-		local id = redis.call('LPOP', list)
-		if not id then break end
-		local tkey = task_key(P, id)
-		local f = redis.call('HMGET', tkey, 'status', 'attempts')
-		if f[1] == 'ready' then
-			fence = fence + 1
-			redis.call('HSET', tkey, 'status', 'leased',
-				'attempts', int(tonumber(f[2] or '0') + 1),
-				'lease_token', int(fence), 'lease_until', until_ms,
-				'worker', ARGV[3], 'updated_at', int(now))
-			redis.call('ZADD', KEYS[1], until_ms, id)
-			out[#out + 1] = redis.call('HGETALL', tkey)
-			held[#held + 1] = id .. ' ' .. int(fence)
+		local ids = redis.call('LPOP', list, want - #out)
+		if not ids then break end
+		for _, id in ipairs(ids) do
+			local tkey = task_key(P, id)
+			local f = redis.call('HMGET', tkey, 'status', 'attempts')
+			if f[1] == 'ready' then
+				fence = fence + 1
+				redis.call('HSET', tkey, 'status', 'leased',
+					'attempts', int(tonumber(f[2] or '0') + 1),
+					'lease_token', int(fence), 'lease_until', until_ms,
+					'worker', ARGV[3], 'updated_at', int(now))
+				redis.call('ZADD', KEYS[1], until_ms, id)
+				out[#out + 1] = redis.call('HGETALL', tkey)
+				held[#held + 1] = id .. ' ' .. int(fence)
+			end
 		end
 	end
 	if #out >= want then break end
