@@ -21,5 +21,6 @@ local f = redis.call('HMGET', KEYS[1], 'status', 'lease_token', 'webhook',
 local refused = lease_refusal(f[1], f[2], id, ARGV[3])
 if refused then return refused end
 finish_terminal(P, KEYS[1], id, now, 'failed', 'error', ARGV[4], ARGV[5])
+redis.call('HINCRBY', P .. 'stats', 'failed', 1)
 outbox_add(P, now, id, f[3], 'failed', '', ARGV[4], f[4], f[5])
 return 1

@@ -75,8 +75,9 @@ end
 
 -- Ends the lease of task id (hash tkey) in a terminal status, 'completed'
 -- or 'failed', recording field = value (the result or the error): out of
--- leased, completed_at, the hash expires after retention_ms, the counter
--- stats.<status> + 1.  The caller writes the callback item.
+-- leased, completed_at, the hash expires after retention_ms.  The caller
+-- adds to the counter stats.<status> (once per call for many tasks) and
+-- writes the callback item.
 local function finish_terminal(P, tkey, id, now, status, field, value,
 		retention_ms)
 	redis.call('ZREM', P .. 'leased', id)
@@ -84,7 +85,6 @@ local function finish_terminal(P, tkey, id, now, status, field, value,
 		'completed_at', int(now), 'updated_at', int(now))
 	redis.call('HDEL', tkey, 'lease_until')
 	redis.call('PEXPIRE', tkey, retention_ms)
-	redis.call('HINCRBY', P .. 'stats', status, 1)
 end
 
 -- Moves up to limit due ids of the delayed set dkey to their ready lists
