@@ -251,9 +251,8 @@ on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 schedule_retry(void)
 {
-	ev_tstamp d = backoff_ms(fails + 1, 100, 5000) / 1000.;
+	ev_tstamp d = backoff_ms(++fails, 100, 5000) / 1000.;
 
-	fails++;
 	ev_timer_stop(D.loop, &retry_timer);
 	ev_timer_set(&retry_timer, d, 0.);
 	ev_timer_start(D.loop, &retry_timer);

@@ -71,13 +71,15 @@ typedef struct codeq_options {
 	const char *password;		/* overrides the URL's password; never logged */
 } codeq_options;
 
-/* url: redis://[:password@]host[:port][/db] (port 6379, db 0 by default;
- * the password may be %-encoded; [v6addr] for IPv6).  opt may be NULL.
- * The first connection is tried once: an unreachable store is
- * CODEQ_ESTORE within the connect timeout; a store that refuses the
- * password (or wants one and none was given) is CODEQ_EAUTH.  Later, a call whose reply was
- * lost (link down, command timeout) returns CODEQ_ESTORE — its effect is
- * unknown — and the next call reconnects (reconnect_attempts). */
+/* url: redis://[[user][:password]@]host[:port][/db] (port 6379, db 0 by
+ * default; [v6addr] for IPv6), or unix://[[user][:password]@]/path
+ * [?db=N&password=P] (redis+unix:// too); user (a Redis 6 ACL user) and
+ * password may be %-encoded.  opt may be NULL.  The first connection is
+ * tried once: an unreachable store is CODEQ_ESTORE within the connect
+ * timeout; a store that refuses the password (or wants one and none was
+ * given) is CODEQ_EAUTH.  Later, a call whose reply was lost (link down,
+ * command timeout) returns CODEQ_ESTORE -- its effect is unknown -- and
+ * the next call reconnects (reconnect_attempts). */
 int codeq_connect(const char *url, const codeq_options *opt, codeq_t **out,
     codeq_error *err);
 void codeq_close(codeq_t *c);

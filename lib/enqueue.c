@@ -20,9 +20,6 @@
 #define DEFAULT_MAX_ATTEMPTS 5
 #define DEFAULT_IDEM_TTL_MS (24LL * 3600 * 1000)
 
-/* What enqueue_round does with a task, and with a call. */
-enum { ST_SKIP = 0, ST_SENT, ST_RETRY };
-
 /* The number strings of one task's arguments. */
 struct enq_item {
 	char prio[8], delay[24], at[24], maxatt[16], ttl[24];
@@ -204,71 +201,81 @@ result_err(codeq_enqueue_result *res, const codeq_error *e)
 }
 
 /*
- * The script calls of a round: runs of tasks to send (st SENT) of one
- * queue, at most ENQ_PER_CALL each, in the order given.  idx lists the
- * tasks of every call one after another; call j covers idx[at[j] ..
- * at[j + 1]).
+ * The script calls of a round: the tasks to send, in order (idx), cut by
+ * script_runs into runs of one queue; call j covers sent tasks first[j]
+ * .. first[j + 1] - 1, and every call's arguments are in one block.
  */
 struct enq_calls {
-	size_t *idx, *at, ncalls;
-	struct enq_item *items;
-	const char **argv;
-	char key[TASK_KEY_MAX];
+	size_t nsent, ncalls;
+	size_t *idx, *first;
+	const char **queues;		/* of each sent task */
+	struct enq_item *items;		/* of each sent task */
+	char (*keys)[TASK_KEY_MAX];	/* KEYS[1] of each call */
+	const char **args;
+	const char ***argvs;
+	int *nkeys, *nargs;
+	redisReply **replies;
 };
-
-static int
-calls_plan(const codeq_task_spec *specs, size_t from, size_t to,
-    const char *st, struct enq_calls *k, codeq_error *err)
-{
-	size_t i, n = 0, in_call = 0;
-	const char *q = NULL;
-
-	k->idx = calloc(to - from, sizeof(*k->idx));
-	k->at = calloc(to - from + 1, sizeof(*k->at));
-	k->items = calloc(ENQ_PER_CALL, sizeof(*k->items));
-	k->argv = calloc(2 + ENQ_FIELDS * ENQ_PER_CALL, sizeof(*k->argv));
-	if (!k->idx || !k->at || !k->items || !k->argv)
-		return cq_err(err, CODEQ_ENOMEM, "out of memory");
-	k->ncalls = 0;
-	for (i = from; i < to; i++) {
-		if (st[i - from] != ST_SENT)
-			continue;
-		if (q == NULL || strcmp(q, specs[i].queue) != 0 ||
-		    in_call == ENQ_PER_CALL) {
-			k->at[k->ncalls++] = n;
-			q = specs[i].queue;
-			in_call = 0;
-		}
-		k->idx[n++] = i;
-		in_call++;
-	}
-	k->at[k->ncalls] = n;
-	return CODEQ_OK;
-}
 
 static void
 calls_free(struct enq_calls *k)
 {
 	free(k->idx);
-	free(k->at);
+	free(k->first);
+	free(k->queues);
 	free(k->items);
-	free(k->argv);
+	free(k->keys);
+	free(k->args);
+	free(k->argvs);
+	free(k->nkeys);
+	free(k->nargs);
+	free(k->replies);
 }
 
-/* The arguments of call j; returns their number (KEYS[1] included). */
+/* Plans and builds the calls of the tasks whose sent[i - from] is set. */
 static int
-call_args(const codeq_task_spec *specs, struct enq_calls *k, size_t j)
+calls_plan(const codeq_task_spec *specs, size_t from, size_t to,
+    const char *sent, struct enq_calls *k, codeq_error *err)
 {
-	size_t t, m = k->at[j + 1] - k->at[j];
-	const codeq_task_spec *first = &specs[k->idx[k->at[j]]];
+	size_t n = to - from, i, j, t, off = 0;
 
-	snprintf(k->key, sizeof(k->key), "codeq:{%s}:seq", first->queue);
-	k->argv[0] = k->key;
-	k->argv[1] = first->queue;
-	for (t = 0; t < m; t++)
-		item_args(&specs[k->idx[k->at[j] + t]], &k->items[t],
-		    k->argv + 2 + ENQ_FIELDS * t);
-	return (int)(2 + ENQ_FIELDS * m);
+	memset(k, 0, sizeof(*k));
+	k->idx = calloc(n, sizeof(*k->idx));
+	k->first = calloc(n + 1, sizeof(*k->first));
+	k->queues = calloc(n, sizeof(*k->queues));
+	k->items = calloc(n, sizeof(*k->items));
+	k->keys = calloc(n, sizeof(*k->keys));
+	k->args = calloc(n * (2 + ENQ_FIELDS), sizeof(*k->args));
+	k->argvs = calloc(n, sizeof(*k->argvs));
+	k->nkeys = calloc(n, sizeof(*k->nkeys));
+	k->nargs = calloc(n, sizeof(*k->nargs));
+	k->replies = calloc(n, sizeof(*k->replies));
+	if (!k->idx || !k->first || !k->queues || !k->items || !k->keys ||
+	    !k->args || !k->argvs || !k->nkeys || !k->nargs || !k->replies)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	for (i = from; i < to; i++)
+		if (sent[i - from]) {
+			k->queues[k->nsent] = specs[i].queue;
+			k->idx[k->nsent++] = i;
+		}
+	k->ncalls = script_runs(k->queues, k->nsent, ENQ_PER_CALL, k->first);
+	for (j = 0; j < k->ncalls; j++) {
+		const char **v = k->args + off;
+		size_t f = k->first[j], m = k->first[j + 1] - f;
+
+		snprintf(k->keys[j], sizeof(k->keys[j]), "codeq:{%s}:seq",
+		    k->queues[f]);
+		v[0] = k->keys[j];
+		v[1] = k->queues[f];
+		for (t = 0; t < m; t++)
+			item_args(&specs[k->idx[f + t]], &k->items[f + t],
+			    v + 2 + ENQ_FIELDS * t);
+		k->argvs[j] = v;
+		k->nkeys[j] = 1;
+		k->nargs[j] = (int)(2 + ENQ_FIELDS * m);
+		off += 2 + ENQ_FIELDS * m;
+	}
+	return CODEQ_OK;
 }
 
 /* One task's part of a reply (the whole reply for a one-task call). */
@@ -286,88 +293,63 @@ static void
 call_reply(const redisReply *r, const struct enq_calls *k, size_t j,
     codeq_enqueue_result *res)
 {
-	size_t t, m = k->at[j + 1] - k->at[j];
+	size_t t, f = k->first[j], m = k->first[j + 1] - f;
 	codeq_error e;
 
 	if (m == 1) {
-		item_reply(r, &res[k->idx[k->at[j]]]);
+		item_reply(r, &res[k->idx[f]]);
 		return;
 	}
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == m) {
 		for (t = 0; t < m; t++)
-			item_reply(r->element[t], &res[k->idx[k->at[j] + t]]);
+			item_reply(r->element[t], &res[k->idx[f + t]]);
 		return;
 	}
 	if (script_status(r, &e) == CODEQ_OK)
 		cq_err(&e, CODEQ_EPROTO, "store: unexpected reply to enqueue");
 	for (t = 0; t < m; t++)
-		result_err(&res[k->idx[k->at[j] + t]], &e);
+		result_err(&res[k->idx[f + t]], &e);
 }
 
 /* One pipelined round: tasks [from, to), one script call per run of
- * tasks of one queue.  Nothing may be sent between the appends and the
- * reads (a blocking command would read a pipelined reply), so queues are
- * registered before and NOSCRIPT retries happen after. */
+ * tasks of one queue (script_pipeline_v, which also reloads the script
+ * after NOSCRIPT).  Queues are registered before the round: nothing may
+ * be sent between its appends and its reads. */
 static int
 enqueue_round(codeq_t *c, const codeq_task_spec *specs, size_t from,
     size_t to, codeq_enqueue_result *res, codeq_error *err)
 {
 	struct enq_calls k = { 0 };
 	codeq_error e;
-	redisReply *r;
 	size_t i, j;
-	char *st = NULL, *retry = NULL;
-	int nargs;
+	char *sent;
+	int code = CODEQ_OK;
 
-	if ((st = calloc(to - from, 1)) == NULL)
+	if ((sent = calloc(to - from, 1)) == NULL)
 		return cq_err(err, CODEQ_ENOMEM, "out of memory");
-	for (i = from; i < to; i++) {
-		memset(&res[i], 0, sizeof(res[i]));
+	memset(&res[from], 0, (to - from) * sizeof(*res));
+	for (i = from; i < to && code == CODEQ_OK; i++) {
 		if (check_spec(c, &specs[i], &e) != CODEQ_OK ||
 		    store_register_queue(c, specs[i].queue, &e) != CODEQ_OK) {
 			result_err(&res[i], &e);
 			if (e.code == CODEQ_ESTORE)
-				goto lost;
-			continue;
+				code = CODEQ_ESTORE;
+		} else
+			sent[i - from] = 1;
+	}
+	if (code == CODEQ_OK &&
+	    (code = calls_plan(specs, from, to, sent, &k, err)) == CODEQ_OK)
+		code = script_pipeline_v(c, "enqueue", k.nkeys, k.nargs, 1,
+		    k.ncalls, (const char *const **)k.argvs, k.replies, err);
+	for (j = 0; j < k.ncalls; j++)
+		if (k.replies[j] != NULL) {
+			call_reply(k.replies[j], &k, j, res);
+			freeReplyObject(k.replies[j]);
 		}
-		st[i - from] = ST_SENT;
-	}
-	if (calls_plan(specs, from, to, st, &k, err) != CODEQ_OK ||
-	    (retry = calloc(k.ncalls + 1, 1)) == NULL) {
-		calls_free(&k);
-		free(st);
-		return cq_err(err, CODEQ_ENOMEM, "out of memory");
-	}
-	for (j = 0; j < k.ncalls; j++) {
-		nargs = call_args(specs, &k, j);
-		if (script_append(c, "enqueue", 1, nargs, k.argv, NULL,
-		    err) != CODEQ_OK)
-			goto lost;
-	}
-	for (j = 0; j < k.ncalls; j++) {
-		if ((r = store_get_reply(c, err)) == NULL)
-			goto lost;
-		if (script_is_noscript(r))
-			retry[j] = ST_RETRY;
-		else
-			call_reply(r, &k, j, res);
-		freeReplyObject(r);
-	}
-	for (j = 0; j < k.ncalls; j++) {
-		if (retry[j] != ST_RETRY)
-			continue;
-		nargs = call_args(specs, &k, j);
-		if ((r = script_run(c, "enqueue", 1, nargs, k.argv, NULL,
-		    err)) == NULL)
-			goto lost;
-		call_reply(r, &k, j, res);
-		freeReplyObject(r);
-	}
 	calls_free(&k);
-	free(retry);
-	free(st);
-	return CODEQ_OK;
-lost:
+	free(sent);
+	if (code != CODEQ_ESTORE)
+		return code;
 	/* The replies of this round are lost: their outcome is unknown. */
 	for (i = from; i < to; i++)
 		if (res[i].status == CODEQ_OK && res[i].id[0] == '\0') {
@@ -375,9 +357,6 @@ lost:
 			snprintf(res[i].msg, sizeof(res[i].msg),
 			    "store: connection lost, outcome unknown");
 		}
-	calls_free(&k);
-	free(retry);
-	free(st);
 	if (c->rc != NULL)
 		store_lost(c, &e);
 	return cq_err(err, CODEQ_ESTORE, "store: connection lost during a "

@@ -202,7 +202,8 @@ codeq_fail(codeq_t *c, const char *id, const char *token, const char *error,
 
 struct complete_calls {
 	size_t *idx;		/* items sent, in order */
-	size_t *first, *m;	/* call j: idx[first[j] .. first[j] + m[j]) */
+	const char **queues;	/* of each item sent */
+	size_t *first;		/* call j: idx[first[j] .. first[j + 1]) */
 	int *nkeys, *nargs;
 	const char ***argvs;
 	const char **args;	/* every call's args, one block */
@@ -214,8 +215,8 @@ static void
 calls_free(struct complete_calls *k)
 {
 	free(k->idx);
+	free(k->queues);
 	free(k->first);
-	free(k->m);
 	free(k->nkeys);
 	free(k->nargs);
 	free(k->argvs);
@@ -223,7 +224,7 @@ calls_free(struct complete_calls *k)
 	free(k->replies);
 }
 
-/* Plans the calls over the items whose status is CODEQ_OK. */
+/* Plans and builds the calls over the items whose status is CODEQ_OK. */
 static int
 calls_plan(const struct lease_args *a, size_t n, const int *status,
     struct complete_calls *k, codeq_error *err)
@@ -232,29 +233,25 @@ calls_plan(const struct lease_args *a, size_t n, const int *status,
 
 	memset(k, 0, sizeof(*k));
 	k->idx = calloc(n, sizeof(*k->idx));
-	k->first = calloc(n, sizeof(*k->first));
-	k->m = calloc(n, sizeof(*k->m));
+	k->queues = calloc(n, sizeof(*k->queues));
+	k->first = calloc(n + 1, sizeof(*k->first));
 	k->nkeys = calloc(n, sizeof(*k->nkeys));
 	k->nargs = calloc(n, sizeof(*k->nargs));
 	k->argvs = calloc(n, sizeof(*k->argvs));
 	k->args = calloc(6 * n, sizeof(*k->args));
 	k->replies = calloc(n, sizeof(*k->replies));
-	if (!k->idx || !k->first || !k->m || !k->nkeys || !k->nargs ||
+	if (!k->idx || !k->queues || !k->first || !k->nkeys || !k->nargs ||
 	    !k->argvs || !k->args || !k->replies)
 		return cq_err(err, CODEQ_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		if (status[i] != CODEQ_OK)
-			continue;
-		if (nv == 0 || k->m[k->ncalls - 1] == COMPLETE_PER_CALL ||
-		    strcmp(a[k->idx[k->first[k->ncalls - 1]]].queue,
-		    a[i].queue) != 0)
-			k->first[k->ncalls++] = nv;
-		k->m[k->ncalls - 1]++;
-		k->idx[nv++] = i;
-	}
+	for (i = 0; i < n; i++)
+		if (status[i] == CODEQ_OK) {
+			k->queues[nv] = a[i].queue;
+			k->idx[nv++] = i;
+		}
+	k->ncalls = script_runs(k->queues, nv, COMPLETE_PER_CALL, k->first);
 	for (j = 0; j < k->ncalls; j++) {
 		const char **v = k->args + off;
-		size_t m = k->m[j], f = k->first[j];
+		size_t f = k->first[j], m = k->first[j + 1] - f;
 
 		for (t = 0; t < m; t++) {
 			const struct lease_args *x = &a[k->idx[f + t]];
@@ -265,7 +262,7 @@ calls_plan(const struct lease_args *a, size_t n, const int *status,
 			v[m + 3 + 4 * t] = x->argv[4];	/* result */
 			v[m + 4 + 4 * t] = x->argv[5];	/* retention */
 		}
-		v[m] = a[k->idx[f]].queue;
+		v[m] = k->queues[f];
 		k->nkeys[j] = (int)m;
 		k->nargs[j] = (int)(5 * m + 1);
 		k->argvs[j] = v;
@@ -279,7 +276,7 @@ static void
 call_status(const redisReply *r, const struct complete_calls *k, size_t j,
     int *status)
 {
-	size_t t, m = k->m[j], f = k->first[j];
+	size_t t, f = k->first[j], m = k->first[j + 1] - f;
 	codeq_error e;
 	int whole;
 
@@ -323,8 +320,8 @@ codeq_complete_batch(codeq_t *c, const codeq_completion *items, size_t n,
 			call_status(k.replies[j], &k, j, status);
 			freeReplyObject(k.replies[j]);
 		} else if (code != CODEQ_OK)
-			for (i = 0; i < k.m[j]; i++)
-				status[k.idx[k.first[j] + i]] = CODEQ_ESTORE;
+			for (i = k.first[j]; i < k.first[j + 1]; i++)
+				status[k.idx[i]] = CODEQ_ESTORE;
 	}
 out:
 	calls_free(&k);

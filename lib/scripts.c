@@ -183,6 +183,19 @@ script_status(const redisReply *r, codeq_error *err)
 	return cq_err(err, CODEQ_EPROTO, "store: %s", r->str);
 }
 
+size_t
+script_runs(const char *const *queues, size_t n, size_t max, size_t *first)
+{
+	size_t t, ncalls = 0;
+
+	for (t = 0; t < n; t++)
+		if (t == 0 || t - first[ncalls - 1] == max ||
+		    strcmp(queues[t], queues[first[ncalls - 1]]) != 0)
+			first[ncalls++] = t;
+	first[ncalls] = n;
+	return ncalls;
+}
+
 int
 script_batch(codeq_t *c, const char *name, int nkeys, int nargs, size_t n,
     const char *const **argvs, int *status,

@@ -71,6 +71,14 @@ int script_pipeline_v(codeq_t *c, const char *name, const int *nkeys,
     const int *nargs, size_t stride, size_t n, const char *const **argvs,
     redisReply **replies, codeq_error *err);
 
+/* The calls of a many-task script (enqueue, complete) over n items, item
+ * t of queue queues[t]: runs of consecutive items of one queue, at most
+ * max each (a script touches one queue's slot).  Call j covers items
+ * first[j] .. first[j + 1] - 1; first needs room for n + 1.  Returns the
+ * number of calls. */
+size_t script_runs(const char *const *queues, size_t n, size_t max,
+    size_t *first);
+
 /* The batch calls of libcodeq (heartbeat, complete): script_pipeline()
  * over n items whose argvs[i] is NULL where status[i] already says why
  * the item was not sent.  Each reply goes to parse(reply, i, arg), whose
