@@ -362,7 +362,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 {
 	codeq_task_status st = CODEQ_STATUS_UNKNOWN;
 	codeq_error err;
-	int rc, fails = lost;
+	int rc, fails = 0;
 	int64_t give_up = clock_mono_ms() + (w->pool->lease_ms > 60000 ?
 	    w->pool->lease_ms : 60000) * 2;
 
@@ -374,7 +374,8 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 		rc = w->store ? report_once(w, t, r, &st, &err) : CODEQ_ESTORE;
 		if (rc == CODEQ_OK)
 			break;
-		if ((rc == CODEQ_ESTALE || rc == CODEQ_ESTATE) && fails > 0 &&
+		if ((rc == CODEQ_ESTALE || rc == CODEQ_ESTATE) &&
+		    (fails > 0 || lost) &&
 		    applied_before(w, t)) {
 			rc = CODEQ_OK;	/* the reply lost in the outage was a yes */
 			break;
@@ -561,7 +562,7 @@ run_task(struct worker *w, codeq_task *t, int more)
 	run_handler(w, t, &r);
 	us = clock_mono_us() - t0;
 	w->calm = us < FAST_US ? w->calm + 1 : 0;
-	w->n.handler_ms += (uint64_t)(clock_mono_ms() - start);
+	w->n.handler_ms += (uint64_t)(us / 1000);
 	cqm_handler_duration(w->pool->name, us / 1e6);
 	if (r.timed_out)
 		w->n.timeouts++;
