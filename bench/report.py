@@ -151,8 +151,11 @@ def main():
               "concurrency 50; codeqd: 2 workers, prefetch 16):")
         for mine in ("drain", "bulk"):
             a_, b_ = scn.get(mine, {}), scn.get("bullmq-" + mine, {})
-            if not b_ or b_.get("failed"):
-                print(f"  {mine:<6} BullMQ FAILED (see bullmq-{mine}.log)")
+            if not b_:
+                continue
+            if b_.get("failed"):
+                print(f"  {mine:<6} BullMQ failed on this store: "
+                      f"{b_.get('error') or 'see bullmq-' + mine + '.log'}")
                 continue
             cpu = lambda s: s.get("store", {}).get("cpu_us_per_task")
             print(f"  {mine:<6} codeq {fmt(a_.get('per_second'))}/s, BullMQ "
