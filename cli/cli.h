@@ -140,7 +140,7 @@ int cmd_stats(struct cli *, int, char **);
 int cmd_dlq(struct cli *, int, char **);
 int cmd_fsck(struct cli *, int, char **);
 int cmd_reap(struct cli *, int, char **);
-/* webhooks: cli/subscribe.c, cli/callbacks.c */
+/* webhooks: cli/cmd_subscribe.c, cli/cmd_callbacks.c */
 int cmd_subscribe(struct cli *, int, char **);
 int cmd_subscriptions(struct cli *, int, char **);
 int cmd_callbacks(struct cli *, int, char **);

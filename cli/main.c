@@ -27,7 +27,7 @@
  *      shell test of your part.
  */
 /* Prototypes of commands that live outside cli.h go here. */
-int cmd_top(struct cli *, int, char **);	/* cli/top.c */
+int cmd_top(struct cli *, int, char **);	/* cli/cmd_top.c */
 
 static const struct cli_command commands[] = {
 	{ "enqueue", "QUEUE [--payload JSON | --payload-file F | --bulk F] [...]",

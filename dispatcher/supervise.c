@@ -309,20 +309,16 @@ child_spawn(struct child *c)
 			rc = worker_main(D.cfg, c->pool->pc, D.cfg->store.url,
 			    &D.opt, fds[1]);
 			break;
-#ifdef HAVE_NOTIFIER
 		case CHILD_NOTIFIER:
 			log_set_proc("notifier");
 			webhooks_exec("notifier", D.cfg_path, fds[1]);
 			rc = 1;
 			break;
-#endif
-#ifdef HAVE_CALLBACKS
 		case CHILD_CALLBACKS:
 			log_set_proc("callbacks");
 			webhooks_exec("callbacks", D.cfg_path, fds[1]);
 			rc = 1;
 			break;
-#endif
 		default:
 			rc = 1;
 			break;
@@ -528,16 +524,12 @@ aux_setup(void)
 	aux_setup_enabled();
 }
 
-/* The notifier and callbacks run when built in and enabled. */
+/* The notifier and callbacks run when enabled. */
 void
 aux_setup_enabled(void)
 {
-#ifdef HAVE_NOTIFIER
 	D.aux_enabled[0] = D.cfg->notifier.enabled;
-#endif
-#ifdef HAVE_CALLBACKS
 	D.aux_enabled[1] = D.cfg->callbacks.enabled;
-#endif
 	if (D.aux_enabled[0] && D.aux[0].fd < 0)
 		D.aux[0].state = CS_DOWN;
 	if (D.aux_enabled[1] && D.aux[1].fd < 0)

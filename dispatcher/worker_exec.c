@@ -8,7 +8,7 @@
  * page-table copies at every fork.  So the forked child executes
  * codeq-worker (worker/main.c), which links only what a worker uses, and
  * the notifier and callbacks children execute codeq-webhooks
- * (dispatcher/webhooks_main.c): codeqd itself no longer links libcurl.
+ * (webhooks/main.c): codeqd itself no longer links libcurl.
  *
  * The worker must run exactly the pool configuration the dispatcher runs,
  * not whatever the file says by the time it starts (it may have been

@@ -1,7 +1,7 @@
 /*
  * store.h - internal: the connection behind a codeq_t (blocking hiredis),
  * shared by every file of libcodeq and by the daemon's parts that link
- * libcodeq-internal.
+ * libcodeq-common.
  *
  * Command names are written as literals at the start of the format string
  * (store_command(c, err, "HGETALL %s", key)), so tests/kvrocks_commands.sh

@@ -1,5 +1,5 @@
 /*
- * ipc_fuzz.c - deterministic fuzz test of the IPC decoder (lib/ipc.c).
+ * ipc_fuzz.c - deterministic fuzz test of the IPC decoder (common/ipc.c).
  *
  * Every message type round-trips; then every truncation, hundreds of
  * thousands of mutations of valid frames, random frames and hand-made

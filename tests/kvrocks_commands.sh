@@ -6,8 +6,8 @@
 #  - Lua: the first argument of every redis.call / redis.pcall in
 #    lib/scripts/*.lua, the shared prelude.lua included (it must be a
 #    string literal);
-#  - C: the first word of every string literal in lib/ dispatcher/ worker/
-#    notifier/ callbacks/ cli/ that is an upper-case Redis command name
+#  - C: the first word of every string literal in lib/ common/ dispatcher/ worker/
+#    webhooks/ cli/ that is an upper-case Redis command name
 #    (the C code writes command names as literals: "HGETALL %s").
 # What a Redis command name is comes from the private redis-server's
 # COMMAND LIST, so a command KVRocks lacks cannot hide behind a name this
@@ -63,7 +63,7 @@ elif "lib/scripts/prelude.lua" not in used.get("TIME", ()):
 
 # C sources.
 strlit = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-for d in ("lib", "dispatcher", "worker", "notifier", "callbacks", "cli"):
+for d in ("lib", "common", "dispatcher", "worker", "webhooks", "cli"):
     base = os.path.join(top, d)
     if not os.path.isdir(base):
         continue

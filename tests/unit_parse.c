@@ -1,4 +1,4 @@
-/* unit_parse.c - the value parsers of lib/parse.c: durations, sizes,
+/* unit_parse.c - the value parsers of common/parse.c: durations, sizes,
  * booleans, points in time, and their inverses used in messages. */
 #include "config.h"
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# webhooks_http.sh: lib/http.c against a real HTTP server on loopback.
+# webhooks_http.sh: webhooks/http.c against a real HTTP server on loopback.
 # Signatures verify in both schemes under an independent implementation
 # (the sink's Python hmac); keep-alive reuses connections; statuses are
 # classified; Retry-After is read; a hanging endpoint times out while

@@ -1,5 +1,5 @@
 /*
- * webhooks_httpc.c - drives lib/http.c from the tests: POSTs a small
+ * webhooks_httpc.c - drives webhooks/http.c from the tests: POSTs a small
  * signed JSON body to every URL given, all at once, and prints one line
  * per completed request, in completion order:
  *

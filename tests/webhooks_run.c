@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "callbacks/callbacks.h"
+#include "callbacks.h"
 #include "conf.h"
 #include "log.h"
-#include "notifier/notifier.h"
+#include "notifier.h"
 
 int
 main(int argc, char **argv)

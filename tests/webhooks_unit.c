@@ -14,8 +14,8 @@
 #include <check.h>
 
 #include "http.h"
-#include "callbacks/batch.h"
-#include "notifier/route.h"
+#include "callbacks_batch.h"
+#include "notifier_route.h"
 #include "sign.h"
 #include "urlpolicy.h"
 #include "utf8.h"

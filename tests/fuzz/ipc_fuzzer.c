@@ -3,7 +3,7 @@
  * (it needs clang); build and run it with:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -I. \
- *       tests/fuzz/ipc_fuzzer.c lib/ipc.c $(pkg-config --libs msgpack) -o ipc_fuzzer
+ *       tests/fuzz/ipc_fuzzer.c common/ipc.c $(pkg-config --libs msgpack) -o ipc_fuzzer
  *   ./ipc_fuzzer -max_len=4096 -runs=1000000
  *
  * (-I. must find a config.h: any configured build directory has one.)

@@ -35,7 +35,7 @@ wh_count(const char *kind, int verdict, double seconds)
 	    seconds);
 }
 
-/* Absolute values since start, about once a second (lib/codeq_metrics.h). */
+/* Absolute values since start, about once a second (common/codeq_metrics.h). */
 static void
 send_counters(struct wh_proc *p)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "route.h"
+#include "notifier_route.h"
 
 struct rr {
 	char *group;

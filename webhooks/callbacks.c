@@ -37,7 +37,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "batch.h"
+#include "callbacks_batch.h"
 #include "callbacks.h"
 #include "codeq.h"
 #include "conf.h"

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
-#include "batch.h"
+#include "callbacks_batch.h"
 #include "jsonbuf.h"
 #include "webhook.h"
 
@@ -58,7 +58,7 @@ event_type(const char *status)
  * of this process' time.  The output is byte for byte what
  * json_dumps(JSON_COMPACT) gives for the same document, keys in the same
  * order (tests/webhooks_unit.c compares both); an item's result, which
- * is JSON text of any shape, still goes through jansson (lib/jsonbuf.h).
+ * is JSON text of any shape, still goes through jansson (common/jsonbuf.h).
  */
 
 /* Results are stored as JSON text (sent as that JSON value, compact);

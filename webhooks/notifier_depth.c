@@ -18,8 +18,8 @@
 
 #include <hiredis/async.h>
 
-#include "depth.h"
-#include "route.h"
+#include "notifier_depth.h"
+#include "notifier_route.h"
 #include "webhook.h"
 
 #define NPRIO 10

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "callbacks/callbacks.h"
+#include "callbacks.h"
 #include "conf.h"
 #include "log.h"
-#include "notifier/notifier.h"
+#include "notifier.h"
 
 int
 main(int argc, char **argv)
