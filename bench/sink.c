@@ -1,6 +1,6 @@
 /*
  * sink.c - a fast loopback HTTP sink for the webhook benchmarks and the
- * wrk ceiling (tests/sink.py records and verifies every request, which
+ * wrk ceiling (tests/webhooks/sink.py records and verifies every request, which
  * makes it the bottleneck; this one only counts).
  *
  *   codeq-bench-sink --port-file FILE [--port N] [--max-seconds S]

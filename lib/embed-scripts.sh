@@ -9,7 +9,7 @@
 # of each script here: only the helpers the script calls, and the helpers
 # those call.  Every helper is a closure created each time a script runs,
 # so one that is not called would only cost time on the hot path.
-# Prepending the whole prelude (as tests/storage_protocol.sh and other
+# Prepending the whole prelude (as tests/storage/protocol.sh and other
 # clients do) gives the same behaviour.
 set -eu
 srcdir=$1; prelude=$2; shift 2

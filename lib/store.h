@@ -4,7 +4,7 @@
  * libcodeq-common.
  *
  * Command names are written as literals at the start of the format string
- * (store_command(c, err, "HGETALL %s", key)), so tests/kvrocks_commands.sh
+ * (store_command(c, err, "HGETALL %s", key)), so tests/storage/kvrocks_commands.sh
  * can find every command the C code uses and check it against KVRocks'
  * list.
  *

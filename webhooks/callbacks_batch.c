@@ -57,7 +57,7 @@ event_type(const char *status)
  * hash table per object, then a dump) building them took more than half
  * of this process' time.  The output is byte for byte what
  * json_dumps(JSON_COMPACT) gives for the same document, keys in the same
- * order (tests/webhooks_unit.c compares both); an item's result, which
+ * order (tests/unit/webhooks.c compares both); an item's result, which
  * is JSON text of any shape, still goes through jansson (common/jsonbuf.h).
  */
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# contract.sh - an exec handler for tests/dispatcher_exec.sh: the payload
+# contract.sh - an exec handler for tests/codeqd/exec.sh: the payload
 # ({"op": ...}) picks what it does, to exercise the exit-code contract.
 payload=$(cat)
 op=$(printf '%s' "$payload" | sed -n 's/.*"op" *: *"\([a-z0-9_]*\)".*/\1/p')
