@@ -63,11 +63,12 @@ so = $TEST_SO
 processes = 2
 EOC
 sed -i "s|^url = .*|url = $STORE_URL\n$PWLINE|" "$T_DIR/c.conf"
-env -u CODEQ_REDIS_URL "$CODEQD" -c "$T_DIR/c.conf" --foreground >>"$T_DIR/codeqd.log" 2>&1 &
-CODEQD_PID=$!
-t_track "$CODEQD_PID"
-wait_for 20 grep -q "pid=$CODEQD_PID msg=\"codeqd ready\"" "$T_DIR/codeqd.log" ||
-	fail "codeqd did not become ready"
+# codeqd takes its store from the file alone: no CODEQ_REDIS_URL here.
+cli_url=$CODEQ_REDIS_URL
+unset CODEQ_REDIS_URL
+start_codeqd "$T_DIR/c.conf"
+CODEQ_REDIS_URL=$cli_url
+export CODEQ_REDIS_URL
 
 enqueue_with_webhook wq 20 "$S_URL/done"
 wait_for 30 at_least 20 S /done || fail "callbacks: $(requests S /done) of 20"
