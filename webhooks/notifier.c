@@ -220,8 +220,7 @@ nsub_from(struct notifier *n, const codeq_subscription *cs)
 	for (i = 0; i < cs->nqueues; i++)
 		if ((s->queues[s->nqueues++] = strdup(cs->queues[i])) == NULL)
 			goto fail;
-	s->mode = cs->mode == CODEQ_SUB_GROUP ? SUB_GROUP :
-	    cs->mode == CODEQ_SUB_HASH ? SUB_HASH : SUB_FANOUT;
+	s->mode = cs->mode;
 	s->min_interval_ms = cs->min_interval_ms;
 	s->expires_at = cs->expires_at;
 	s->host = host_index(n, s->url);

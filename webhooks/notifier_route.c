@@ -490,7 +490,7 @@ cands_free(struct cands *c)
 
 /* Picks one member of (mode, group) among the queue's subscribers. */
 static struct nsub *
-choose(struct route *r, const struct cands *c, enum sub_mode mode,
+choose(struct route *r, const struct cands *c, codeq_sub_mode mode,
     const char *group, const char *queue, int64_t now)
 {
 	struct nsub *m[64], *best = NULL;
@@ -506,7 +506,7 @@ choose(struct route *r, const struct cands *c, enum sub_mode mode,
 	}
 	if (n == 0)
 		return NULL;
-	if (mode == SUB_HASH) {
+	if (mode == CODEQ_SUB_HASH) {
 		for (i = 0; i < n; i++) {
 			h = fnv1a(queue, m[i]->id);
 			if (best == NULL || h > bh) {
@@ -569,7 +569,7 @@ route_assign(struct route *r, const char *queue, int64_t ready,
 	for (i = 0; i < c.n; i++) {
 		struct nsub *s = r->subs[c.v[i]];
 
-		if (s->mode == SUB_FANOUT) {
+		if (s->mode == CODEQ_SUB_FANOUT) {
 			chosen += add_pending(s, queue, h, ready, now_ms) == 0;
 			continue;
 		}
@@ -608,28 +608,4 @@ route_sent(struct nsub *s, int64_t now_ms)
 	strset_clear(&s->pidx);
 	s->npending = 0;
 	s->last_sent_ms = now_ms;
-}
-
-int
-route_mode_parse(const char *s, enum sub_mode *out)
-{
-	if (strcmp(s, "fanout") == 0)
-		*out = SUB_FANOUT;
-	else if (strcmp(s, "group") == 0)
-		*out = SUB_GROUP;
-	else if (strcmp(s, "hash") == 0)
-		*out = SUB_HASH;
-	else
-		return -1;
-	return 0;
-}
-
-const char *
-route_mode_name(enum sub_mode m)
-{
-	switch (m) {
-	case SUB_GROUP: return "group";
-	case SUB_HASH: return "hash";
-	default: return "fanout";
-	}
 }

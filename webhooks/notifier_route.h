@@ -26,9 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codeq.h"
 #include "sign.h"
-
-enum sub_mode { SUB_FANOUT = 0, SUB_GROUP, SUB_HASH };
 
 /* A set of strings in insertion order with O(1) lookups: keys[0 .. n-1]
  * (owned), indexed by an open-addressing table of positions.  All zero is
@@ -68,7 +67,7 @@ struct nsub {
 	char *url;
 	char **queues;
 	size_t nqueues;
-	enum sub_mode mode;
+	codeq_sub_mode mode;
 	char *group;			/* "" when none */
 	int64_t min_interval_ms;
 	int64_t expires_at;
@@ -112,7 +111,5 @@ int64_t route_next_send(const struct nsub *s, int64_t now_ms);
 void route_sent(struct nsub *s, int64_t now_ms);
 
 void nsub_free(struct nsub *s);
-int route_mode_parse(const char *s, enum sub_mode *out);
-const char *route_mode_name(enum sub_mode m);
 
 #endif

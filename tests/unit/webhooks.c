@@ -218,7 +218,7 @@ START_TEST(http_verdicts)
 END_TEST
 
 static struct nsub *
-mksub(const char *id, enum sub_mode mode, const char *group,
+mksub(const char *id, codeq_sub_mode mode, const char *group,
     int64_t min_interval, const char *q1, const char *q2)
 {
 	struct nsub *s = calloc(1, sizeof(*s));
@@ -249,9 +249,9 @@ START_TEST(route_fanout_batches)
 	struct route *r = route_new();
 	struct nsub **v = calloc(3, sizeof(*v));
 
-	v[0] = mksub("a", SUB_FANOUT, "", 0, "q1", "q2");
-	v[1] = mksub("b", SUB_FANOUT, "", 0, "q1", NULL);
-	v[2] = mksub("c", SUB_FANOUT, "", 0, "q3", NULL);
+	v[0] = mksub("a", CODEQ_SUB_FANOUT, "", 0, "q1", "q2");
+	v[1] = mksub("b", CODEQ_SUB_FANOUT, "", 0, "q1", NULL);
+	v[2] = mksub("c", CODEQ_SUB_FANOUT, "", 0, "q3", NULL);
 	route_replace(r, v, 3);
 	ck_assert_int_eq(route_assign(r, "q1", 3, 1000), 2);
 	ck_assert_int_eq(route_assign(r, "q2", 1, 1000), 1);
@@ -263,7 +263,7 @@ START_TEST(route_fanout_batches)
 	ck_assert_int_eq(find(r, "a")->pending[0].ready, 3);
 	/* A reload keeps the batches of surviving subscriptions. */
 	v = calloc(1, sizeof(*v));
-	v[0] = mksub("a", SUB_FANOUT, "", 0, "q1", "q2");
+	v[0] = mksub("a", CODEQ_SUB_FANOUT, "", 0, "q1", "q2");
 	route_replace(r, v, 1);
 	ck_assert_int_eq(find(r, "a")->npending, 2);
 	ck_assert_int_eq(route_wants(r, "q1"), 1);
@@ -278,10 +278,10 @@ START_TEST(route_group_round_robin)
 	struct nsub **v = calloc(4, sizeof(*v));
 	int got[3] = { 0, 0, 0 };
 
-	v[0] = mksub("g1", SUB_GROUP, "g", 0, "q", NULL);
-	v[1] = mksub("g2", SUB_GROUP, "g", 0, "q", NULL);
-	v[2] = mksub("g3", SUB_GROUP, "g", 0, "q", NULL);
-	v[3] = mksub("f", SUB_FANOUT, "", 0, "q", NULL);
+	v[0] = mksub("g1", CODEQ_SUB_GROUP, "g", 0, "q", NULL);
+	v[1] = mksub("g2", CODEQ_SUB_GROUP, "g", 0, "q", NULL);
+	v[2] = mksub("g3", CODEQ_SUB_GROUP, "g", 0, "q", NULL);
+	v[3] = mksub("f", CODEQ_SUB_FANOUT, "", 0, "q", NULL);
 	route_replace(r, v, 4);
 	for (int round = 0; round < 6; round++) {
 		ck_assert_int_eq(route_assign(r, "q", 1, 1000 + round), 2);
@@ -311,9 +311,9 @@ START_TEST(route_hash_deterministic)
 	int spread[3] = { 0, 0, 0 };
 	char q[16];
 
-	v[0] = mksub("h1", SUB_HASH, "", 0, "*", NULL);
-	v[1] = mksub("h2", SUB_HASH, "", 0, "*", NULL);
-	v[2] = mksub("h3", SUB_HASH, "", 0, "*", NULL);
+	v[0] = mksub("h1", CODEQ_SUB_HASH, "", 0, "*", NULL);
+	v[1] = mksub("h2", CODEQ_SUB_HASH, "", 0, "*", NULL);
+	v[2] = mksub("h3", CODEQ_SUB_HASH, "", 0, "*", NULL);
 	route_replace(r, v, 3);
 	for (int k = 0; k < 5; k++) {
 		ck_assert_int_eq(route_assign(r, "orders", 1, 1), 1);
@@ -348,7 +348,7 @@ START_TEST(route_min_interval)
 	struct nsub **v = calloc(1, sizeof(*v));
 	struct nsub *s;
 
-	v[0] = mksub("m", SUB_FANOUT, "", 5000, "q", NULL);
+	v[0] = mksub("m", CODEQ_SUB_FANOUT, "", 5000, "q", NULL);
 	route_replace(r, v, 1);
 	s = route_get(r, 0);
 	ck_assert(route_next_send(s, 1000) == INT64_MAX);	/* nothing */
@@ -412,9 +412,9 @@ START_TEST(route_index_many)
 	char q[32];
 	int i;
 
-	v[0] = mksub("all", SUB_FANOUT, "", 0, "*", NULL);
-	v[1] = mksub("one", SUB_FANOUT, "", 0, "q.7", "q.7");
-	v[2] = mksub("grp", SUB_GROUP, "g", 0, "q.7", "*");
+	v[0] = mksub("all", CODEQ_SUB_FANOUT, "", 0, "*", NULL);
+	v[1] = mksub("one", CODEQ_SUB_FANOUT, "", 0, "q.7", "q.7");
+	v[2] = mksub("grp", CODEQ_SUB_GROUP, "g", 0, "q.7", "*");
 	route_replace(r, v, 3);
 	ck_assert_int_eq(route_wants(r, "anything"), 1);
 	for (i = 0; i < 300; i++) {
