@@ -24,12 +24,25 @@ if lease == nil or want == nil or tonumber(ARGV[5]) == nil then
 	return redis.error_reply('INVAL claim: malformed numeric argument')
 end
 
+-- h, a task hash as a flat field/value array, with where each field's
+-- value is (at[name]), made as the store has it after HSET of the
+-- field/value array set.
+local function set_fields(h, at, set)
+	for k = 1, #set, 2 do
+		local v = at[set[k]]
+		if not v then
+			h[#h + 1] = set[k]
+			v = #h + 1
+		end
+		h[v] = set[k + 1]
+	end
+end
+
 -- Promote due delayed tasks so that they compete by priority.
 local promoted = promote_due(P, P .. 'delayed', now, tonumber(ARGV[5]))
 
-local out = {}
-local held = {}
-local until_ms = int(now + lease)
+local out, held, scores = {}, {}, {}
+local until_ms, now_s = int(now + lease), int(now)
 -- Tokens continue the queue's counter; it is written once, at the end
 -- (the script is atomic: nobody sees it in between).
 local fence = tonumber(redis.call('GET', P .. 'fence') or '0')
@@ -42,22 +55,31 @@ for prio = 9, 0, -1 do
 		if not ids then break end
 		for _, id in ipairs(ids) do
 			local tkey = task_key(P, id)
-			local f = redis.call('HMGET', tkey, 'status', 'attempts')
-			if f[1] == 'ready' then
+			-- The whole hash is read once: it is the reply, with the
+			-- fields this claim writes set in it as in the store.
+			local h = redis.call('HGETALL', tkey)
+			local at = {}
+			for k = 1, #h, 2 do at[h[k]] = k + 1 end
+			if at.status and h[at.status] == 'ready' then
 				fence = fence + 1
-				redis.call('HSET', tkey, 'status', 'leased',
-					'attempts', int(tonumber(f[2] or '0') + 1),
-					'lease_token', int(fence), 'lease_until', until_ms,
-					'worker', ARGV[3], 'updated_at', int(now))
-				redis.call('ZADD', KEYS[1], until_ms, id)
-				out[#out + 1] = redis.call('HGETALL', tkey)
-				held[#held + 1] = id .. ' ' .. int(fence)
+				local token = int(fence)
+				local set = {'status', 'leased',
+					'attempts', int(tonumber(h[at.attempts] or '0') + 1),
+					'lease_token', token, 'lease_until', until_ms,
+					'worker', ARGV[3], 'updated_at', now_s}
+				redis.call('HSET', tkey, unpack(set))
+				set_fields(h, at, set)
+				out[#out + 1] = h
+				held[#held + 1] = id .. ' ' .. token
+				scores[#scores + 1] = until_ms
+				scores[#scores + 1] = id
 			end
 		end
 	end
 	if #out >= want then break end
 end
 if #out > 0 then
+	call_list('ZADD', KEYS[1], scores)
 	redis.call('SET', P .. 'fence', int(fence))
 	redis.call('HINCRBY', P .. 'stats', 'claimed', #out)
 	redis.call('SET', P .. 'claim:' .. ARGV[3], table.concat(held, ' '),

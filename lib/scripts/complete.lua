@@ -11,7 +11,8 @@
 --          task has a webhook, a callback item
 --          is written to the outbox (codeq:{Q}:cbseq, codeq:{Q}:cb:N,
 --          codeq:{Q}:outbox) in this same script (invariant 8).  Then
---          stats.completed + the tasks completed, in one write.
+--          the completed ids leave leased, and stats.completed + the
+--          tasks completed, one write each.
 -- Returns  one task: 1, or its refusal as the error reply; N tasks: an
 --          array of N such replies (a refusal as an error element).
 local Q = ARGV[1]
@@ -22,7 +23,7 @@ if n < 1 or #ARGV ~= 1 + 4 * n then
 		(#ARGV - 1) .. ' task arguments, not 4 per key')
 end
 local now = now_ms()
-local out, done = {}, 0
+local out, done, ended = {}, 0, {}
 for i = 1, n do
 	local b = 2 + 4 * (i - 1)
 	local id, token, result, retention = ARGV[b], ARGV[b + 1], ARGV[b + 2],
@@ -34,8 +35,9 @@ for i = 1, n do
 			'webhook', 'attempts', 'traceparent')
 		out[i] = lease_refusal(f[1], f[2], id, token)
 		if not out[i] then
-			finish_terminal(P, KEYS[i], id, now, 'completed', 'result',
-				result, retention)
+			finish_terminal(KEYS[i], now, 'completed', 'result', result,
+				retention)
+			ended[#ended + 1] = id
 			outbox_add(P, now, id, f[3], 'completed', result, '', f[4], f[5])
 			out[i] = 1
 			done = done + 1
@@ -43,6 +45,7 @@ for i = 1, n do
 	end
 end
 if done > 0 then
+	call_list('ZREM', P .. 'leased', ended)
 	redis.call('HINCRBY', P .. 'stats', 'completed', done)
 end
 if n == 1 then return out[1] end

@@ -20,7 +20,8 @@ local f = redis.call('HMGET', KEYS[1], 'status', 'lease_token', 'webhook',
 	'attempts', 'traceparent')
 local refused = lease_refusal(f[1], f[2], id, ARGV[3])
 if refused then return refused end
-finish_terminal(P, KEYS[1], id, now, 'failed', 'error', ARGV[4], ARGV[5])
+redis.call('ZREM', P .. 'leased', id)
+finish_terminal(KEYS[1], now, 'failed', 'error', ARGV[4], ARGV[5])
 redis.call('HINCRBY', P .. 'stats', 'failed', 1)
 outbox_add(P, now, id, f[3], 'failed', '', ARGV[4], f[4], f[5])
 return 1

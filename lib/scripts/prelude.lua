@@ -73,16 +73,25 @@ local function outbox_add(P, now, id, url, status, result, err, attempts,
 	return n
 end
 
+-- Calls cmd on key with the elements of list as its further arguments,
+-- in slices of 1000 (an even size: score/member pairs stay whole):
+-- unpack() is bounded by Lua's C stack.  One call per slice, not per
+-- element, so that a batch of tasks costs one command where it can.
+local function call_list(cmd, key, list)
+	for i = 1, #list, 1000 do
+		redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list)))
+	end
+end
+
 -- Ends the lease of task id (hash tkey) in a terminal status, 'completed'
--- or 'failed', recording field = value (the result or the error): out of
--- leased, completed_at, the hash expires after retention_ms.  The caller
--- adds to the counter stats.<status> (once per call for many tasks) and
--- writes the callback item.
-local function finish_terminal(P, tkey, id, now, status, field, value,
-		retention_ms)
-	redis.call('ZREM', P .. 'leased', id)
+-- or 'failed', recording field = value (the result or the error):
+-- completed_at, the hash expires after retention_ms.  The caller removes
+-- the id from leased (once per call for many tasks), adds to the counter
+-- stats.<status> and writes the callback item.
+local function finish_terminal(tkey, now, status, field, value, retention_ms)
+	local now_s = int(now)
 	redis.call('HSET', tkey, 'status', status, field, value,
-		'completed_at', int(now), 'updated_at', int(now))
+		'completed_at', now_s, 'updated_at', now_s)
 	redis.call('HDEL', tkey, 'lease_until')
 	redis.call('PEXPIRE', tkey, retention_ms)
 end
