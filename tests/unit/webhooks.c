@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 
+#include "addrpolicy.h"
 #include "http.h"
 #include "callbacks_batch.h"
 #include "notifier_route.h"
@@ -122,7 +123,7 @@ START_TEST(url_validation)
 }
 END_TEST
 
-static enum urlpolicy_class
+static enum addrpolicy_class
 cls(const char *addr)
 {
 	struct sockaddr_in s4;
@@ -132,37 +133,37 @@ cls(const char *addr)
 	memset(&s6, 0, sizeof(s6));
 	if (inet_pton(AF_INET, addr, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		return urlpolicy_classify((struct sockaddr *)&s4, sizeof(s4));
+		return addrpolicy_classify((struct sockaddr *)&s4, sizeof(s4));
 	}
 	ck_assert_int_eq(inet_pton(AF_INET6, addr, &s6.sin6_addr), 1);
 	s6.sin6_family = AF_INET6;
-	return urlpolicy_classify((struct sockaddr *)&s6, sizeof(s6));
+	return addrpolicy_classify((struct sockaddr *)&s6, sizeof(s6));
 }
 
 START_TEST(address_classes)
 {
-	ck_assert_int_eq(cls("127.0.0.1"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("127.255.0.9"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("10.1.2.3"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("172.16.0.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("172.31.255.255"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("172.32.0.1"), URLPOLICY_PUBLIC);
-	ck_assert_int_eq(cls("192.168.1.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("169.254.169.254"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("100.64.0.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("100.128.0.1"), URLPOLICY_PUBLIC);
-	ck_assert_int_eq(cls("8.8.8.8"), URLPOLICY_PUBLIC);
-	ck_assert_int_eq(cls("0.0.0.0"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("224.0.0.1"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("255.255.255.255"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("::1"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("::"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("::ffff:127.0.0.1"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("::ffff:10.0.0.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("fd00::1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("fe80::1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("ff02::1"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("2001:4860:4860::8888"), URLPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("127.0.0.1"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("127.255.0.9"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("10.1.2.3"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("172.16.0.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("172.31.255.255"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("172.32.0.1"), ADDRPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("192.168.1.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("169.254.169.254"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("100.64.0.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("100.128.0.1"), ADDRPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("8.8.8.8"), ADDRPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("0.0.0.0"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("224.0.0.1"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("255.255.255.255"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("::1"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("::"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("::ffff:127.0.0.1"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("::ffff:10.0.0.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("fd00::1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("fe80::1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("ff02::1"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("2001:4860:4860::8888"), ADDRPOLICY_PUBLIC);
 }
 END_TEST
 
@@ -173,17 +174,17 @@ START_TEST(address_policy)
 	memset(&s4, 0, sizeof(s4));
 	s4.sin_family = AF_INET;
 	inet_pton(AF_INET, "127.0.0.1", &s4.sin_addr);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 0, 1),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 0, 1),
 	    0);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 1, 0),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 1, 0),
 	    1);
 	inet_pton(AF_INET, "192.168.0.1", &s4.sin_addr);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 1, 0),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 1, 0),
 	    0);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 0, 1),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 0, 1),
 	    1);
 	inet_pton(AF_INET, "0.0.0.0", &s4.sin_addr);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 1, 1),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 1, 1),
 	    0);
 }
 END_TEST
