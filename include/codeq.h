@@ -402,8 +402,10 @@ const char *codeq_sub_mode_name(codeq_sub_mode m);
 /* "fanout", "group", "hash" -> mode; CODEQ_EINVAL otherwise. */
 int codeq_sub_mode_parse(const char *s, codeq_sub_mode *out);
 
-/* Checks a webhook target: scheme http or https, a host, at most 2048
- * characters.  The address policy applies when sending. */
+/* Checks a webhook target: http:// or https://, a host (a name, a.b.c.d
+ * or [IPv6]), an optional port 1-65535, no blanks, at most 2048
+ * characters (docs/webhooks.md, "Target policy", has the whole rule).
+ * The address policy applies when sending. */
 int codeq_webhook_url_valid(const char *url, codeq_error *err);
 
 int codeq_subscribe(codeq_t *c, const codeq_subscription_spec *spec,

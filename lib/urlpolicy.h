@@ -1,37 +1,38 @@
 /*
- * urlpolicy.h - which webhook targets codeq may call.
+ * urlpolicy.h - which webhook URLs codeq accepts.
  *
- * Two checks: the URL's shape when a subscription or a task's webhook is
- * registered (scheme http or https, a host, a bounded length), and the
- * address actually connected to, after name resolution, when sending
- * (libcurl's CURLOPT_OPENSOCKETFUNCTION hands it over).  Checking the
- * resolved address is what stops a public name that resolves to
- * 127.0.0.1 or 10.x from reaching an internal service.
+ * Checked when a subscription or a task's webhook is registered: the
+ * URL's shape (scheme http or https, a host, an optional port, a bounded
+ * length), without libcurl, which libcodeq does not link.  Where a
+ * delivery may connect to is decided when sending, on the resolved
+ * address, by codeq-webhooks (webhooks/addrpolicy.h).
  */
 #ifndef CODEQ_URLPOLICY_H
 #define CODEQ_URLPOLICY_H
 
 #include <stddef.h>
-#include <sys/socket.h>
 
 #define URLPOLICY_URL_MAX 2048
 
 /* Returns 0 when url is an acceptable target, else -1 with a reason. */
 int urlpolicy_validate(const char *url, char *err, size_t errlen);
 
-enum urlpolicy_class {
-	URLPOLICY_PUBLIC = 0,
-	URLPOLICY_LOOPBACK,	/* 127.0.0.0/8, ::1 */
-	URLPOLICY_PRIVATE,	/* RFC 1918, CGNAT, link-local, fc00::/7, fe80::/10 */
-	URLPOLICY_NEVER,	/* unspecified, multicast, broadcast, reserved */
+/* The parts of an accepted URL, as spans of the string parsed. */
+struct urlpolicy_parts {
+	const char *scheme;	/* "http" or "https", in any case */
+	size_t scheme_len;
+	const char *authority;	/* after "://" */
+	const char *userinfo;	/* before "@"; NULL when none */
+	size_t userinfo_len;
+	const char *host;	/* a name, a.b.c.d or [IPv6], as written */
+	size_t host_len;
+	int port;		/* 1-65535; 0 when none is written */
+	const char *rest;	/* path, query and fragment; may be "" */
 };
 
-enum urlpolicy_class urlpolicy_classify(const struct sockaddr *sa,
-    socklen_t len);
-const char *urlpolicy_class_name(enum urlpolicy_class c);
-
-/* Non-zero when a connection to sa is allowed under the policy. */
-int urlpolicy_addr_allowed(const struct sockaddr *sa, socklen_t len,
-    int allow_loopback, int allow_private);
+/* urlpolicy_validate, telling the parts: what codeq-webhooks' tests
+ * compare with libcurl's reading of the same URL. */
+int urlpolicy_parse(const char *url, struct urlpolicy_parts *p, char *err,
+    size_t errlen);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include "codeq.h"
 #include "http.h"
-#include "urlpolicy.h"
+#include "addrpolicy.h"
 
 #define ERRBODY_MAX 200
 #define RETRY_AFTER_MAX_S (24 * 3600)	/* a longer Retry-After counts as this */
@@ -130,14 +130,14 @@ open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct http_req *r = clientp;
 	const struct http_opts *o = &r->h->opts;
-	enum urlpolicy_class c;
+	enum addrpolicy_class c;
 
-	c = urlpolicy_classify(&a->addr, a->addrlen);
-	if (!urlpolicy_addr_allowed(&a->addr, a->addrlen, o->allow_loopback,
+	c = addrpolicy_classify(&a->addr, a->addrlen);
+	if (!addrpolicy_allowed(&a->addr, a->addrlen, o->allow_loopback,
 	    o->allow_private)) {
 		r->refused = 1;
 		snprintf(r->refused_why, sizeof(r->refused_why),
-		    "target refused by policy: %s address", urlpolicy_class_name(c));
+		    "target refused by policy: %s address", addrpolicy_class_name(c));
 		return CURL_SOCKET_BAD;
 	}
 	return socket(a->family, a->socktype, a->protocol);

@@ -7,7 +7,7 @@
  * connections (bounded per host by max_per_host) until the total timeout.
  * Connections are kept alive and reused between requests to the same
  * host.  Redirects are never followed: a 3xx is a failure.  Every
- * connection's resolved address passes the target policy (urlpolicy.h)
+ * connection's resolved address passes the address policy (addrpolicy.h)
  * before the socket is opened; environment proxies are ignored so that
  * the address checked is the address connected to.
  */

@@ -2,8 +2,9 @@
 # tests/install/install.sh: the release as an operator and a library user get it.
 # `make install DESTDIR=...` from the build tree, then every installed file
 # is checked where the configured directories say it goes: codeq, codeqd,
-# libcodeq.so with its soname and only codeq_* exported (exactly the
-# functions codeq.h declares), codeq.h, codeq.pc, the man pages (rendered
+# libcodeq.so with its soname, its libraries named (libcurl not among
+# them) and only codeq_* exported (exactly the functions codeq.h
+# declares), codeq.h, codeq.pc, the man pages (rendered
 # without warnings), the example configuration (codeqd --check), the
 # example .so handler, the systemd units (their paths, systemd-analyze
 # verify when available), the documentation in docdir, the Prometheus
@@ -57,6 +58,15 @@ assert_eq "libcodeq soname" "libcodeq.so.0" "$soname"
 [ -e "$D$libdir/$soname" ] || fail "$libdir/$soname (the soname's file) not installed"
 [ -z "$(readelf -d "$lib" | grep -E '\((RPATH|RUNPATH)\)')" ] ||
 	fail "libcodeq.so carries an rpath: $(readelf -d "$lib" | grep -E 'R(UN)?PATH')"
+# A producer gets hiredis, jansson and libcrypto, not libcurl and its TLS
+# stack (the webhook URL check is libcodeq's own); and every symbol the
+# library uses comes from a library it names, not from one that happened
+# to bring it in.
+needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd ' ')
+case " $needed" in *" libcurl"*) fail "libcodeq.so needs libcurl: $needed" ;; esac
+undefined=$(ldd -r "$lib" 2>&1 | grep 'undefined symbol' || true)
+[ -z "$undefined" ] || fail "libcodeq.so does not name the library of: $undefined"
+ok "libcodeq.so needs only $needed (no libcurl)"
 nm -D --defined-only "$lib" | awk '{ print $3 }' | grep -v '^$' | sort -u >"$T_DIR/exported"
 grep -v '^codeq_' "$T_DIR/exported" >"$T_DIR/foreign" || true
 [ ! -s "$T_DIR/foreign" ] ||

@@ -1,6 +1,7 @@
 /*
  * tests/unit/libcodeq.c - unit tests of libcodeq's pure parts: the store URL
- * parser, task ids, queue names, the embedded script registry.
+ * parser, the webhook URL check, task ids, queue names, the embedded
+ * script registry.
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include "store.h"
 #include "task.h"
 #include "url.h"
+#include "urlpolicy.h"
 #include "utf8.h"
 
 START_TEST(url_good)
@@ -117,6 +119,364 @@ START_TEST(url_bad)
 	ck_assert_int_eq(store_url_parse("redis://:hunter2@h:0", &u, &e),
 	    CODEQ_EINVAL);
 	ck_assert_ptr_null(strstr(e.msg, "hunter2"));
+}
+END_TEST
+
+START_TEST(webhook_url_validation)
+{
+	char err[256], big[URLPOLICY_URL_MAX + 64];
+
+	ck_assert_int_eq(urlpolicy_validate("http://example.com/hook", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(urlpolicy_validate("https://127.0.0.1:8080/x?y=1",
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(urlpolicy_validate("https://[::1]:8080/", err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(urlpolicy_validate("ftp://example.com/", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "scheme"));
+	ck_assert_int_eq(urlpolicy_validate("example.com/hook", err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(urlpolicy_validate("http://", err, sizeof(err)), -1);
+	ck_assert_int_eq(urlpolicy_validate("http:///path", err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err, "no host"));
+	/* Another URL in the query does not make the target hostless. */
+	ck_assert_int_eq(urlpolicy_validate("https://example.com/r?u=file:///x",
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(urlpolicy_validate("http://a b/", err, sizeof(err)),
+	    -1);
+	ck_assert_int_eq(urlpolicy_validate("", err, sizeof(err)), -1);
+	ck_assert_int_eq(urlpolicy_validate(NULL, err, sizeof(err)), -1);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "http://x/", 9);
+	ck_assert_int_eq(urlpolicy_validate(big, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "longer"));
+}
+END_TEST
+
+/* Each case: a URL, and NULL when it is accepted or a piece of the
+ * reason it is refused. */
+struct url_case {
+	const char *url;
+	const char *why;
+};
+
+static void
+check_cases(const struct url_case *cases, size_t n)
+{
+	char err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = urlpolicy_validate(cases[i].url, err, sizeof(err));
+
+		if (cases[i].why == NULL)
+			ck_assert_msg(rc == 0, "%s: refused: %s", cases[i].url,
+			    err);
+		else
+			ck_assert_msg(rc == -1 && strstr(err, cases[i].why),
+			    "%s: rc %d, '%s', expected '%s'", cases[i].url, rc,
+			    rc ? err : "", cases[i].why);
+	}
+}
+
+START_TEST(webhook_url_schemes)
+{
+	static const struct url_case c[] = {
+		{ "HTTP://example.com/", NULL },
+		{ "hTTpS://example.com/", NULL },
+		{ "ftp://example.com/", "scheme must be http or https" },
+		{ "httpx://example.com/", "scheme must be http or https" },
+		{ "htt://example.com/", "scheme must be http or https" },
+		{ "://example.com/", "scheme must be http or https" },
+		{ "example.com:80/x", "scheme must be http or https" },
+		{ "/relative/path", "scheme must be http or https" },
+		{ "http", "scheme must be http or https" },
+		{ "http:", "followed by \"//\"" },
+		{ "http:example.com", "followed by \"//\"" },
+		/* libcurl takes one slash, and a backslash nowhere here */
+		{ "http:/example.com/", "followed by \"//\"" },
+		{ "http:\\\\example.com/", "followed by \"//\"" },
+		{ "http://", "URL is not valid: it ends after the scheme" },
+		{ "https://", "URL is not valid: " },
+		{ "http:///x", "URL has no host" },
+		{ "http:////x", "URL has no host" },
+		{ "http://?q", "URL has no host" },
+		{ "http://#f", "URL has no host" },
+	};
+
+	check_cases(c, sizeof(c) / sizeof(c[0]));
+}
+END_TEST
+
+START_TEST(webhook_url_hosts)
+{
+	static const struct url_case c[] = {
+		{ "http://a/", NULL },
+		{ "http://a-b_c~d.example/", NULL },
+		{ "http://example.com./", NULL },	/* a rooted name */
+		{ "http://xn--bcher-kva.example/", NULL },
+		{ "http://1.2.3.4/", NULL },
+		{ "http://255.255.255.255:1/", NULL },
+		{ "http://1.2.3.4a/", NULL },		/* a name */
+		{ "http://0x/", NULL },			/* a name too */
+		{ "http://example..com/", "empty label" },
+		{ "http://.example.com/", "empty label" },
+		{ "http://example.com../", "empty label" },
+		{ "http://./", "empty label" },
+		{ "http://b\xc3\xbc" "cher.example/", "xn-- form" },
+		{ "http://a%41.example/", "only letters, digits" },
+		{ "http://a!b/", "only letters, digits" },
+		{ "http://a|b/", "only letters, digits" },
+		{ "http://x]/", "only letters, digits" },
+		{ "http://127.1/", "IPv4 address a.b.c.d" },
+		{ "http://2130706433/", "IPv4 address a.b.c.d" },
+		{ "http://0x7f.0.0.1/", "IPv4 address a.b.c.d" },
+		{ "http://a.0x7f/", "IPv4 address a.b.c.d" },
+		{ "http://010.0.0.1/", "IPv4 address a.b.c.d" },
+		{ "http://256.1.1.1/", "IPv4 address a.b.c.d" },
+		{ "http://1.2.3.4.5/", "IPv4 address a.b.c.d" },
+		{ "http://1.2.3.4./", "IPv4 address a.b.c.d" },
+		{ "http://example.0/", "IPv4 address a.b.c.d" },
+	};
+
+	check_cases(c, sizeof(c) / sizeof(c[0]));
+}
+END_TEST
+
+START_TEST(webhook_url_ipv6)
+{
+	static const struct url_case c[] = {
+		{ "http://[::1]/", NULL },
+		{ "http://[::]/", NULL },
+		{ "http://[2001:DB8::a:1]:443/x", NULL },
+		{ "http://[::ffff:192.0.2.1]/", NULL },
+		{ "http://[fe80::1%25eth0]/", NULL },	/* RFC 6874 zone */
+		{ "http://[fe80::1%25en0]:8080/", NULL },
+		{ "http://[fe80::1%eth0]/", "bad IPv6 address" },
+		{ "http://[fe80::1%25]/", "bad IPv6 address" },
+		{ "http://[fe80::1%25e%41]/", "bad IPv6 address" },
+		{ "http://[::1/", "bad IPv6 address" },
+		{ "http://[]/", "bad IPv6 address" },
+		{ "http://[1.2.3.4]/", "bad IPv6 address" },
+		{ "http://[v1.fe]/", "bad IPv6 address" },
+		{ "http://[::g]/", "bad IPv6 address" },
+		{ "http://[1:2:3:4:5:6:7:8:9]/", "bad IPv6 address" },
+		{ "http://[0000:0000:0000:0000:0000:0000:0000:0000:1]/",
+		    "bad IPv6 address" },
+		{ "http://[::1]x/", "port must be" },
+		{ "http://[::1]]/", "port must be" },
+		{ "http://::1/", "URL has no host" },
+	};
+
+	check_cases(c, sizeof(c) / sizeof(c[0]));
+}
+END_TEST
+
+START_TEST(webhook_url_ports)
+{
+	static const struct url_case c[] = {
+		{ "http://h:1/", NULL },
+		{ "http://h:65535/", NULL },
+		{ "http://h:08080/", NULL },
+		{ "http://h:/", NULL },			/* the default */
+		{ "http://[::1]:/", NULL },
+		{ "http://h:0/", "port must be a number from 1 to 65535" },
+		{ "http://h:00000/", "port must be" },
+		{ "http://h:65536/", "port must be" },
+		{ "http://h:99999/", "port must be" },
+		{ "http://h:000080/", "port must be" },
+		{ "http://h:4294967377/", "port must be" },
+		{ "http://h:-1/", "port must be" },
+		{ "http://h:+1/", "port must be" },
+		{ "http://h:8a/", "port must be" },
+		{ "http://h:1:2/", "port must be" },
+		{ "http://:80/", "URL has no host" },
+	};
+
+	check_cases(c, sizeof(c) / sizeof(c[0]));
+}
+END_TEST
+
+START_TEST(webhook_url_userinfo)
+{
+	static const struct url_case c[] = {
+		{ "http://u@h/", NULL },
+		{ "http://u:p@h:8/", NULL },
+		{ "http://@h/", NULL },
+		{ "http://:@h/", NULL },
+		{ "http://u:p:q@h/", NULL },
+		{ "http://u%40x:p%3A@h/", NULL },
+		{ "http://u!$&'()*+,;=-._~@h/", NULL },
+		{ "http://u@[::1]:9/", NULL },
+		{ "http://u%zz@h/", "bad %-escape in the user info" },
+		{ "http://u%4@h/", "bad %-escape" },
+		{ "http://u%@h/", "bad %-escape" },
+		{ "http://u@x@h/", "bad character in the user info" },
+		{ "http://u[@h/", "bad character in the user info" },
+		{ "http://\xc3\xa9@h/", "bad character in the user info" },
+		{ "http://u:p@/", "URL has no host" },
+		{ "http://u:p@:80/", "URL has no host" },
+		/* "@" after the authority is the path's or the query's */
+		{ "http://h/@x", NULL },
+		{ "http://h?@x", NULL },
+		{ "http://h#@x", NULL },
+	};
+	struct urlpolicy_parts p;
+	char err[128];
+
+	check_cases(c, sizeof(c) / sizeof(c[0]));
+	/* The message never quotes the user info: it holds a password. */
+	ck_assert_int_eq(urlpolicy_validate("http://u:s3cr%zz@h/", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_null(strstr(err, "s3cr"));
+	ck_assert_int_eq(urlpolicy_parse("http://u:p@h/", &p, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq((int)p.userinfo_len, 3);
+	ck_assert_int_eq(strncmp(p.userinfo, "u:p", 3), 0);
+}
+END_TEST
+
+/* The path, query and fragment are sent as they are written. */
+START_TEST(webhook_url_rest)
+{
+	static const struct url_case c[] = {
+		{ "http://h", NULL },
+		{ "http://h?", NULL },
+		{ "http://h#", NULL },
+		{ "http://h/a%2", NULL },
+		{ "http://h/%zz?%", NULL },
+		{ "http://h/a{b}|c\\d\"e<f>^`", NULL },
+		{ "http://h/\xc3\xa9?q=\xc3\xa9", NULL },
+		{ "http://h/x#frag#more", NULL },
+		{ "http://h/a b", "blank or a control character" },
+		{ "http://h/a\tb", "blank or a control character" },
+		{ "http://h/a\x7f", "blank or a control character" },
+		{ "http://h/a\r\nHost: evil", "blank or a control character" },
+	};
+
+	check_cases(c, sizeof(c) / sizeof(c[0]));
+}
+END_TEST
+
+START_TEST(webhook_url_parts)
+{
+	struct urlpolicy_parts p;
+	char err[128];
+
+	ck_assert_int_eq(urlpolicy_parse("HTTPS://u@[::1%25lo]:8443/x?y#z",
+	    &p, err, sizeof(err)), 0);
+	ck_assert_int_eq((int)p.scheme_len, 5);
+	ck_assert_int_eq(strncmp(p.scheme, "HTTPS", 5), 0);
+	ck_assert_int_eq((int)p.host_len, 10);
+	ck_assert_int_eq(strncmp(p.host, "[::1%25lo]", 10), 0);
+	ck_assert_int_eq(p.port, 8443);
+	ck_assert_str_eq(p.rest, "/x?y#z");
+	ck_assert_int_eq(urlpolicy_parse("http://h", &p, err, sizeof(err)), 0);
+	ck_assert_ptr_null(p.userinfo);
+	ck_assert_int_eq(p.port, 0);
+	ck_assert_str_eq(p.rest, "");
+}
+END_TEST
+
+/* A buffer of n bytes of ch after prefix, closed by suffix, in its
+ * own exact-size allocation. */
+static char *
+filled(const char *prefix, int ch, size_t n, const char *suffix)
+{
+	size_t a = strlen(prefix), b = strlen(suffix);
+	char *s = malloc(a + n + b + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memcpy(s, prefix, a);
+	memset(s + a, ch, n);
+	memcpy(s + a + n, suffix, b + 1);
+	return s;
+}
+
+static int
+validate_free(char *url, char *err, size_t errlen)
+{
+	int rc = urlpolicy_validate(url, err, errlen);
+
+	free(url);
+	return rc;
+}
+
+START_TEST(webhook_url_sizes)
+{
+	char err[256];
+	char *label63 = filled("", 'a', 63, "");
+
+	ck_assert_int_eq(validate_free(filled("http://", 'a', 63, "/"), err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(validate_free(filled("http://", 'a', 64, "/"), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "longer than 63"));
+	/* 4 labels of 63 and a dot each: 255 with the final dot. */
+	{
+		char host[300];
+
+		snprintf(host, sizeof(host), "http://%s.%s.%s.%.61s/", label63,
+		    label63, label63, label63);
+		ck_assert_int_eq(urlpolicy_validate(host, err, sizeof(err)),
+		    0);		/* 253 */
+		snprintf(host, sizeof(host), "http://%s.%s.%s.%.61s./",
+		    label63, label63, label63, label63);
+		ck_assert_int_eq(urlpolicy_validate(host, err, sizeof(err)),
+		    0);		/* 253 and the root's dot */
+		snprintf(host, sizeof(host), "http://%s.%s.%s.%.62s/", label63,
+		    label63, label63, label63);
+		ck_assert_int_eq(urlpolicy_validate(host, err, sizeof(err)),
+		    -1);	/* 254 */
+		ck_assert_ptr_nonnull(strstr(err, "longer than 253"));
+	}
+	free(label63);
+	/* The bound is on the whole URL, at exactly 2048. */
+	ck_assert_int_eq(validate_free(filled("http://h/", 'p',
+	    URLPOLICY_URL_MAX - 9, ""), err, sizeof(err)), 0);
+	ck_assert_int_eq(validate_free(filled("http://h/", 'p',
+	    URLPOLICY_URL_MAX - 8, ""), err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "longer than 2048"));
+	ck_assert_int_eq(validate_free(filled("http://[", ':', 2000, "]/"),
+	    err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "bad IPv6"));
+	ck_assert_int_eq(validate_free(filled("http://h:", '1', 2000, "/"),
+	    err, sizeof(err)), -1);
+	ck_assert_int_eq(validate_free(filled("http://", '@', 2000, "h/"),
+	    err, sizeof(err)), -1);
+	ck_assert_int_eq(validate_free(filled("http://", '.', 2000, ""),
+	    err, sizeof(err)), -1);
+	/* A short buffer for the reason cuts it, and none is allowed. */
+	ck_assert_int_eq(urlpolicy_validate("ftp://x", err, 4), -1);
+	ck_assert_str_eq(err, "URL");
+	ck_assert_int_eq(urlpolicy_validate("ftp://x", NULL, 0), -1);
+}
+END_TEST
+
+/* Every prefix of these, each in an allocation of its own size, so
+ * that a read past the terminating NUL is caught under ASan. */
+START_TEST(webhook_url_prefixes)
+{
+	static const char *const urls[] = {
+		"https://u:p%41@[fe80::1%25eth0]:8443/p?q#f",
+		"http://a.b.example.:65535?x",
+		"http://1.2.3.4:80/",
+		"http://[::ffff:1.2.3.4]:",
+		"http://u@x@[",
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		for (size_t n = 0; n <= strlen(urls[i]); n++) {
+			char *s = malloc(n + 1);
+
+			ck_assert_ptr_nonnull(s);
+			memcpy(s, urls[i], n);
+			s[n] = '\0';
+			(void)validate_free(s, err, sizeof(err));
+		}
 }
 END_TEST
 
@@ -243,6 +603,16 @@ main(void)
 
 	tcase_add_test(tc, url_good);
 	tcase_add_test(tc, url_bad);
+	tcase_add_test(tc, webhook_url_validation);
+	tcase_add_test(tc, webhook_url_schemes);
+	tcase_add_test(tc, webhook_url_hosts);
+	tcase_add_test(tc, webhook_url_ipv6);
+	tcase_add_test(tc, webhook_url_ports);
+	tcase_add_test(tc, webhook_url_userinfo);
+	tcase_add_test(tc, webhook_url_rest);
+	tcase_add_test(tc, webhook_url_parts);
+	tcase_add_test(tc, webhook_url_sizes);
+	tcase_add_test(tc, webhook_url_prefixes);
 	tcase_add_test(tc, ids_and_queues);
 	tcase_add_test(tc, script_registry);
 	tcase_add_test(tc, strings);

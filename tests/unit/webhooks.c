@@ -1,7 +1,8 @@
 /*
  * tests/unit/webhooks.c - unit tests of the self-contained webhook parts:
- * signatures against published vectors, URL validation, the address
- * policy and the HTTP outcome classification.
+ * signatures against published vectors, libcodeq's webhook URL check
+ * against libcurl's reading of the same URLs, the address policy and the
+ * HTTP outcome classification.
  */
 #include "config.h"
 
@@ -9,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <curl/curl.h>
 
+#include "addrpolicy.h"
 #include "http.h"
 #include "callbacks_batch.h"
 #include "notifier_route.h"
@@ -88,41 +92,143 @@ START_TEST(base64_roundtrip)
 }
 END_TEST
 
-START_TEST(url_validation)
+/* The address in a bracketed literal, the n bytes at s, zone dropped. */
+static int
+ipv6_of(const char *s, size_t n, struct in6_addr *a)
 {
-	char err[256], big[URLPOLICY_URL_MAX + 64];
+	char buf[64];
+	size_t len = strcspn(s + 1, "%]");
 
-	ck_assert_int_eq(urlpolicy_validate("http://example.com/hook", err,
-	    sizeof(err)), 0);
-	ck_assert_int_eq(urlpolicy_validate("https://127.0.0.1:8080/x?y=1",
-	    err, sizeof(err)), 0);
-	ck_assert_int_eq(urlpolicy_validate("https://[::1]:8080/", err,
-	    sizeof(err)), 0);
-	ck_assert_int_eq(urlpolicy_validate("ftp://example.com/", err,
-	    sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "scheme"));
-	ck_assert_int_eq(urlpolicy_validate("example.com/hook", err,
-	    sizeof(err)), -1);
-	ck_assert_int_eq(urlpolicy_validate("http://", err, sizeof(err)), -1);
-	ck_assert_int_eq(urlpolicy_validate("http:///path", err, sizeof(err)),
-	    -1);
-	ck_assert_ptr_nonnull(strstr(err, "no host"));
-	/* Another URL in the query does not make the target hostless. */
-	ck_assert_int_eq(urlpolicy_validate("https://example.com/r?u=file:///x",
-	    err, sizeof(err)), 0);
-	ck_assert_int_eq(urlpolicy_validate("http://a b/", err, sizeof(err)),
-	    -1);
-	ck_assert_int_eq(urlpolicy_validate("", err, sizeof(err)), -1);
-	ck_assert_int_eq(urlpolicy_validate(NULL, err, sizeof(err)), -1);
-	memset(big, 'a', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	memcpy(big, "http://x/", 9);
-	ck_assert_int_eq(urlpolicy_validate(big, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "longer"));
+	if (n < 2 || len >= sizeof(buf) || len > n - 2)
+		return -1;
+	memcpy(buf, s + 1, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET6, buf, a) == 1 ? 0 : -1;
+}
+
+/* Whether libcurl's host is p's: IPv6 literals compared as addresses
+ * (libcurl drops the zone and may respell them), names as written. */
+static int
+same_host(const struct urlpolicy_parts *p, const char *curl_host)
+{
+	struct in6_addr a, b;
+
+	if (p->host[0] != '[')
+		return strlen(curl_host) == p->host_len &&
+		    strncasecmp(curl_host, p->host, p->host_len) == 0;
+	return ipv6_of(p->host, p->host_len, &a) == 0 &&
+	    ipv6_of(curl_host, strlen(curl_host), &b) == 0 &&
+	    memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+/* What codeq accepts at registration, libcurl must read as the same
+ * target when codeq-webhooks delivers: scheme, host and port. */
+static void
+agrees_with_curl(const char *url)
+{
+	struct urlpolicy_parts p;
+	char err[256], *scheme = NULL, *host = NULL, *port = NULL;
+	CURLU *u;
+	CURLUcode uc;
+
+	if (urlpolicy_parse(url, &p, err, sizeof(err)) < 0)
+		return;
+	ck_assert_ptr_nonnull(u = curl_url());
+	uc = curl_url_set(u, CURLUPART_URL, url, 0);
+	ck_assert_msg(uc == CURLUE_OK, "%s: accepted, libcurl says %s", url,
+	    curl_url_strerror(uc));
+	ck_assert_int_eq(curl_url_get(u, CURLUPART_SCHEME, &scheme, 0), 0);
+	ck_assert_int_eq(curl_url_get(u, CURLUPART_HOST, &host, 0), 0);
+	ck_assert_msg(strncasecmp(scheme, p.scheme, p.scheme_len) == 0 &&
+	    strlen(scheme) == p.scheme_len, "%s: scheme %s", url, scheme);
+	ck_assert_msg(same_host(&p, host), "%s: host %s", url, host);
+	uc = curl_url_get(u, CURLUPART_PORT, &port, 0);
+	ck_assert_msg(p.port == (uc == CURLUE_OK ? atoi(port) : 0),
+	    "%s: port %d, libcurl's %s", url, p.port, port ? port : "none");
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
+static uint32_t
+xorshift(uint32_t *state)
+{
+	uint32_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *state = x;
+}
+
+/* One random edit of s (length *n, room for URL_FUZZ_MAX bytes): a byte
+ * from the characters that matter to URLs replaced, inserted or cut. */
+#define URL_FUZZ_MAX 200
+static void
+mutate(char *s, size_t *n, uint32_t *rng)
+{
+	static const char alphabet[] = "aZ09-._~%:/?#@[]!$&'()*+,;=<>\"\\^`{|}"
+	    "\xc3\xa9 xX25ef";
+	char ch = alphabet[xorshift(rng) % (sizeof(alphabet) - 1)];
+	size_t at = *n ? xorshift(rng) % *n : 0;
+
+	switch (xorshift(rng) % 3) {
+	case 0:
+		if (*n)
+			s[at] = ch;
+		break;
+	case 1:
+		if (*n + 1 < URL_FUZZ_MAX) {
+			memmove(s + at + 1, s + at, *n - at);
+			s[at] = ch;
+			(*n)++;
+		}
+		break;
+	default:
+		if (*n) {
+			memmove(s + at, s + at + 1, *n - at - 1);
+			(*n)--;
+		}
+	}
+	s[*n] = '\0';
+}
+
+START_TEST(url_policy_agrees_with_curl)
+{
+	static const char *const seeds[] = {
+		"http://example.com/hook",
+		"https://u:p@[fe80::1%25eth0]:8443/p?q#f",
+		"http://a.b.example.:65535?x",
+		"http://1.2.3.4:80/",
+		"https://[::ffff:1.2.3.4]:/",
+		"http://u%41:@h_~-.x/a@b",
+		"HTTPS://X:1#",
+	};
+	uint32_t rng = 2463534242u;
+	char s[URL_FUZZ_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		agrees_with_curl(seeds[i]);
+	for (int round = 0; round < 200000; round++) {
+		const char *seed = seeds[round % (sizeof(seeds) /
+		    sizeof(seeds[0]))];
+		size_t n = strlen(seed);
+		char *copy;
+
+		memcpy(s, seed, n + 1);
+		for (int k = 1 + (int)(xorshift(&rng) % 4); k > 0; k--)
+			mutate(s, &n, &rng);
+		/* An exact-size copy: ASan sees any read past the NUL. */
+		copy = strdup(s);
+		ck_assert_ptr_nonnull(copy);
+		agrees_with_curl(copy);
+		free(copy);
+	}
 }
 END_TEST
 
-static enum urlpolicy_class
+static enum addrpolicy_class
 cls(const char *addr)
 {
 	struct sockaddr_in s4;
@@ -132,37 +238,37 @@ cls(const char *addr)
 	memset(&s6, 0, sizeof(s6));
 	if (inet_pton(AF_INET, addr, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		return urlpolicy_classify((struct sockaddr *)&s4, sizeof(s4));
+		return addrpolicy_classify((struct sockaddr *)&s4, sizeof(s4));
 	}
 	ck_assert_int_eq(inet_pton(AF_INET6, addr, &s6.sin6_addr), 1);
 	s6.sin6_family = AF_INET6;
-	return urlpolicy_classify((struct sockaddr *)&s6, sizeof(s6));
+	return addrpolicy_classify((struct sockaddr *)&s6, sizeof(s6));
 }
 
 START_TEST(address_classes)
 {
-	ck_assert_int_eq(cls("127.0.0.1"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("127.255.0.9"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("10.1.2.3"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("172.16.0.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("172.31.255.255"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("172.32.0.1"), URLPOLICY_PUBLIC);
-	ck_assert_int_eq(cls("192.168.1.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("169.254.169.254"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("100.64.0.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("100.128.0.1"), URLPOLICY_PUBLIC);
-	ck_assert_int_eq(cls("8.8.8.8"), URLPOLICY_PUBLIC);
-	ck_assert_int_eq(cls("0.0.0.0"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("224.0.0.1"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("255.255.255.255"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("::1"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("::"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("::ffff:127.0.0.1"), URLPOLICY_LOOPBACK);
-	ck_assert_int_eq(cls("::ffff:10.0.0.1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("fd00::1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("fe80::1"), URLPOLICY_PRIVATE);
-	ck_assert_int_eq(cls("ff02::1"), URLPOLICY_NEVER);
-	ck_assert_int_eq(cls("2001:4860:4860::8888"), URLPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("127.0.0.1"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("127.255.0.9"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("10.1.2.3"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("172.16.0.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("172.31.255.255"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("172.32.0.1"), ADDRPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("192.168.1.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("169.254.169.254"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("100.64.0.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("100.128.0.1"), ADDRPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("8.8.8.8"), ADDRPOLICY_PUBLIC);
+	ck_assert_int_eq(cls("0.0.0.0"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("224.0.0.1"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("255.255.255.255"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("::1"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("::"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("::ffff:127.0.0.1"), ADDRPOLICY_LOOPBACK);
+	ck_assert_int_eq(cls("::ffff:10.0.0.1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("fd00::1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("fe80::1"), ADDRPOLICY_PRIVATE);
+	ck_assert_int_eq(cls("ff02::1"), ADDRPOLICY_NEVER);
+	ck_assert_int_eq(cls("2001:4860:4860::8888"), ADDRPOLICY_PUBLIC);
 }
 END_TEST
 
@@ -173,17 +279,17 @@ START_TEST(address_policy)
 	memset(&s4, 0, sizeof(s4));
 	s4.sin_family = AF_INET;
 	inet_pton(AF_INET, "127.0.0.1", &s4.sin_addr);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 0, 1),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 0, 1),
 	    0);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 1, 0),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 1, 0),
 	    1);
 	inet_pton(AF_INET, "192.168.0.1", &s4.sin_addr);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 1, 0),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 1, 0),
 	    0);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 0, 1),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 0, 1),
 	    1);
 	inet_pton(AF_INET, "0.0.0.0", &s4.sin_addr);
-	ck_assert_int_eq(urlpolicy_addr_allowed((void *)&s4, sizeof(s4), 1, 1),
+	ck_assert_int_eq(addrpolicy_allowed((void *)&s4, sizeof(s4), 1, 1),
 	    0);
 }
 END_TEST
@@ -708,7 +814,7 @@ suite(void)
 	tcase_add_test(tc, sign_codeq_vector);
 	tcase_add_test(tc, sign_key_errors);
 	tcase_add_test(tc, base64_roundtrip);
-	tcase_add_test(tc, url_validation);
+	tcase_add_test(tc, url_policy_agrees_with_curl);
 	tcase_add_test(tc, address_classes);
 	tcase_add_test(tc, address_policy);
 	tcase_add_test(tc, http_verdicts);
