@@ -24,20 +24,6 @@ if lease == nil or want == nil or tonumber(ARGV[5]) == nil then
 	return redis.error_reply('INVAL claim: malformed numeric argument')
 end
 
--- h, a task hash as a flat field/value array, with where each field's
--- value is (at[name]), made as the store has it after HSET of the
--- field/value array set.
-local function set_fields(h, at, set)
-	for k = 1, #set, 2 do
-		local v = at[set[k]]
-		if not v then
-			h[#h + 1] = set[k]
-			v = #h + 1
-		end
-		h[v] = set[k + 1]
-	end
-end
-
 -- Promote due delayed tasks so that they compete by priority.
 local promoted = promote_due(P, P .. 'delayed', now, tonumber(ARGV[5]))
 

@@ -83,6 +83,21 @@ local function call_list(cmd, key, list)
 	end
 end
 
+-- Sets in h, a hash as a flat field/value array (HGETALL's reply) whose
+-- value of field f is at h[at[f]], what HSET of the field/value array
+-- set writes in the store: the reply a script returns after the write,
+-- without reading the hash again.
+local function set_fields(h, at, set)
+	for k = 1, #set, 2 do
+		local v = at[set[k]]
+		if not v then
+			h[#h + 1] = set[k]
+			v = #h + 1
+		end
+		h[v] = set[k + 1]
+	end
+end
+
 -- Ends the lease of task id (hash tkey) in a terminal status, 'completed'
 -- or 'failed', recording field = value (the result or the error):
 -- completed_at, the hash expires after retention_ms.  The caller removes
