@@ -10,8 +10,7 @@
  */
 #include "config.h"
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,7 +95,10 @@ new_id(char out[CODEQ_ID_MAX])
 	unsigned char r[26];
 	size_t i;
 
-	if (RAND_bytes(r, sizeof(r)) != 1)
+	/* The kernel's generator; a failure (none on a kernel since 3.17
+	 * once it is seeded) falls back to rand(): an id need only be
+	 * unique, not secret. */
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		for (i = 0; i < sizeof(r); i++)
 			r[i] = (unsigned char)rand();
 	memcpy(out, "sub_", 4);

@@ -58,15 +58,16 @@ assert_eq "libcodeq soname" "libcodeq.so.0" "$soname"
 [ -e "$D$libdir/$soname" ] || fail "$libdir/$soname (the soname's file) not installed"
 [ -z "$(readelf -d "$lib" | grep -E '\((RPATH|RUNPATH)\)')" ] ||
 	fail "libcodeq.so carries an rpath: $(readelf -d "$lib" | grep -E 'R(UN)?PATH')"
-# A producer gets hiredis, jansson and libcrypto, not libcurl and its TLS
-# stack (the webhook URL check is libcodeq's own); and every symbol the
+# A producer gets hiredis and jansson, not libcurl, libcrypto and their
+# TLS stack (the webhook URL check is libcodeq's own); and every symbol the
 # library uses comes from a library it names, not from one that happened
 # to bring it in.
 needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | paste -sd ' ')
-case " $needed" in *" libcurl"*) fail "libcodeq.so needs libcurl: $needed" ;; esac
+case " $needed" in *" libcurl"*|*" libcrypto"*|*" libssl"*)
+	fail "libcodeq.so needs a TLS library: $needed" ;; esac
 undefined=$(ldd -r "$lib" 2>&1 | grep 'undefined symbol' || true)
 [ -z "$undefined" ] || fail "libcodeq.so does not name the library of: $undefined"
-ok "libcodeq.so needs only $needed (no libcurl)"
+ok "libcodeq.so needs only $needed (no libcurl, no libcrypto)"
 nm -D --defined-only "$lib" | awk '{ print $3 }' | grep -v '^$' | sort -u >"$T_DIR/exported"
 grep -v '^codeq_' "$T_DIR/exported" >"$T_DIR/foreign" || true
 [ ! -s "$T_DIR/foreign" ] ||
