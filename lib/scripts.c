@@ -5,9 +5,12 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/sha.h>
 
 #include "scripts.h"
 #include "store.h"
@@ -29,6 +32,39 @@ script_source(const char *name)
 	int i = script_index(name);
 
 	return i < 0 ? NULL : script_defs[i].source;
+}
+
+/* The SHA1s of script_defs, as the store names the scripts: computed
+ * once per process, for callers that send EVALSHA without a SCRIPT LOAD
+ * of their own (scripts_async.c). */
+static char (*shas)[41];
+static pthread_once_t shas_once = PTHREAD_ONCE_INIT;
+
+static void
+shas_init(void)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	const char *src;
+	size_t i, j;
+
+	if ((shas = calloc(script_ndefs ? script_ndefs : 1, sizeof(*shas))) ==
+	    NULL)
+		return;
+	for (i = 0; i < script_ndefs; i++) {
+		src = script_defs[i].source;
+		SHA1((const unsigned char *)src, strlen(src), md);
+		for (j = 0; j < SHA_DIGEST_LENGTH; j++)
+			snprintf(shas[i] + 2 * j, 3, "%02x", md[j]);
+	}
+}
+
+const char *
+script_sha(int i)
+{
+	pthread_once(&shas_once, shas_init);
+	if (shas == NULL || i < 0 || (size_t)i >= script_ndefs)
+		return NULL;
+	return shas[i];
 }
 
 static int

@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <hiredis/adapters/libev.h>
 #include <openssl/rand.h>
 
 #include "clock.h"
@@ -290,31 +288,6 @@ wh_store_ok(struct wh_store *s)
 	s->down = 0;
 	s->fails = 0;
 	s->backoff_ms = 0;
-}
-
-redisAsyncContext *
-wh_async_connect(struct ev_loop *loop, const struct store_url *u,
-    int select_db, void *data, redisConnectCallback *on_connect,
-    redisDisconnectCallback *on_disconnect, char *why, size_t whylen)
-{
-	redisAsyncContext *ac = store_url_connect_async(u);
-
-	if (ac == NULL || ac->err) {
-		snprintf(why, whylen, "%s", ac ? ac->errstr : "out of memory");
-		if (ac)
-			redisAsyncFree(ac);
-		return NULL;
-	}
-	/* Not inherited by anything this process starts (see store.c). */
-	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
-	ac->data = data;
-	redisLibevAttach(loop, ac);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	store_url_auth_async(ac, u, NULL, NULL, NULL);
-	if (select_db && u->db != 0)
-		redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
-	return ac;
 }
 
 int

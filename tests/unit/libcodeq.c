@@ -200,7 +200,7 @@ START_TEST(key_builders)
 END_TEST
 
 /* Every script name of keys.h is in the registry, and every script of the
- * registry has its name there. */
+ * registry has its name there; each has a SHA1 as the store names it. */
 START_TEST(script_names)
 {
 	static const char *const names[] = { CODEQ_SCRIPT_ENQUEUE,
@@ -212,10 +212,18 @@ START_TEST(script_names)
 	    CODEQ_SCRIPT_CB_RETRY, CODEQ_SCRIPT_CB_DEAD,
 	    CODEQ_SCRIPT_CB_DLQ_REPLAY, CODEQ_SCRIPT_CB_DLQ_PURGE };
 	size_t i, n = sizeof(names) / sizeof(names[0]);
+	const char *sha;
 
 	ck_assert_uint_eq(n, script_ndefs);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		ck_assert_msg(script_index(names[i]) >= 0, "%s", names[i]);
+		sha = script_sha(script_index(names[i]));
+		ck_assert_ptr_nonnull(sha);
+		ck_assert_uint_eq(strlen(sha), 40);
+		ck_assert_uint_eq(strspn(sha, "0123456789abcdef"), 40);
+	}
+	ck_assert_ptr_null(script_sha(-1));
+	ck_assert_ptr_null(script_sha((int)script_ndefs));
 }
 END_TEST
 
