@@ -8,7 +8,7 @@
  * ONE timer for the earliest across its queues; when it fires, the queues
  * that are due are promoted, which tells their next due times, and the
  * timer is armed again.  An enqueue of a delayed task that is due before
- * every other task of its queue publishes "Q WAIT_MS" on CODEQ_CH_DELAYED
+ * every other task of its queue publishes "Q WAIT_MS" on codeq:delayed
  * (wake.c hands it to promote_signal()), so a task due sooner than the
  * armed time re-arms the timer.  Signals are advisory: the tick (cron.c)
  * still promotes every served queue and feeds its answers in here, and a

@@ -2,7 +2,7 @@
  * wake.c - wakes idle workers when work becomes ready.
  *
  * Every script that makes tasks ready publishes "Q N" on the channel
- * codeq:ready (CODEQ_CH_READY of keys.h, docs/storage.md).  The dispatcher subscribes with hiredis'
+ * codeq:ready (docs/storage.md).  The dispatcher subscribes with hiredis'
  * async API on its libev loop and sends WAKE to at most N idle workers
  * that serve Q, so one enqueue wakes one worker, not the whole pool.  A
  * wake that finds no idle worker is remembered (bounded by the number of
