@@ -19,6 +19,7 @@
 #include "codeq.h"
 #include "codeq_metrics.h"
 #include "conf.h"
+#include "keys.h"
 
 struct codeq_metrics cqm;
 
@@ -133,7 +134,7 @@ declare_all(struct metrics *r)
 	m->callback_dlq = metrics_gauge(r, "codeq_callback_dlq_items",
 	    "Result callbacks in a queue's callback dead-letter queue.", "queue");
 	m->queues = metrics_gauge(r, "codeq_queues",
-	    "Queues known to the store (codeq:queues).", NULL);
+	    "Queues known to the store (" CODEQ_KEY_QUEUES ").", NULL);
 	m->store_up = metrics_gauge(r, "codeq_store_up",
 	    "1 when the store answered the last metrics collection, else 0.", NULL);
 	m->store_errors = metrics_counter(r, "codeq_store_errors_total",

@@ -16,13 +16,14 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libev.h>
 
 #include "codeq.h"
 #include "codeq_metrics.h"
+#include "keys.h"
 #include "log.h"
 #include "metrics_store.h"
-#include "scripts.h"
+#include "scripts_async.h"
+#include "store_async.h"
 #include "url.h"
 
 struct qsnap {
@@ -41,7 +42,6 @@ struct metrics_store {
 	void *arg;
 
 	redisAsyncContext *ac;	/* NULL while disconnected */
-	char sha[41];		/* of stats.lua, from SCRIPT LOAD */
 	int ever_connected;
 
 	/* The collection in progress. */
@@ -173,7 +173,6 @@ on_disconnect(const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK)
 		fail(ms, ac->errstr[0] ? ac->errstr : "connection lost");
 	ms->ac = NULL;
-	ms->sha[0] = '\0';
 }
 
 static void
@@ -209,74 +208,46 @@ on_auth_reply(redisAsyncContext *ac, void *r, void *privdata)
 	reply_done(ms);
 }
 
-static void
-on_script_load(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct metrics_store *ms = privdata;
-	redisReply *reply = r;
-
-	if (reply == NULL)
-		fail(ms, "connection lost");
-	else if (reply->type != REDIS_REPLY_STRING || reply->len != 40)
-		fail(ms, reply->type == REDIS_REPLY_ERROR ? reply->str :
-		    "SCRIPT LOAD: unexpected reply");
-	else
-		memcpy(ms->sha, reply->str, 41);
-	reply_done(ms);
-}
-
-/* Connects and queues AUTH, SELECT and SCRIPT LOAD; hiredis buffers the
- * commands until the connection is up.  0, or -1 with ms->err set. */
+/* Connects and queues AUTH and SELECT; hiredis buffers the commands
+ * until the connection is up.  0, or -1 with ms->err set. */
 static int
 ensure_connected(struct metrics_store *ms)
 {
-	const char *src;
+	struct store_async a = {
+		.loop = ms->loop,
+		.url = &ms->url,
+		.password = ms->password,
+		.select_db = 1,
+		.data = ms,
+		.on_connect = on_connect,
+		.on_disconnect = on_disconnect,
+		.on_auth = on_auth_reply,
+		.on_select = on_setup_reply,
+		.priv = ms,
+	};
+	char why[sizeof(ms->err)];
+	int queued;
 
-	if (ms->ac != NULL) {
-		if (ms->sha[0] == '\0' && (src = script_source("stats")) != NULL &&
-		    redisAsyncCommand(ms->ac, on_script_load, ms,
-		    "SCRIPT LOAD %s", src) == REDIS_OK)
-			ms->pending++;
+	if (ms->ac != NULL)
 		return 0;
-	}
-	ms->ac = store_url_connect_async(&ms->url);
-	if (ms->ac == NULL || ms->ac->err) {
-		fail(ms, ms->ac ? ms->ac->errstr : "out of memory");
-		if (ms->ac != NULL)
-			redisAsyncFree(ms->ac);
-		ms->ac = NULL;
+	if ((ms->ac = store_async_connect(&a, &queued, why, sizeof(why))) ==
+	    NULL) {
+		fail(ms, why);
 		return -1;
 	}
-	ms->ac->data = ms;
-	if (redisLibevAttach(ms->loop, ms->ac) != REDIS_OK) {
-		fail(ms, "cannot attach to the event loop");
-		redisAsyncFree(ms->ac);
-		ms->ac = NULL;
-		return -1;
-	}
-	redisAsyncSetConnectCallback(ms->ac, on_connect);
-	redisAsyncSetDisconnectCallback(ms->ac, on_disconnect);
-	if (store_url_auth_async(ms->ac, &ms->url, ms->password, on_auth_reply,
-	    ms) == 1)
-		ms->pending++;
-	if (ms->url.db != 0 && redisAsyncCommand(ms->ac, on_setup_reply, ms,
-	    "SELECT %d", ms->url.db) == REDIS_OK)
-		ms->pending++;
-	if ((src = script_source("stats")) == NULL) {
-		fail(ms, "stats script missing");
-		return -1;
-	}
-	if (redisAsyncCommand(ms->ac, on_script_load, ms, "SCRIPT LOAD %s",
-	    src) == REDIS_OK)
-		ms->pending++;
+	ms->pending += (size_t)queued;
 	return 0;
 }
 
 /* ---- Collection --------------------------------------------------- */
 
+/* One queue's stats call: the script call and what it points to. */
 struct qcall {
+	struct script_call sc;
 	struct metrics_store *ms;
 	size_t i;
+	char key[CODEQ_ID_MAX + 32];
+	const char *args[2];
 };
 
 static int
@@ -289,11 +260,10 @@ int_at(const redisReply *r, size_t i, int64_t *out)
 }
 
 static void
-on_stats(redisAsyncContext *ac, void *r, void *privdata)
+on_stats(redisAsyncContext *ac, redisReply *reply, struct script_call *sc)
 {
-	struct qcall *qc = privdata;
+	struct qcall *qc = sc->priv;
 	struct metrics_store *ms = qc->ms;
-	redisReply *reply = r;
 	struct qsnap *s = &ms->q[qc->i];
 	size_t k;
 
@@ -301,10 +271,6 @@ on_stats(redisAsyncContext *ac, void *r, void *privdata)
 	if (reply == NULL) {
 		fail(ms, "connection lost");
 	} else if (reply->type == REDIS_REPLY_ERROR) {
-		/* NOSCRIPT: the store lost its scripts; load again on
-		 * the next connection. */
-		if (strncmp(reply->str, "NOSCRIPT", 8) == 0 && ms->ac != NULL)
-			redisAsyncDisconnect(ms->ac);
 		fail(ms, reply->str);
 	} else if (reply->type == REDIS_REPLY_ARRAY) {
 		for (k = 0; k < 16; k++)
@@ -328,7 +294,7 @@ on_queues(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct metrics_store *ms = privdata;
 	redisReply *reply = r;
-	char **names = NULL, key[160];
+	char **names = NULL;
 	size_t i, n;
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
@@ -366,11 +332,17 @@ on_queues(redisAsyncContext *ac, void *r, void *privdata)
 		ms->nq = i + 1;
 		qc->ms = ms;
 		qc->i = i;
-		snprintf(key, sizeof(key), "codeq:{%s}:stats", names[i]);
-		if (redisAsyncCommand(ms->ac, on_stats, qc, "EVALSHA %s 1 %s %s",
-		    ms->sha, key, names[i]) != REDIS_OK) {
+		/* Fits: a valid queue name (above). */
+		(void)key_queue(qc->key, sizeof(qc->key), ms->q[i].name,
+		    CODEQ_KEY_STATS);
+		qc->args[0] = qc->key;
+		qc->args[1] = ms->q[i].name;
+		qc->sc = (struct script_call){ .name = CODEQ_SCRIPT_STATS,
+		    .nkeys = 1, .nargs = 2, .args = qc->args, .done = on_stats,
+		    .priv = qc };
+		if (script_async_run(ms->ac, &qc->sc) < 0) {
 			free(qc);
-			fail(ms, "EVALSHA: cannot send");
+			fail(ms, "stats: cannot send");
 			break;
 		}
 		ms->pending++;
@@ -409,8 +381,8 @@ metrics_store_refresh(struct metrics_store *ms)
 	ev_timer_set(&ms->deadline, ms->timeout, 0);
 	ev_timer_start(ms->loop, &ms->deadline);
 	if (ensure_connected(ms) == 0 || ms->ac != NULL) {
-		if (redisAsyncCommand(ms->ac, on_queues, ms,
-		    "SMEMBERS codeq:queues") == REDIS_OK)
+		if (redisAsyncCommand(ms->ac, on_queues, ms, "SMEMBERS %s",
+		    CODEQ_KEY_QUEUES) == REDIS_OK)
 			ms->pending++;
 		else
 			fail(ms, "SMEMBERS: cannot send");

@@ -26,7 +26,7 @@
 
 #include "codeqd.h"
 #include "log.h"
-#include "scripts.h"
+#include "queue.h"
 
 #define PROMOTE_LIMIT	1000	/* tasks moved per call */
 #define MAX_QUEUES	256	/* queues with a known due time; more: tick only */
@@ -118,42 +118,6 @@ note_wait(const char *queue, int64_t wait_ms)
 	*due = wait_ms >= 0 ? ev_now(D.loop) + wait_ms / 1000. : 0;
 }
 
-/* One promote call: moved tasks and the wait until the next due one
- * (-1: none left), {N, wait_ms} from promote.lua. */
-static int
-promote_call(codeq_t *s, const char *queue, size_t *moved, int64_t *wait_ms,
-    codeq_error *err)
-{
-	char key[IPC_QUEUE_MAX + 32], lim[24];
-	const char *argv[3];
-	redisReply *r;
-	int rc;
-
-	snprintf(key, sizeof(key), "codeq:{%s}:delayed", queue);
-	snprintf(lim, sizeof(lim), "%d", PROMOTE_LIMIT);
-	argv[0] = key;
-	argv[1] = queue;
-	argv[2] = lim;
-	if ((r = script_run(s, "promote", 1, 3, argv, NULL, err)) == NULL)
-		return err->code;
-	if ((rc = script_status(r, err)) != CODEQ_OK)
-		goto done;
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-	    r->element[0]->type == REDIS_REPLY_INTEGER &&
-	    r->element[1]->type == REDIS_REPLY_INTEGER) {
-		*moved = r->element[0]->integer > 0 ?
-		    (size_t)r->element[0]->integer : 0;
-		*wait_ms = r->element[1]->integer;
-	} else {
-		rc = err->code = CODEQ_EPROTO;
-		snprintf(err->msg, sizeof(err->msg),
-		    "store: unexpected reply to promote");
-	}
-done:
-	freeReplyObject(r);
-	return rc;
-}
-
 void
 promote_queue(codeq_t *s, const char *queue, const char *by)
 {
@@ -163,7 +127,7 @@ promote_queue(codeq_t *s, const char *queue, const char *by)
 	char n[24];
 	int rc;
 
-	rc = promote_call(s, queue, &moved, &wait_ms, &err);
+	rc = queue_promote(s, queue, PROMOTE_LIMIT, &moved, &wait_ms, &err);
 	if (!dstore_ok(rc, &err))	/* also ends an outage: STATUS, metrics */
 		return;		/* its due time stays: retried after the backoff */
 	if (rc != CODEQ_OK) {

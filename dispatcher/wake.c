@@ -24,14 +24,13 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libev.h>
 
 #include "codeqd.h"
+#include "keys.h"
 #include "log.h"
+#include "store_async.h"
 #include "url.h"
 
-#define CHANNEL "codeq:ready"
-#define CHANNEL_DELAYED "codeq:delayed"
 #define MAX_PENDING 64
 
 static redisAsyncContext *ac;
@@ -160,7 +159,7 @@ on_message(redisAsyncContext *c, void *r, void *priv)
 	chan = reply->element[1];
 	if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
 		return;
-	delayed = strcmp(chan->str, CHANNEL_DELAYED) == 0;
+	delayed = strcmp(chan->str, CODEQ_CH_DELAYED) == 0;
 	if (strcmp(kind->str, "subscribe") == 0) {
 		if (delayed) {
 			/* Delayed enqueues missed while away: ask now. */
@@ -168,7 +167,8 @@ on_message(redisAsyncContext *c, void *r, void *priv)
 			return;
 		}
 		if (!subscribed)
-			log_info("subscribed to work notifications", "channel", CHANNEL);
+			log_info("subscribed to work notifications", "channel",
+			    CODEQ_CH_READY);
 		subscribed = 1;
 		fails = 0;
 		wake_all_idle();	/* whatever was published while away */
@@ -217,27 +217,29 @@ static int
 connect_now(void)
 {
 	struct store_url u;
+	struct store_async a = {
+		.loop = D.loop,
+		.url = &u,
+		.password = D.password,
+		.select_db = 0,		/* channels are not per database */
+		.on_connect = on_connect,
+		.on_disconnect = on_disconnect,
+	};
 	codeq_error err;
+	char why[256];
 
 	if (store_url_parse(D.cfg->store.url, &u, &err) != CODEQ_OK) {
 		log_error("work notifications: bad store url", "error", err.msg);
 		return -1;
 	}
-	if ((ac = store_url_connect_async(&u)) == NULL)
-		return -1;
-	if (ac->err) {
-		log_warning("work notifications: cannot connect", "error", ac->errstr);
-		redisAsyncFree(ac);
-		ac = NULL;
+	ac = store_async_connect(&a, NULL, why, sizeof(why));
+	explicit_bzero(u.password, sizeof(u.password));
+	if (ac == NULL) {
+		log_warning("work notifications: cannot connect", "error", why);
 		return -1;
 	}
-	redisLibevAttach(D.loop, ac);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	store_url_auth_async(ac, &u, D.password, NULL, NULL);
-	explicit_bzero(u.password, sizeof(u.password));
-	redisAsyncCommand(ac, on_message, NULL,
-	    "SUBSCRIBE " CHANNEL " " CHANNEL_DELAYED);
+	redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE %s %s",
+	    CODEQ_CH_READY, CODEQ_CH_DELAYED);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codeq.h"
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -67,6 +68,7 @@ int
 codeq_callbacks_dlq_list(codeq_t *c, const char *queue, size_t offset,
     size_t limit, codeq_callback **items, size_t *n, codeq_error *err)
 {
+	char key[TASK_KEY_MAX];
 	codeq_callback *v = NULL;
 	redisReply *ns, *r;
 	size_t i, k = 0;
@@ -80,8 +82,10 @@ codeq_callbacks_dlq_list(codeq_t *c, const char *queue, size_t offset,
 	if (limit == 0)
 		limit = 100;
 	/* hiredis' format knows %lld, not %zu. */
-	if ((ns = store_command(c, err, "LRANGE codeq:{%s}:cbdlq %lld %lld",
-	    queue, (long long)offset, (long long)(offset + limit - 1))) == NULL)
+	if (key_queue(key, sizeof(key), queue, CODEQ_KEY_CBDLQ) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
+	if ((ns = store_command(c, err, "LRANGE %s %lld %lld", key,
+	    (long long)offset, (long long)(offset + limit - 1))) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	if (ns->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(ns);
@@ -89,12 +93,14 @@ codeq_callbacks_dlq_list(codeq_t *c, const char *queue, size_t offset,
 	}
 	for (i = 0; i < ns->elements; i++)
 		if (ns->element[i]->type != REDIS_REPLY_STRING ||
-		    (code = store_append_command(c, err,
-		    "HGETALL codeq:{%s}:cb:%s", queue, ns->element[i]->str))
+		    key_cb(key, sizeof(key), queue, ns->element[i]->str) < 0 ||
+		    (code = store_append_command(c, err, "HGETALL %s", key))
 		    != CODEQ_OK) {
 			/* Commands queued so far must not meet the next
-			 * caller's replies: drop the link. */
-			if (ns->element[i]->type != REDIS_REPLY_STRING)
+			 * caller's replies: drop the link.  (An item number
+			 * that is no string or too long for a key is not
+			 * what cb_dead.lua writes.) */
+			if (code == CODEQ_OK)
 				code = cq_err(err, CODEQ_EPROTO,
 				    "store: bad LRANGE reply");
 			store_lost(c, NULL);
@@ -145,7 +151,8 @@ run(codeq_t *c, const char *script, const char *queue, int64_t item,
 		*count = 0;
 	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
 		return code;
-	snprintf(key, sizeof(key), "codeq:{%s}:cbdlq", queue);
+	if (key_queue(key, sizeof(key), queue, CODEQ_KEY_CBDLQ) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 	if (item > 0)
 		snprintf(it, sizeof(it), "%" PRId64, item);
 	else
@@ -155,7 +162,7 @@ run(codeq_t *c, const char *script, const char *queue, int64_t item,
 	args[1] = queue;
 	args[2] = it;
 	args[3] = lim;
-	if ((r = script_run(c, script, 1, strcmp(script, "cb_dlq_replay") == 0
+	if ((r = script_run(c, script, 1, strcmp(script, CODEQ_SCRIPT_CB_DLQ_REPLAY) == 0
 	    ? 4 : 3, args, NULL, err)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	if ((code = script_status(r, err)) == CODEQ_OK) {
@@ -176,12 +183,12 @@ int
 codeq_callbacks_dlq_replay(codeq_t *c, const char *queue, int64_t item,
     size_t limit, size_t *replayed, codeq_error *err)
 {
-	return run(c, "cb_dlq_replay", queue, item, limit, replayed, err);
+	return run(c, CODEQ_SCRIPT_CB_DLQ_REPLAY, queue, item, limit, replayed, err);
 }
 
 int
 codeq_callbacks_dlq_purge(codeq_t *c, const char *queue, int64_t item,
     size_t *purged, codeq_error *err)
 {
-	return run(c, "cb_dlq_purge", queue, item, 0, purged, err);
+	return run(c, CODEQ_SCRIPT_CB_DLQ_PURGE, queue, item, 0, purged, err);
 }

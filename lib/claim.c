@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -25,7 +26,8 @@ claim_queue(codeq_t *c, const char *queue, const char *lease,
 	size_t i;
 	int code;
 
-	snprintf(key, sizeof(key), "codeq:{%s}:leased", queue);
+	if (key_queue(key, sizeof(key), queue, CODEQ_KEY_LEASED) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 	snprintf(wantbuf, sizeof(wantbuf), "%zu", want);
 	argv[0] = key;
 	argv[1] = queue;
@@ -33,7 +35,7 @@ claim_queue(codeq_t *c, const char *queue, const char *lease,
 	argv[3] = worker;
 	argv[4] = wantbuf;
 	argv[5] = PROMOTE_LIMIT;
-	if ((r = script_run(c, "claim", 1, 6, argv, NULL, err)) == NULL)
+	if ((r = script_run(c, CODEQ_SCRIPT_CLAIM, 1, 6, argv, NULL, err)) == NULL)
 		return err->code;
 	if ((code = script_status(r, err)) != CODEQ_OK)
 		goto out;
@@ -123,6 +125,7 @@ codeq_last_claim(codeq_t *c, const char *queue, const char *worker,
     codeq_lease_ref *refs, size_t max, size_t *n, char **buf,
     codeq_error *err)
 {
+	char key[TASK_KEY_MAX + TASK_WORKER_NAME_MAX];
 	redisReply *r;
 	int code;
 	CQ_ERR_LOCAL(err);
@@ -131,8 +134,9 @@ codeq_last_claim(codeq_t *c, const char *queue, const char *worker,
 	*buf = NULL;
 	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
 		return code;
-	if ((r = store_command(c, err, "GET codeq:{%s}:claim:%s", queue,
-	    worker)) == NULL)
+	if (key_claim(key, sizeof(key), queue, worker) < 0)
+		return cq_err(err, CODEQ_EINVAL, "worker: name too long");
+	if ((r = store_command(c, err, "GET %s", key)) == NULL)
 		return err->code;
 	code = CODEQ_OK;
 	if (r->type == REDIS_REPLY_STRING) {
@@ -191,7 +195,7 @@ codeq_heartbeat(codeq_t *c, const char *id, const char *token,
 	    (long long)(lease_ms > 0 ? lease_ms : DEFAULT_LEASE_MS));
 	if ((code = hb_build(id, token, lease, &a, err)) != CODEQ_OK)
 		return code;
-	if ((r = script_run(c, "heartbeat", 1, 5, a.argv, NULL, err)) == NULL)
+	if ((r = script_run(c, CODEQ_SCRIPT_HEARTBEAT, 1, 5, a.argv, NULL, err)) == NULL)
 		return err->code;
 	code = hb_reply(r, lease_until, err);
 	freeReplyObject(r);
@@ -268,7 +272,7 @@ codeq_heartbeat_batch_ex(codeq_t *c, const codeq_lease_ref *leases,
 		if (status[i] == CODEQ_OK)
 			argvs[i] = a[i].argv;
 	}
-	code = script_batch(c, "heartbeat", 1, 5, n, argvs, status, hb_parse,
+	code = script_batch(c, CODEQ_SCRIPT_HEARTBEAT, 1, 5, n, argvs, status, hb_parse,
 	    &out, err);
 	free(a);
 	return code;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -16,6 +17,7 @@ int
 codeq_dlq_list(codeq_t *c, const char *queue, size_t offset, size_t limit,
     codeq_task ***tasks, size_t *n, codeq_error *err)
 {
+	char dlq[TASK_KEY_MAX];
 	redisReply *ids = NULL, *r;
 	codeq_task **out = NULL;
 	size_t i, sent = 0;
@@ -29,7 +31,9 @@ codeq_dlq_list(codeq_t *c, const char *queue, size_t offset, size_t limit,
 		return code;
 	if (limit == 0)
 		limit = DLQ_LIST_DEFAULT;
-	ids = store_command(c, err, "LRANGE codeq:{%s}:dlq %lld %lld", queue,
+	if (key_queue(dlq, sizeof(dlq), queue, CODEQ_KEY_DLQ) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
+	ids = store_command(c, err, "LRANGE %s %lld %lld", dlq,
 	    (long long)offset, (long long)(offset + limit - 1));
 	if (ids == NULL)
 		return err->code;
@@ -94,7 +98,8 @@ dlq_script(codeq_t *c, const char *script, const char *queue, const char *id,
 	redisReply *r;
 	int code, nargs;
 
-	snprintf(key, sizeof(key), "codeq:{%s}:dlq", queue);
+	if (key_queue(key, sizeof(key), queue, CODEQ_KEY_DLQ) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 	snprintf(lim, sizeof(lim), "%zu", limit);
 	argv[0] = key;
 	argv[1] = queue;
@@ -139,7 +144,7 @@ codeq_dlq_requeue(codeq_t *c, const char *queue, const char *id,
 		if (strcmp(q, queue) != 0)
 			return cq_err(err, CODEQ_EINVAL,
 			    "id: task %s is not in queue %s", id, queue);
-		code = dlq_script(c, "dlq_requeue", queue, id, 1, &total, err);
+		code = dlq_script(c, CODEQ_SCRIPT_DLQ_REQUEUE, queue, id, 1, &total, err);
 		if (moved != NULL)
 			*moved = total;
 		return code;
@@ -150,7 +155,7 @@ codeq_dlq_requeue(codeq_t *c, const char *queue, const char *id,
 		if (limit > 0 && limit - total < want)
 			want = limit - total;
 		k = 0;
-		code = dlq_script(c, "dlq_requeue", queue, "", want, &k, err);
+		code = dlq_script(c, CODEQ_SCRIPT_DLQ_REQUEUE, queue, "", want, &k, err);
 		total += k;
 	} while (code == CODEQ_OK && k == want && (limit == 0 || total < limit));
 	if (moved != NULL)
@@ -172,7 +177,7 @@ codeq_dlq_purge(codeq_t *c, const char *queue, size_t *purged,
 		return code;
 	do {
 		k = 0;
-		code = dlq_script(c, "dlq_purge", queue, NULL, DLQ_BATCH, &k,
+		code = dlq_script(c, CODEQ_SCRIPT_DLQ_PURGE, queue, NULL, DLQ_BATCH, &k,
 		    err);
 		total += k;
 	} while (code == CODEQ_OK && k == DLQ_BATCH);

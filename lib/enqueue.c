@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -142,7 +143,8 @@ item_args(const codeq_task_spec *s, struct enq_item *it, const char **argv)
 static void
 build_args(const codeq_task_spec *s, struct enq_args *a)
 {
-	snprintf(a->key, sizeof(a->key), "codeq:{%s}:seq", s->queue);
+	/* Fits: a->key is sized for the longest queue name. */
+	(void)key_queue(a->key, sizeof(a->key), s->queue, CODEQ_KEY_SEQ);
 	a->argv[0] = a->key;
 	a->argv[1] = s->queue;
 	item_args(s, &a->item, a->argv + 2);
@@ -183,7 +185,7 @@ codeq_enqueue(codeq_t *c, const codeq_task_spec *spec,
 	if ((code = store_register_queue(c, spec->queue, err)) != CODEQ_OK)
 		return code;
 	build_args(spec, &a);
-	r = script_run(c, "enqueue", 1, ENQ_NARGS, a.argv, NULL, err);
+	r = script_run(c, CODEQ_SCRIPT_ENQUEUE, 1, ENQ_NARGS, a.argv, NULL, err);
 	if (r == NULL)
 		return err->code;
 	code = parse_reply(r, id_out, duplicate, err);
@@ -263,8 +265,8 @@ calls_plan(const codeq_task_spec *specs, size_t from, size_t to,
 		const char **v = k->args + off;
 		size_t f = k->first[j], m = k->first[j + 1] - f;
 
-		snprintf(k->keys[j], sizeof(k->keys[j]), "codeq:{%s}:seq",
-		    k->queues[f]);
+		(void)key_queue(k->keys[j], sizeof(k->keys[j]), k->queues[f],
+		    CODEQ_KEY_SEQ);	/* fits, as in build_args() */
 		v[0] = k->keys[j];
 		v[1] = k->queues[f];
 		for (t = 0; t < m; t++)
@@ -339,7 +341,7 @@ enqueue_round(codeq_t *c, const codeq_task_spec *specs, size_t from,
 	}
 	if (code == CODEQ_OK &&
 	    (code = calls_plan(specs, from, to, sent, &k, err)) == CODEQ_OK)
-		code = script_pipeline_v(c, "enqueue", k.nkeys, k.nargs, 1,
+		code = script_pipeline_v(c, CODEQ_SCRIPT_ENQUEUE, k.nkeys, k.nargs, 1,
 		    k.ncalls, (const char *const **)k.argvs, k.replies, err);
 	for (j = 0; j < k.ncalls; j++)
 		if (k.replies[j] != NULL) {

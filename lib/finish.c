@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -95,7 +96,7 @@ codeq_complete(codeq_t *c, const char *id, const char *token,
 	if ((code = complete_build(c, id, token, result_json, &a, err)) !=
 	    CODEQ_OK)
 		return code;
-	return run_simple(c, "complete", &a, 6, err);
+	return run_simple(c, CODEQ_SCRIPT_COMPLETE, &a, 6, err);
 }
 
 int
@@ -143,7 +144,7 @@ codeq_nack_ex(codeq_t *c, const char *id, const char *token, int64_t delay_ms,
 	/* The cap only when there is one: the call of a plain nack. */
 	snprintf(cap, sizeof(cap), "%d", max_attempts > 0 ? max_attempts : 0);
 	argv[7] = cap;
-	r = script_run(c, "nack", 1, max_attempts > 0 ? 8 : 7, argv, NULL, err);
+	r = script_run(c, CODEQ_SCRIPT_NACK, 1, max_attempts > 0 ? 8 : 7, argv, NULL, err);
 	free(owned);
 	if (r == NULL)
 		return err->code;
@@ -166,7 +167,7 @@ codeq_release(codeq_t *c, const char *id, const char *token,
 	if ((code = lease_args_build(id, token, &a, err)) != CODEQ_OK)
 		return code;
 	a.argv[4] = cut_error(reason, &owned);
-	code = run_simple(c, "release", &a, 5, err);
+	code = run_simple(c, CODEQ_SCRIPT_RELEASE, &a, 5, err);
 	free(owned);
 	return code;
 }
@@ -187,7 +188,7 @@ codeq_fail(codeq_t *c, const char *id, const char *token, const char *error,
 	snprintf(a.num, sizeof(a.num), "%lld", (long long)c->retention_ms);
 	a.argv[4] = cut_error(error, &owned);
 	a.argv[5] = a.num;
-	code = run_simple(c, "fail", &a, 6, err);
+	code = run_simple(c, CODEQ_SCRIPT_FAIL, &a, 6, err);
 	free(owned);
 	return code;
 }
@@ -313,7 +314,7 @@ codeq_complete_batch(codeq_t *c, const codeq_completion *items, size_t n,
 		    items[i].result, &a[i], &e);
 	if ((code = calls_plan(a, n, status, &k, err)) != CODEQ_OK)
 		goto out;
-	code = script_pipeline_v(c, "complete", k.nkeys, k.nargs, 1, k.ncalls,
+	code = script_pipeline_v(c, CODEQ_SCRIPT_COMPLETE, k.nkeys, k.nargs, 1, k.ncalls,
 	    (const char *const **)k.argvs, k.replies, err);
 	for (j = 0; j < k.ncalls; j++) {
 		if (k.replies[j] != NULL) {

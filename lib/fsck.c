@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -43,15 +44,28 @@ struct fsck {
 	size_t n, cap;
 };
 
+/* The NAME of container w's key codeq:{Q}:NAME, for messages. */
 static const char *
 where_name(int w, char *buf, size_t len)
 {
-	if (w < 10)
-		snprintf(buf, len, "ready:%d", w);
+	if (w < CODEQ_PRIORITIES)
+		snprintf(buf, len, CODEQ_KEY_READY ":%d", w);
 	else
-		snprintf(buf, len, "%s", w == W_DELAYED ? "delayed" :
-		    w == W_LEASED ? "leased" : "dlq");
+		snprintf(buf, len, "%s", w == W_DELAYED ? CODEQ_KEY_DELAYED :
+		    w == W_LEASED ? CODEQ_KEY_LEASED : CODEQ_KEY_DLQ);
 	return buf;
+}
+
+/* The key of container w of queue (ready lists 0-9, delayed, leased,
+ * dlq).  0, or -1 when it does not fit len. */
+static int
+where_key(int w, const char *queue, char *buf, size_t len)
+{
+	char name[16];
+
+	if (w < CODEQ_PRIORITIES)
+		return key_ready(buf, len, queue, w);
+	return key_queue(buf, len, queue, where_name(w, name, sizeof(name)));
 }
 
 static int
@@ -78,14 +92,14 @@ add(struct fsck *f, const char *id, unsigned int where, codeq_error *err)
 static int
 scan_container(struct fsck *f, int w, codeq_error *err)
 {
-	char key[TASK_KEY_MAX], name[16];
+	char key[TASK_KEY_MAX];
 	redisReply *r;
 	long long start = 0;
 	size_t i;
 	int code = CODEQ_OK;
 
-	snprintf(key, sizeof(key), "codeq:{%s}:%s", f->queue,
-	    where_name(w, name, sizeof(name)));
+	if (where_key(w, f->queue, key, sizeof(key)) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 	for (;;) {
 		if (w == W_DELAYED || w == W_LEASED)
 			r = store_command(f->c, err, "ZRANGE %s %lld %lld", key,
@@ -161,9 +175,9 @@ scan_hashes(struct fsck *f, codeq_error *err)
 	struct entry key, *e;
 	int code = CODEQ_OK, st, prio;
 
-	plen = (size_t)snprintf(pattern, sizeof(pattern), "codeq:{%s}:t:",
-	    f->queue);
-	strcat(pattern, "*");
+	if (key_task_pattern(pattern, sizeof(pattern), f->queue) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
+	plen = strlen(pattern) - 1;	/* the prefix before the '*' */
 	do {
 		r = store_command(f->c, err, "SCAN %s MATCH %s COUNT %d",
 		    cursor, pattern, CHUNK);
@@ -280,7 +294,7 @@ static int
 examine(struct fsck *f, const char *id, char *problem, size_t len,
     codeq_error *err)
 {
-	char q[CODEQ_ID_MAX], key[TASK_KEY_MAX];
+	char q[CODEQ_ID_MAX], key[TASK_KEY_MAX], ckey[TASK_KEY_MAX];
 	redisReply *r[W_N + 1];
 	unsigned int where = 0;
 	int w, status, prio = 0, code = CODEQ_OK, got = 0;
@@ -291,18 +305,16 @@ examine(struct fsck *f, const char *id, char *problem, size_t len,
 		    f->queue);
 		return CODEQ_OK;
 	}
-	for (w = 0; w < 10 && code == CODEQ_OK; w++)
-		code = store_append_command(f->c, err,
-		    "LPOS codeq:{%s}:ready:%d %s COUNT 0", f->queue, w, id);
-	if (code == CODEQ_OK)
-		code = store_append_command(f->c, err,
-		    "ZSCORE codeq:{%s}:delayed %s", f->queue, id);
-	if (code == CODEQ_OK)
-		code = store_append_command(f->c, err,
-		    "ZSCORE codeq:{%s}:leased %s", f->queue, id);
-	if (code == CODEQ_OK)
-		code = store_append_command(f->c, err,
-		    "LPOS codeq:{%s}:dlq %s COUNT 0", f->queue, id);
+	for (w = 0; w < W_N && code == CODEQ_OK; w++) {
+		if (where_key(w, f->queue, ckey, sizeof(ckey)) < 0)
+			return cq_err(err, CODEQ_EINVAL, "queue: name too long");
+		if (w == W_DELAYED || w == W_LEASED)
+			code = store_append_command(f->c, err, "ZSCORE %s %s",
+			    ckey, id);
+		else
+			code = store_append_command(f->c, err,
+			    "LPOS %s %s COUNT 0", ckey, id);
+	}
 	if (code == CODEQ_OK)
 		code = store_append_command(f->c, err,
 		    "HMGET %s status priority", key);
@@ -350,7 +362,7 @@ repair_one(struct fsck *f, const char *id, codeq_error *err)
 	argv[1] = f->queue;
 	argv[2] = id;
 	argv[3] = ret;
-	if ((r = script_run(f->c, "fsck_repair", 1, 4, argv, NULL, err)) == NULL)
+	if ((r = script_run(f->c, CODEQ_SCRIPT_FSCK_REPAIR, 1, 4, argv, NULL, err)) == NULL)
 		return err->code;
 	code = script_status(r, err);
 	freeReplyObject(r);
@@ -362,19 +374,17 @@ repair_one(struct fsck *f, const char *id, codeq_error *err)
 static int
 remove_malformed(struct fsck *f, const char *id, codeq_error *err)
 {
+	char key[TASK_KEY_MAX];
 	redisReply *r;
 	int w;
 
 	for (w = 0; w < W_N; w++) {
+		if (where_key(w, f->queue, key, sizeof(key)) < 0)
+			return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 		if (w == W_DELAYED || w == W_LEASED)
-			r = store_command(f->c, err, "ZREM codeq:{%s}:%s %s",
-			    f->queue, w == W_DELAYED ? "delayed" : "leased", id);
-		else if (w == W_DLQ)
-			r = store_command(f->c, err, "LREM codeq:{%s}:dlq 0 %s",
-			    f->queue, id);
+			r = store_command(f->c, err, "ZREM %s %s", key, id);
 		else
-			r = store_command(f->c, err,
-			    "LREM codeq:{%s}:ready:%d 0 %s", f->queue, w, id);
+			r = store_command(f->c, err, "LREM %s 0 %s", key, id);
 		if (r == NULL)
 			return err->code;
 		freeReplyObject(r);
@@ -433,7 +443,7 @@ registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
 {
 	char cursor[32] = "0", q[CODEQ_ID_MAX], **v;
 	redisReply *r;
-	size_t i, j, klen;
+	size_t i, j;
 	int code, known;
 
 	if ((code = codeq_queues(f->c, names, n, err)) != CODEQ_OK)
@@ -441,8 +451,8 @@ registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
 	do {
 		/* A prefix pattern: KVRocks matches SCAN patterns by prefix
 		 * only in some versions; the suffix is checked here. */
-		r = store_command(f->c, err, "SCAN %s MATCH codeq:{* COUNT %d",
-		    cursor, CHUNK);
+		r = store_command(f->c, err, "SCAN %s MATCH %s COUNT %d",
+		    cursor, CODEQ_KEY_ANY_QUEUE, CHUNK);
 		if (r == NULL)
 			return err->code;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -451,15 +461,8 @@ registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		for (i = 0; i < r->element[1]->elements; i++) {
-			const char *k = r->element[1]->element[i]->str;
-			klen = strlen(k);
-			/* codeq:{Q}:seq */
-			if (klen < 12 || klen - 11 >= sizeof(q) ||
-			    strcmp(k + klen - 5, "}:seq") != 0)
-				continue;
-			memcpy(q, k + 7, klen - 12);
-			q[klen - 12] = '\0';
-			if (!codeq_queue_name_valid(q))
+			if (key_seq_queue(r->element[1]->element[i]->str, q,
+			    sizeof(q)) < 0 || !codeq_queue_name_valid(q))
 				continue;
 			for (j = 0, known = 0; j < *n && !known; j++)
 				known = strcmp((*names)[j], q) == 0;
@@ -468,13 +471,14 @@ registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
 			f->problems++;
 			if (f->repair) {
 				redisReply *a = store_command(f->c, err,
-				    "SADD codeq:queues %s", q);
+				    "SADD %s %s", CODEQ_KEY_QUEUES, q);
 				if (a != NULL)
 					freeReplyObject(a);
 			}
 			if (f->report != NULL)
 				f->report(f->arg, q, NULL,
-				    "queue missing from codeq:queues", f->repair);
+				    "queue missing from " CODEQ_KEY_QUEUES,
+				    f->repair);
 			v = realloc(*names, (*n + 2) * sizeof(*v));
 			if (v == NULL || (v[*n] = strdup(q)) == NULL) {
 				if (v != NULL)

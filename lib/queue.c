@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
+#include "queue.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -33,11 +35,12 @@ int_reply(const redisReply *r, const char *what, int64_t *out,
 }
 
 /* Runs a housekeeping script: KEYS[1] codeq:{Q}:<key>, Q, limit[, rand].
- * count2 (may be NULL) receives a second number of an array reply. */
+ * second (may be NULL) receives the second number of an array reply,
+ * and is left as it is when the reply has none. */
 static int
 housekeep(codeq_t *c, const char *script, const char *keyname,
     const char *queue, size_t limit, int with_rand, size_t *count,
-    size_t *count2, codeq_error *err)
+    int64_t *second, codeq_error *err)
 {
 	char key[TASK_KEY_MAX], lim[24], rnd[16];
 	const char *argv[4];
@@ -47,11 +50,10 @@ housekeep(codeq_t *c, const char *script, const char *keyname,
 
 	if (count != NULL)
 		*count = 0;
-	if (count2 != NULL)
-		*count2 = 0;
 	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
 		return code;
-	snprintf(key, sizeof(key), "codeq:{%s}:%s", queue, keyname);
+	if (key_queue(key, sizeof(key), queue, keyname) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 	snprintf(lim, sizeof(lim), "%zu", limit > 0 ? limit : DEFAULT_BATCH);
 	snprintf(rnd, sizeof(rnd), "%u", store_random(c));
 	argv[0] = key;
@@ -62,10 +64,9 @@ housekeep(codeq_t *c, const char *script, const char *keyname,
 	if (r == NULL)
 		return err->code;
 	code = int_reply(r, script, &v, err);
-	if (code == CODEQ_OK && count2 != NULL && r->type == REDIS_REPLY_ARRAY &&
-	    r->elements > 1 && r->element[1]->type == REDIS_REPLY_INTEGER &&
-	    r->element[1]->integer > 0)
-		*count2 = (size_t)r->element[1]->integer;
+	if (code == CODEQ_OK && second != NULL && r->type == REDIS_REPLY_ARRAY &&
+	    r->elements > 1 && r->element[1]->type == REDIS_REPLY_INTEGER)
+		*second = r->element[1]->integer;
 	freeReplyObject(r);
 	if (code == CODEQ_OK && count != NULL)
 		*count = (size_t)v;
@@ -77,8 +78,17 @@ codeq_promote(codeq_t *c, const char *queue, size_t limit, size_t *moved,
     codeq_error *err)
 {
 	CQ_ERR_LOCAL(err);
-	return housekeep(c, "promote", "delayed", queue, limit, 0, moved, NULL,
-	    err);
+	return queue_promote(c, queue, limit, moved, NULL, err);
+}
+
+int
+queue_promote(codeq_t *c, const char *queue, size_t limit, size_t *moved,
+    int64_t *wait_ms, codeq_error *err)
+{
+	if (wait_ms != NULL)
+		*wait_ms = -1;
+	return housekeep(c, CODEQ_SCRIPT_PROMOTE, CODEQ_KEY_DELAYED, queue,
+	    limit, 0, moved, wait_ms, err);
 }
 
 int
@@ -86,21 +96,30 @@ codeq_reap(codeq_t *c, const char *queue, size_t limit, size_t *reaped,
     codeq_error *err)
 {
 	CQ_ERR_LOCAL(err);
-	return housekeep(c, "reap", "leased", queue, limit, 1, reaped, NULL, err);
+	return housekeep(c, CODEQ_SCRIPT_REAP, CODEQ_KEY_LEASED, queue, limit, 1,
+	    reaped, NULL, err);
 }
 
 int
 codeq_reap_ex(codeq_t *c, const char *queue, size_t limit, size_t *reaped,
     size_t *dead, codeq_error *err)
 {
+	int64_t d = 0;
+	int code;
 	CQ_ERR_LOCAL(err);
-	return housekeep(c, "reap", "leased", queue, limit, 1, reaped, dead, err);
+
+	code = housekeep(c, CODEQ_SCRIPT_REAP, CODEQ_KEY_LEASED, queue, limit, 1,
+	    reaped, &d, err);
+	if (dead != NULL)
+		*dead = d > 0 ? (size_t)d : 0;
+	return code;
 }
 
 int
 codeq_queue_set_backoff(codeq_t *c, const char *queue, const codeq_backoff *b,
     codeq_error *err)
 {
+	char key[TASK_KEY_MAX];
 	redisReply *r;
 	int code;
 	CQ_ERR_LOCAL(err);
@@ -118,8 +137,10 @@ codeq_queue_set_backoff(codeq_t *c, const char *queue, const codeq_backoff *b,
 		return cq_err(err, CODEQ_EINVAL,
 		    "backoff: jitter must be 0-100 %%, got %d", b->jitter_pct);
 	/* Configuration, not a task state change: a plain HSET. */
-	r = store_command(c, err, "HSET codeq:{%s}:conf backoff_base_ms %lld "
-	    "backoff_max_ms %lld jitter_pct %d", queue,
+	if (key_queue(key, sizeof(key), queue, CODEQ_KEY_CONF) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
+	r = store_command(c, err, "HSET %s backoff_base_ms %lld "
+	    "backoff_max_ms %lld jitter_pct %d", key,
 	    (long long)b->base_ms, (long long)b->max_ms, b->jitter_pct);
 	if (r == NULL)
 		return err->code;
@@ -138,12 +159,14 @@ codeq_queues(codeq_t *c, char ***names, size_t *n, codeq_error *err)
 
 	*names = NULL;
 	*n = 0;
-	if ((r = store_command(c, err, "SMEMBERS codeq:queues")) == NULL)
+	if ((r = store_command(c, err, "SMEMBERS %s", CODEQ_KEY_QUEUES)) == NULL)
 		return err->code;
-	if ((code = store_reply_ok(r, "SMEMBERS codeq:queues", err)) != CODEQ_OK)
+	if ((code = store_reply_ok(r, "SMEMBERS " CODEQ_KEY_QUEUES, err)) !=
+	    CODEQ_OK)
 		goto out;
 	if (r->type != REDIS_REPLY_ARRAY) {
-		code = cq_err(err, CODEQ_EPROTO, "store: codeq:queues is not a set");
+		code = cq_err(err, CODEQ_EPROTO,
+		    "store: " CODEQ_KEY_QUEUES " is not a set");
 		goto out;
 	}
 	if ((*names = calloc(r->elements + 1, sizeof(char *))) == NULL) {
@@ -203,10 +226,12 @@ codeq_stats_get(codeq_t *c, const char *queue, codeq_stats *s,
 	memset(s, 0, sizeof(*s));
 	if ((code = task_queue_check(queue, err)) != CODEQ_OK)
 		return code;
-	snprintf(key, sizeof(key), "codeq:{%s}:stats", queue);
+	if (key_queue(key, sizeof(key), queue, CODEQ_KEY_STATS) < 0)
+		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 	argv[0] = key;
 	argv[1] = queue;
-	if ((r = script_run(c, "stats", 1, 2, argv, NULL, err)) == NULL)
+	if ((r = script_run(c, CODEQ_SCRIPT_STATS, 1, 2, argv, NULL, err)) ==
+	    NULL)
 		return err->code;
 	if ((code = script_status(r, err)) != CODEQ_OK)
 		goto out;

@@ -31,6 +31,14 @@ script_source(const char *name)
 	return i < 0 ? NULL : script_defs[i].source;
 }
 
+const char *
+script_sha(int i)
+{
+	if (i < 0 || (size_t)i >= script_ndefs)
+		return NULL;
+	return script_defs[i].sha;
+}
+
 static int
 script_load(codeq_t *c, int i, codeq_error *err)
 {

@@ -32,6 +32,7 @@
 struct script_def {
 	const char *name;
 	const char *source;
+	const char *sha;	/* SHA1 of source, hex: EVALSHA's name of it */
 };
 
 /* Generated (lib/scripts-gen.c). */
@@ -40,9 +41,11 @@ extern const size_t script_ndefs;
 
 /* Index of a script in script_defs, or -1. */
 int script_index(const char *name);
-/* The script's source text, or NULL (for async users that EVAL/EVALSHA
- * on their own connection). */
+/* The script's source text, or NULL. */
 const char *script_source(const char *name);
+/* The SHA1 (40 hex digits) of script_defs[i]'s text, the name EVALSHA
+ * calls it by (computed by the build); NULL for no such script. */
+const char *script_sha(int i);
 
 /* Runs script `name` with nkeys keys followed by the other args (nargs in
  * all, keys first; lens may be NULL for NUL-terminated args).  Returns the

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 
@@ -450,10 +451,10 @@ store_register_queue(codeq_t *c, const char *queue, codeq_error *err)
 	for (i = 0; i < c->nknown; i++)
 		if (strcmp(c->known[i], queue) == 0)
 			return CODEQ_OK;
-	r = store_command(c, err, "SADD codeq:queues %s", queue);
+	r = store_command(c, err, "SADD %s %s", CODEQ_KEY_QUEUES, queue);
 	if (r == NULL)
 		return err ? err->code : CODEQ_ESTORE;
-	code = store_reply_ok(r, "SADD codeq:queues", err);
+	code = store_reply_ok(r, "SADD " CODEQ_KEY_QUEUES, err);
 	freeReplyObject(r);
 	if (code != CODEQ_OK)
 		return code;

@@ -38,7 +38,7 @@ struct codeq {
 	int64_t retention_ms;
 	char (*sha)[41];		/* per script_defs entry; "" until loaded */
 	unsigned int rand_state;	/* jitter seeds for nack/reap */
-	/* Queues already added to codeq:queues on this connection. */
+	/* Queues already added to the registry on this connection. */
 	char *known[STORE_KNOWN_QUEUES];
 	size_t nknown;
 };

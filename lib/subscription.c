@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "codeq.h"
+#include "keys.h"
 #include "store.h"
 #include "task.h"
 #include "urlpolicy.h"
@@ -169,7 +170,7 @@ codeq_subscribe(codeq_t *c, const codeq_subscription_spec *spec,
 		return code;
 	ttl_ms = spec->ttl_ms > 0 ? spec->ttl_ms : CODEQ_SUB_DEFAULT_TTL_MS;
 	new_id(id_out);
-	snprintf(key, sizeof(key), "codeq:sub:%s", id_out);
+	(void)key_sub(key, sizeof(key), id_out);	/* fits: a new id */
 	snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_ms);
 	snprintf(exp, sizeof(exp), "%" PRId64, now + ttl_ms);
 	snprintf(now_s, sizeof(now_s), "%" PRId64, now);
@@ -198,8 +199,8 @@ codeq_subscribe(codeq_t *c, const codeq_subscription_spec *spec,
 	if ((r = store_command(c, err, "PEXPIRE %s %s", key, ttl)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	freeReplyObject(r);
-	if ((r = store_command(c, err, "ZADD codeq:subs %s %s", exp, id_out))
-	    == NULL)
+	if ((r = store_command(c, err, "ZADD %s %s %s", CODEQ_KEY_SUBS, exp,
+	    id_out)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	code = store_reply_ok(r, "subscribe", err);
 	freeReplyObject(r);
@@ -221,7 +222,7 @@ codeq_subscription_renew(codeq_t *c, const char *id, int64_t ttl_ms,
 		return cq_err(err, CODEQ_EINVAL, "renew: negative TTL");
 	if ((code = task_duration_check("ttl", ttl_ms, err)) != CODEQ_OK)
 		return code;
-	snprintf(key, sizeof(key), "codeq:sub:%s", id);
+	(void)key_sub(key, sizeof(key), id);	/* fits: id_valid() */
 	if ((code = store_now(c, &now, err)) != CODEQ_OK)
 		return code;
 	if ((r = store_command(c, err, "HGET %s ttl_ms", key)) == NULL)
@@ -245,7 +246,8 @@ codeq_subscription_renew(codeq_t *c, const char *id, int64_t ttl_ms,
 	if ((r = store_command(c, err, "PEXPIRE %s %s", key, ttl)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	freeReplyObject(r);
-	if ((r = store_command(c, err, "ZADD codeq:subs %s %s", exp, id)) == NULL)
+	if ((r = store_command(c, err, "ZADD %s %s %s", CODEQ_KEY_SUBS, exp,
+	    id)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	code = store_reply_ok(r, "renew", err);
 	freeReplyObject(r);
@@ -263,12 +265,12 @@ codeq_subscription_remove(codeq_t *c, const char *id, codeq_error *err)
 
 	if (!id_valid(id))
 		return cq_err(err, CODEQ_EINVAL, "remove: bad subscription id");
-	snprintf(key, sizeof(key), "codeq:sub:%s", id);
+	(void)key_sub(key, sizeof(key), id);	/* fits: id_valid() */
 	if ((r = store_command(c, err, "DEL %s", key)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	gone = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
 	freeReplyObject(r);
-	if ((r = store_command(c, err, "ZREM codeq:subs %s", id)) == NULL)
+	if ((r = store_command(c, err, "ZREM %s %s", CODEQ_KEY_SUBS, id)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	gone += r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
 	freeReplyObject(r);
@@ -389,7 +391,7 @@ codeq_subscription_get(codeq_t *c, const char *id, codeq_subscription **out,
 	*out = NULL;
 	if (!id_valid(id))
 		return cq_err(err, CODEQ_EINVAL, "bad subscription id");
-	snprintf(key, sizeof(key), "codeq:sub:%s", id);
+	(void)key_sub(key, sizeof(key), id);	/* fits: id_valid() */
 	if ((r = store_command(c, err, "HGETALL %s", key)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	*out = from_hash(r, &oom);
@@ -415,7 +417,7 @@ codeq_subscription_list(codeq_t *c, codeq_subscription ***subs, size_t *n,
 {
 	codeq_subscription **v = NULL;
 	redisReply *ids = NULL, *r;
-	char now_s[24];
+	char now_s[24], key[SUB_KEY_MAX];
 	int64_t now;
 	size_t i, k = 0;
 	int code, oom;
@@ -426,21 +428,26 @@ codeq_subscription_list(codeq_t *c, codeq_subscription ***subs, size_t *n,
 		return code;
 	snprintf(now_s, sizeof(now_s), "%" PRId64, now);
 	/* Expired ids are dropped here too: the set does not grow forever. */
-	if ((r = store_command(c, err, "ZREMRANGEBYSCORE codeq:subs -inf (%s",
-	    now_s)) == NULL)
+	if ((r = store_command(c, err, "ZREMRANGEBYSCORE %s -inf (%s",
+	    CODEQ_KEY_SUBS, now_s)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	freeReplyObject(r);
-	if ((ids = store_command(c, err, "ZRANGEBYSCORE codeq:subs %s +inf",
-	    now_s)) == NULL)
+	if ((ids = store_command(c, err, "ZRANGEBYSCORE %s %s +inf",
+	    CODEQ_KEY_SUBS, now_s)) == NULL)
 		return err ? err->code : CODEQ_ESTORE;
 	if (ids->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(ids);
 		return cq_err(err, CODEQ_EPROTO, "store: bad ZRANGEBYSCORE reply");
 	}
-	for (i = 0; i < ids->elements; i++)
-		if ((code = store_append_command(c, err, "HGETALL codeq:sub:%s",
-		    ids->element[i]->str)) != CODEQ_OK)
+	for (i = 0; i < ids->elements; i++) {
+		/* A member too long for an id (not written by libcodeq)
+		 * reads as a missing hash: its key is cut, but still longer
+		 * than the key of any valid id. */
+		(void)key_sub(key, sizeof(key), ids->element[i]->str);
+		if ((code = store_append_command(c, err, "HGETALL %s", key)) !=
+		    CODEQ_OK)
 			goto fail;
+	}
 	if ((v = calloc(ids->elements + 1, sizeof(*v))) == NULL) {
 		code = cq_err(err, CODEQ_ENOMEM, "out of memory");
 		goto fail;

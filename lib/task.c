@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "keys.h"
 #include "store.h"
 #include "task.h"
 
@@ -53,7 +54,7 @@ task_id_split(const char *id, char *queue, size_t qlen, char *key,
 	queue[n] = '\0';
 	if (!codeq_queue_name_valid(queue))
 		goto bad;
-	if ((size_t)snprintf(key, klen, "codeq:{%s}:t:%s", queue, seq) >= klen)
+	if (key_task(key, klen, queue, seq) < 0)
 		goto bad;
 	return CODEQ_OK;
 bad:

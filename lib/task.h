@@ -9,7 +9,7 @@
 int task_from_reply(const redisReply *r, codeq_task **out, codeq_error *err);
 codeq_task_status task_status_parse(const char *s);
 int task_queue_check(const char *queue, codeq_error *err);
-/* "Q:SEQ" -> Q and the key codeq:{Q}:t:SEQ. */
+/* "Q:SEQ" -> Q and the key of its task hash (key_task). */
 int task_id_split(const char *id, char *queue, size_t qlen, char *key,
     size_t klen, codeq_error *err);
 

@@ -35,7 +35,6 @@
 
 #include <hiredis/async.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "callbacks_batch.h"
 #include "callbacks.h"
@@ -43,7 +42,9 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
-#include "scripts.h"
+#include "keys.h"
+#include "scripts_async.h"
+#include "store_async.h"
 #include "store.h"
 #include "webhook.h"
 
@@ -274,8 +275,8 @@ static void
 settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
     long status, const char *error, int64_t retry_after_ms)
 {
-	static const char *const script[] = { "cb_ack", "cb_retry", "cb_dead",
-	    "cb_retry" };
+	static const char *const script[] = { CODEQ_SCRIPT_CB_ACK,
+	    CODEQ_SCRIPT_CB_RETRY, CODEQ_SCRIPT_CB_DEAD, CODEQ_SCRIPT_CB_RETRY };
 	char key[160], done[n ? n : 1];
 	struct sv s = { 0 };
 	size_t i, j;
@@ -284,7 +285,9 @@ settle(struct cbp *p, struct cb_item **items, size_t n, enum settle how,
 	for (i = 0; i < n; i++) {
 		if (done[i])
 			continue;
-		snprintf(key, sizeof(key), "codeq:{%s}:outbox", items[i]->queue);
+		/* Fits: a queue of codeq_queues(), so a valid name. */
+		(void)key_queue(key, sizeof(key), items[i]->queue,
+		    CODEQ_KEY_OUTBOX);
 		sv_add(&s, key);
 		sv_add(&s, items[i]->queue);
 		if (how != SETTLE_ACK) {
@@ -546,7 +549,9 @@ intake_calls(struct cbp *p, int64_t now, size_t *limitp)
 			continue;	/* idle queue, not yet */
 		if (take_nonce(nonce) < 0)
 			break;
-		snprintf(key, sizeof(key), "codeq:{%s}:outbox", p->queues[i]);
+		/* Fits: codeq_queues() returns valid names only. */
+		(void)key_queue(key, sizeof(key), p->queues[i],
+		    CODEQ_KEY_OUTBOX);
 		sv_add(&s, key);
 		sv_add(&s, p->queues[i]);
 		sv_addi(&s, (int64_t)limit);
@@ -558,7 +563,7 @@ intake_calls(struct cbp *p, int64_t now, size_t *limitp)
 		sv_add(&s, nonce);
 		for (j = 0; j < nrooms; j++)
 			sv_add(&s, rooms[j]);
-		if (call_add(p, "cb_take", &s) == 0)
+		if (call_add(p, CODEQ_SCRIPT_CB_TAKE, &s) == 0)
 			n++;
 	}
 	*limitp = limit;
@@ -611,9 +616,9 @@ struct round {
 	struct call *calls;
 	size_t ncalls, nsettle, left;
 	struct rslot {
+		struct script_call sc;	/* its script call in flight */
 		struct round *rd;
 		size_t i;
-		int eval;		/* sent again as EVAL (NOSCRIPT) */
 	} *slots;
 	int64_t now;
 	size_t got;
@@ -628,80 +633,37 @@ static void flush(struct cbp *p, int take, int64_t now);
 static void dispatch_all(struct cbp *p);
 static void maybe_finish_stop(struct cbp *p);
 
-/* The SHA1 of the outbox scripts, for EVALSHA. */
-static const char *const ac_scripts[] = { "cb_take", "cb_ack", "cb_retry",
-    "cb_dead" };
-static char ac_sha[4][41];
+static void on_reply(redisAsyncContext *ac, redisReply *r,
+    struct script_call *sc);
 
-static int
-ac_sha_init(void)
-{
-	unsigned char md[SHA_DIGEST_LENGTH];
-	const char *src;
-	size_t i, j;
-
-	for (i = 0; i < 4; i++) {
-		if ((src = script_source(ac_scripts[i])) == NULL)
-			return -1;
-		SHA1((const unsigned char *)src, strlen(src), md);
-		for (j = 0; j < SHA_DIGEST_LENGTH; j++)
-			snprintf(ac_sha[i] + 2 * j, 3, "%02x", md[j]);
-	}
-	return 0;
-}
-
-static const char *
-ac_sha_of(const char *script)
-{
-	size_t i;
-
-	for (i = 0; i < 4; i++)
-		if (strcmp(ac_scripts[i], script) == 0)
-			return ac_sha[i];
-	return NULL;
-}
-
-static void on_reply(redisAsyncContext *ac, void *reply, void *priv);
-
-/* Sends call s->i as EVALSHA (or EVAL with its source).  -1 when it
- * could not be queued. */
+/* Sends call s->i (scripts_async.h: EVALSHA, EVAL on NOSCRIPT).  -1 when
+ * it could not be queued. */
 static int
 ac_send(struct cbp *p, struct rslot *s)
 {
 	struct call *c = &s->rd->calls[s->i];
-	const char *av[c->nargs + 3];
-	int i;
 
-	av[0] = s->eval ? "EVAL" : "EVALSHA";
-	av[1] = s->eval ? script_source(c->script) : ac_sha_of(c->script);
-	av[2] = "1";
-	if (av[1] == NULL)
-		return -1;
-	for (i = 0; i < c->nargs; i++)
-		av[3 + i] = c->argv[i];
-	return redisAsyncCommandArgv(p->ac, on_reply, s, c->nargs + 3, av,
-	    NULL) == REDIS_OK ? 0 : -1;
+	s->sc.name = c->script;
+	s->sc.nkeys = 1;
+	s->sc.nargs = c->nargs;
+	s->sc.args = (const char *const *)c->argv;
+	s->sc.lens = NULL;
+	s->sc.done = on_reply;
+	s->sc.priv = s;
+	return script_async_run(p->ac, &s->sc);
 }
 
 static void
-on_reply(redisAsyncContext *ac, void *reply, void *priv)
+on_reply(redisAsyncContext *ac, redisReply *r, struct script_call *sc)
 {
-	struct rslot *s = priv;
+	struct rslot *s = sc->priv;
 	struct round *rd = s->rd;
 	struct cbp *p = rd->p;
-	redisReply *r = reply;
 
 	if (r == NULL) {
 		/* The connection is going away (hiredis frees it after
 		 * calling back every command in flight). */
 		p->ac_broken = 1;
-		rd->lost = 1;
-	} else if (script_is_noscript(r) && !s->eval && !p->ac_broken) {
-		/* The store forgot the script (restart, SCRIPT FLUSH): once
-		 * with its source, which loads it again. */
-		s->eval = 1;
-		if (ac_send(p, s) == 0)
-			return;
 		rd->lost = 1;
 	} else if (s->i < rd->nsettle) {
 		if (r->type == REDIS_REPLY_ERROR)
@@ -763,14 +725,22 @@ on_round_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 ac_ready(struct cbp *p)
 {
+	struct store_async a = {
+		.loop = p->proc.loop,
+		.select_db = 1,
+		.data = p,
+		.on_connect = on_ac_connect,
+		.on_disconnect = on_ac_disconnect,
+	};
 	char why[256];
 
 	if (p->ac != NULL)
 		return p->ac_broken ? -1 : 0;
 	if (wh_store_ready(&p->store) < 0)
 		return -1;
-	if ((p->ac = wh_async_connect(p->proc.loop, &p->store.c->url, 1, p,
-	    on_ac_connect, on_ac_disconnect, why, sizeof(why))) == NULL) {
+	/* The synchronous link's URL holds the password_file's password. */
+	a.url = &p->store.c->url;
+	if ((p->ac = store_async_connect(&a, NULL, why, sizeof(why))) == NULL) {
 		wh_store_failed(&p->store, why);
 		return -1;
 	}
@@ -1211,10 +1181,6 @@ setup(struct cbp *p, const struct codeq_config *cfg)
 
 	p->cfg = cfg;
 	wh_store_init(&p->store, cfg, "callbacks");
-	if (ac_sha_init() < 0) {
-		log_error("callbacks: outbox scripts missing");
-		return -1;
-	}
 	ev_timer_init(&p->round_t, on_round_timeout, 0., (double)
 	    (cfg->store.command_timeout_ms > 0 ? cfg->store.command_timeout_ms :
 	    5000) / 1000.0);

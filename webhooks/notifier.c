@@ -1,8 +1,9 @@
 /*
  * notifier.c - the notifier process (see notifier.h).
  *
- * Signals: the task scripts PUBLISH "Q N" on codeq:ready when N tasks of
- * queue Q became ready (enqueue, promotion of a delayed task, requeue).
+ * Signals: the task scripts PUBLISH "Q N" on codeq:ready (CODEQ_CH_READY
+ * of keys.h) when N tasks of queue Q became ready (enqueue, promotion of
+ * a delayed task, requeue).
  * One asynchronous hiredis connection (libev adapter) is subscribed to
  * that channel; the signalled queues collect for [notifier] coalesce
  * (50 ms), then their ready depth is read and each queue is assigned to
@@ -33,16 +34,17 @@
 #include "conf.h"
 #include "notifier_depth.h"
 #include "http.h"
+#include "keys.h"
 #include "jsonbuf.h"
 #include "log.h"
 #include "notifier.h"
 #include "notifier_route.h"
 #include "store.h"
+#include "store_async.h"
 #include "webhook.h"
 
 #define SUBS_REFRESH_MS 1000
 #define RECONNECT_MS 1000
-#define CHANNEL "codeq:ready"
 #define RETRY_MAX_S 64.0	/* longest wait before a retry (2^6 s) */
 
 struct notifier {
@@ -208,7 +210,7 @@ nsub_from(struct notifier *n, const codeq_subscription *cs)
 	struct nsub *s = calloc(1, sizeof(*s));
 	redisReply *r;
 	codeq_error e;
-	char err[128];
+	char err[128], key[CODEQ_ID_MAX + 16];
 	size_t i;
 
 	if (s == NULL)
@@ -225,8 +227,10 @@ nsub_from(struct notifier *n, const codeq_subscription *cs)
 	s->expires_at = cs->expires_at;
 	s->host = host_index(n, s->url);
 	if (cs->has_secret) {
-		r = store_command(n->store.c, &e, "HGET codeq:sub:%s secret",
-		    cs->id);
+		/* An id too long for key (not written by libcodeq) finds
+		 * no secret: said below. */
+		(void)key_sub(key, sizeof(key), cs->id);
+		r = store_command(n->store.c, &e, "HGET %s secret", key);
 		if (r && r->type == REDIS_REPLY_STRING &&
 		    sign_key_parse(r->str, &s->key, err, sizeof(err)) == 0)
 			s->has_key = 1;
@@ -610,7 +614,7 @@ on_message(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	if (strcmp(r->element[0]->str, "subscribe") == 0) {
 		n->subscribed = 1;
-		log_info("listening", "channel", CHANNEL);
+		log_info("listening", "channel", CODEQ_CH_READY);
 		/* Signals sent while we were away are lost: look. */
 		scan(n);
 		return;
@@ -665,6 +669,13 @@ on_disconnect(const redisAsyncContext *ac, int status)
 static void
 subscribe_connect(struct notifier *n)
 {
+	struct store_async a = {
+		.loop = n->proc.loop,
+		.select_db = 0,		/* channels are not per database */
+		.data = n,
+		.on_connect = on_connect,
+		.on_disconnect = on_disconnect,
+	};
 	char why[256];
 
 	if (n->ac != NULL || wh_store_ready(&n->store) < 0) {
@@ -672,9 +683,9 @@ subscribe_connect(struct notifier *n)
 			ev_timer_start(n->proc.loop, &n->reconnect);
 		return;
 	}
-	/* Channels are not per database: no SELECT. */
-	if ((n->ac = wh_async_connect(n->proc.loop, &n->store.c->url, 0, n,
-	    on_connect, on_disconnect, why, sizeof(why))) == NULL) {
+	/* The synchronous link's URL holds the password_file's password. */
+	a.url = &n->store.c->url;
+	if ((n->ac = store_async_connect(&a, NULL, why, sizeof(why))) == NULL) {
 		log_warning("subscriber connection failed", "error", why);
 		ev_timer_start(n->proc.loop, &n->reconnect);
 		return;
@@ -690,7 +701,7 @@ subscribe_connect(struct notifier *n)
 		n->ac->c.err = 0;
 		n->ac->c.errstr[0] = '\0';
 	}
-	redisAsyncCommand(n->ac, on_message, n, "SUBSCRIBE " CHANNEL);
+	redisAsyncCommand(n->ac, on_message, n, "SUBSCRIBE %s", CODEQ_CH_READY);
 }
 
 static void

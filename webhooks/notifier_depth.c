@@ -18,11 +18,13 @@
 
 #include <hiredis/async.h>
 
+#include "codeq.h"
+
+#include "keys.h"
 #include "notifier_depth.h"
 #include "notifier_route.h"
+#include "store_async.h"
 #include "webhook.h"
-
-#define NPRIO 10
 
 struct slot {
 	struct depth_reader *r;
@@ -136,12 +138,19 @@ on_next(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 connect_store(struct depth_reader *r)
 {
+	struct store_async a = {
+		.loop = r->loop,
+		.url = &r->url,
+		.select_db = 1,
+		.data = r,
+		.on_connect = on_connect,
+		.on_disconnect = on_disconnect,
+	};
 	char why[256];
 
 	if (r->ac != NULL)
 		return 0;
-	if ((r->ac = wh_async_connect(r->loop, &r->url, 1, r, on_connect,
-	    on_disconnect, why, sizeof(why))) == NULL) {
+	if ((r->ac = store_async_connect(&a, NULL, why, sizeof(why))) == NULL) {
 		lose(r, why);
 		return -1;
 	}
@@ -173,6 +182,7 @@ reserve(struct depth_reader *r, size_t n)
 void
 depth_read(struct depth_reader *r)
 {
+	char key[CODEQ_ID_MAX + 32];
 	struct strset t;
 	size_t i;
 	int p;
@@ -201,10 +211,11 @@ depth_read(struct depth_reader *r)
 	for (i = 0; i < r->reading.n; i++) {
 		r->slots[i].r = r;
 		r->slots[i].i = i;
-		for (p = 0; p < NPRIO; p++) {
+		for (p = 0; p < CODEQ_PRIORITIES; p++) {
+			/* Fits: notifier.c asks for valid queue names only. */
+			(void)key_ready(key, sizeof(key), r->reading.keys[i], p);
 			if (redisAsyncCommand(r->ac, on_llen, &r->slots[i],
-			    "LLEN codeq:{%s}:ready:%d", r->reading.keys[i],
-			    p) != REDIS_OK) {
+			    "LLEN %s", key) != REDIS_OK) {
 				lose(r, "could not queue the command");
 				break;
 			}

@@ -4,8 +4,6 @@
 #include "backoff.h"
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <hiredis/adapters/libev.h>
 #include <openssl/rand.h>
 
 #include "clock.h"
@@ -292,31 +289,6 @@ wh_store_ok(struct wh_store *s)
 	s->backoff_ms = 0;
 }
 
-redisAsyncContext *
-wh_async_connect(struct ev_loop *loop, const struct store_url *u,
-    int select_db, void *data, redisConnectCallback *on_connect,
-    redisDisconnectCallback *on_disconnect, char *why, size_t whylen)
-{
-	redisAsyncContext *ac = store_url_connect_async(u);
-
-	if (ac == NULL || ac->err) {
-		snprintf(why, whylen, "%s", ac ? ac->errstr : "out of memory");
-		if (ac)
-			redisAsyncFree(ac);
-		return NULL;
-	}
-	/* Not inherited by anything this process starts (see store.c). */
-	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
-	ac->data = data;
-	redisLibevAttach(loop, ac);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	store_url_auth_async(ac, u, NULL, NULL, NULL);
-	if (select_db && u->db != 0)
-		redisAsyncCommand(ac, NULL, NULL, "SELECT %d", u->db);
-	return ac;
-}
-
 int
 wh_store_ready(struct wh_store *s)
 {
@@ -373,9 +345,7 @@ wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
 {
 	codeq_options o;
 	codeq_error e;
-	char pw[256] = "";
-	FILE *f;
-	size_t n;
+	char *pw = NULL;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -383,22 +353,15 @@ wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
 	o.command_timeout_ms = cfg->store.command_timeout_ms;
 	o.max_payload = cfg->store.max_payload;
 	o.retention_ms = cfg->store.retention_ms;
-	if (cfg->store.password_file && *cfg->store.password_file) {
-		if ((f = fopen(cfg->store.password_file, "r")) == NULL) {
-			snprintf(err, errlen, "%s: %s", cfg->store.password_file,
-			    strerror(errno));
-			return -1;
-		}
-		if (fgets(pw, sizeof(pw), f) == NULL)
-			pw[0] = '\0';
-		fclose(f);
-		n = strlen(pw);
-		while (n > 0 && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
-			pw[--n] = '\0';
-		o.password = pw;
-	}
+	/* Read at each connect (codeqd and codeq-worker read it once at
+	 * start): a rotated password is picked up by the next reconnect. */
+	if (cfg->store.password_file && *cfg->store.password_file &&
+	    (pw = read_secret_line(cfg->store.password_file, err, errlen)) ==
+	    NULL)
+		return -1;
+	o.password = pw;
 	rc = codeq_connect(cfg->store.url, &o, out, &e);
-	explicit_bzero(pw, sizeof(pw));
+	free_secret(pw);
 	if (rc != CODEQ_OK) {
 		snprintf(err, errlen, "%s", e.msg);
 		return -1;

@@ -12,7 +12,6 @@
 
 #include <curl/curl.h>
 #include <ev.h>
-#include <hiredis/async.h>
 
 #include "conf.h"
 #include "sign.h"
@@ -82,15 +81,6 @@ void wh_store_init(struct wh_store *s, const struct codeq_config *cfg,
 /* 0 when s->c may be used now (connecting if needed), else -1. */
 int wh_store_ready(struct wh_store *s);
 
-struct store_url;
-/* An asynchronous connection to the store at u on loop (hiredis' libev
- * adapter): its data and callbacks set, AUTH (and with select_db, SELECT)
- * queued before anything else.  NULL when it cannot even start, the
- * reason in why. */
-redisAsyncContext *wh_async_connect(struct ev_loop *loop,
-    const struct store_url *u, int select_db, void *data,
-    redisConnectCallback *on_connect, redisDisconnectCallback *on_disconnect,
-    char *why, size_t whylen);
 /* A call failed (why: its message): wait a little before the next. */
 void wh_store_failed(struct wh_store *s, const char *why);
 /* A call succeeded: ends an outage. */

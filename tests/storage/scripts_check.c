@@ -21,9 +21,12 @@
 
 #include <check.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/async.h>
 
 #include "codeq.h"
+#include "keys.h"
 #include "scripts.h"
+#include "scripts_async.h"
 
 static const char *url;
 static int port;
@@ -1446,6 +1449,78 @@ START_TEST(reconnect_and_noscript)
 }
 END_TEST
 
+/* The reply type an asynchronous script call ended with (-1: none). */
+static void
+on_async_stats(redisAsyncContext *ac, redisReply *r, struct script_call *sc)
+{
+	*(int *)sc->priv = r == NULL ? -1 : r->type;
+}
+
+/* Drives ac by hand (no event loop) until *st is set. */
+static void
+async_pump(redisAsyncContext *ac, const int *st)
+{
+	int64_t end = now_ms() + 5000;
+	struct pollfd p;
+
+	while (*st == 0 && now_ms() < end) {
+		p.fd = ac->c.fd;
+		p.events = POLLIN | POLLOUT;
+		ck_assert_int_ge(poll(&p, 1, 100), 0);
+		if (p.revents & POLLOUT)
+			redisAsyncHandleWrite(ac);
+		if (p.revents & POLLIN)
+			redisAsyncHandleRead(ac);
+	}
+}
+
+/* The asynchronous runner: EVALSHA of the SHA1 it computes, EVAL once
+ * on NOSCRIPT, which loads the script under that same SHA1. */
+START_TEST(async_runner_noscript)
+{
+	redisContext *r = raw();
+	redisAsyncContext *ac = redisAsyncConnect("127.0.0.1", port);
+	redisReply *rep;
+	const char *args[2];
+	struct script_call sc;
+	char key[64];
+	int st = 0;
+
+	ck_assert(ac != NULL && ac->err == 0);
+	raw_do(r, "SCRIPT FLUSH");
+	ck_assert_int_eq(key_queue(key, sizeof(key), "async", CODEQ_KEY_STATS),
+	    0);
+	args[0] = key;
+	args[1] = "async";
+	memset(&sc, 0, sizeof(sc));
+	sc.name = CODEQ_SCRIPT_STATS;
+	sc.nkeys = 1;
+	sc.nargs = 2;
+	sc.args = args;
+	sc.done = on_async_stats;
+	sc.priv = &st;
+	ck_assert_int_eq(script_async_run(ac, &sc), 0);
+	async_pump(ac, &st);
+	ck_assert_int_eq(st, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(sc.eval, 1);		/* NOSCRIPT, then EVAL */
+	rep = redisCommand(r, "SCRIPT EXISTS %s",
+	    script_sha(script_index(CODEQ_SCRIPT_STATS)));
+	ck_assert(rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
+	    rep->elements == 1);
+	ck_assert_int_eq(rep->element[0]->integer, 1);
+	freeReplyObject(rep);
+	st = 0;
+	ck_assert_int_eq(script_async_run(ac, &sc), 0);
+	async_pump(ac, &st);
+	ck_assert_int_eq(st, REDIS_REPLY_ARRAY);
+	ck_assert_int_eq(sc.eval, 0);		/* EVALSHA found it */
+	sc.name = "nope";
+	ck_assert_int_eq(script_async_run(ac, &sc), -1);
+	redisAsyncFree(ac);
+	redisFree(r);
+}
+END_TEST
+
 /* Every thread of the store is in 't'/'T' state: kill() only queues
  * SIGSTOP, and a busy machine may let a store thread answer one more
  * request before it stops. */
@@ -1854,6 +1929,7 @@ storage_suite(void)
 	tcase_add_test(tc, unreachable_store);
 	tcase_add_test(tc, reset_link_is_not_fatal);
 	tcase_add_test(tc, reconnect_and_noscript);
+	tcase_add_test(tc, async_runner_noscript);
 	tcase_add_test(tc, command_timeout);
 	tcase_add_test(tc, bulk_100k);
 	tcase_add_test(tc, final_fsck_clean);

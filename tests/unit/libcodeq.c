@@ -1,7 +1,7 @@
 /*
  * tests/unit/libcodeq.c - unit tests of libcodeq's pure parts: the store URL
- * parser, the webhook URL check, task ids, queue names, the embedded
- * script registry.
+ * parser, the webhook URL check, task ids, queue names, the key
+ * builders, the embedded script registry.
  */
 #include "config.h"
 
@@ -12,6 +12,7 @@
 #include <check.h>
 
 #include "codeq.h"
+#include "keys.h"
 #include "scripts.h"
 #include "store.h"
 #include "task.h"
@@ -513,6 +514,78 @@ START_TEST(ids_and_queues)
 }
 END_TEST
 
+START_TEST(key_builders)
+{
+	char k[64], q[16], longq[101];
+
+	ck_assert_int_eq(key_queue(k, sizeof(k), "mail", CODEQ_KEY_DELAYED), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:delayed");
+	ck_assert_int_eq(key_queue(k, sizeof(k), "mail", CODEQ_KEY_OUTBOX), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:outbox");
+	ck_assert_int_eq(key_ready(k, sizeof(k), "mail", 9), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:ready:9");
+	ck_assert_int_eq(key_task(k, sizeof(k), "mail", "42"), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:t:42");
+	ck_assert_int_eq(key_task_pattern(k, sizeof(k), "mail"), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:t:*");
+	ck_assert_int_eq(key_claim(k, sizeof(k), "mail", "h:12:p"), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:claim:h:12:p");
+	ck_assert_int_eq(key_cb(k, sizeof(k), "mail", "7"), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:cb:7");
+	ck_assert_int_eq(key_sub(k, sizeof(k), "s1"), 0);
+	ck_assert_str_eq(k, "codeq:sub:s1");
+	/* Exactly full fits; one byte short does not. */
+	ck_assert_int_eq(key_queue(k, 19, "mail", CODEQ_KEY_STATS), 0);
+	ck_assert_str_eq(k, "codeq:{mail}:stats");
+	ck_assert_int_eq(key_queue(k, 18, "mail", CODEQ_KEY_STATS), -1);
+	memset(longq, 'q', 100);
+	longq[100] = '\0';
+	ck_assert_int_eq(key_task(k, sizeof(k), longq, "1"), -1);
+	/* The keys every queue has, and the SCAN pattern of all of them. */
+	ck_assert_int_eq(key_seq_queue("codeq:{mail}:seq", q, sizeof(q)), 0);
+	ck_assert_str_eq(q, "mail");
+	ck_assert_int_eq(key_seq_queue("codeq:{mail}:dlq", q, sizeof(q)), -1);
+	ck_assert_int_eq(key_seq_queue("codeq:{}:seq", q, sizeof(q)), -1);
+	ck_assert_int_eq(key_seq_queue("codeq:mail:seq", q, sizeof(q)), -1);
+	ck_assert_int_eq(key_seq_queue("codeq:{0123456789abcdef}:seq", q,
+	    sizeof(q)), -1);
+	ck_assert_int_eq(key_seq_queue("codeq:{0123456789abcde}:seq", q,
+	    sizeof(q)), 0);
+	ck_assert_int_eq(strncmp("codeq:{mail}:seq", CODEQ_KEY_ANY_QUEUE,
+	    strlen(CODEQ_KEY_ANY_QUEUE) - 1), 0);
+	ck_assert_str_eq(CODEQ_CH_READY, "codeq:ready");
+	ck_assert_str_eq(CODEQ_CH_DELAYED, "codeq:delayed");
+}
+END_TEST
+
+/* Every script name of keys.h is in the registry, and every script of the
+ * registry has its name there; each has a SHA1 as the store names it. */
+START_TEST(script_names)
+{
+	static const char *const names[] = { CODEQ_SCRIPT_ENQUEUE,
+	    CODEQ_SCRIPT_CLAIM, CODEQ_SCRIPT_HEARTBEAT, CODEQ_SCRIPT_COMPLETE,
+	    CODEQ_SCRIPT_FAIL, CODEQ_SCRIPT_NACK, CODEQ_SCRIPT_RELEASE,
+	    CODEQ_SCRIPT_PROMOTE, CODEQ_SCRIPT_REAP, CODEQ_SCRIPT_DLQ_REQUEUE,
+	    CODEQ_SCRIPT_DLQ_PURGE, CODEQ_SCRIPT_STATS,
+	    CODEQ_SCRIPT_FSCK_REPAIR, CODEQ_SCRIPT_CB_TAKE, CODEQ_SCRIPT_CB_ACK,
+	    CODEQ_SCRIPT_CB_RETRY, CODEQ_SCRIPT_CB_DEAD,
+	    CODEQ_SCRIPT_CB_DLQ_REPLAY, CODEQ_SCRIPT_CB_DLQ_PURGE };
+	size_t i, n = sizeof(names) / sizeof(names[0]);
+	const char *sha;
+
+	ck_assert_uint_eq(n, script_ndefs);
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(script_index(names[i]) >= 0, "%s", names[i]);
+		sha = script_sha(script_index(names[i]));
+		ck_assert_ptr_nonnull(sha);
+		ck_assert_uint_eq(strlen(sha), 40);
+		ck_assert_uint_eq(strspn(sha, "0123456789abcdef"), 40);
+	}
+	ck_assert_ptr_null(script_sha(-1));
+	ck_assert_ptr_null(script_sha((int)script_ndefs));
+}
+END_TEST
+
 START_TEST(script_registry)
 {
 	static const char *const names[] = { "enqueue", "claim", "heartbeat",
@@ -614,6 +687,8 @@ main(void)
 	tcase_add_test(tc, webhook_url_sizes);
 	tcase_add_test(tc, webhook_url_prefixes);
 	tcase_add_test(tc, ids_and_queues);
+	tcase_add_test(tc, key_builders);
+	tcase_add_test(tc, script_names);
 	tcase_add_test(tc, script_registry);
 	tcase_add_test(tc, strings);
 	tcase_add_test(tc, utf8_text);
