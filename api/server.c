@@ -474,7 +474,7 @@ listener_start(struct api *a, char *err, size_t errlen)
 	const union MHD_DaemonInfo *info;
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG;
+	    MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 	char *cert = NULL, *key = NULL;
 	int rc = -1;
 
