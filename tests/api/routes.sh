@@ -7,6 +7,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 start_redis
 . "$top_srcdir/tests/api/lib.sh"
+jf_stdin() { "$PYTHON3" -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
 api_token p1 producer
 api_token w1 codeq:claim,codeq:heartbeat,codeq:abandon,codeq:nack,codeq:result,codeq:subscribe jobs,other
@@ -125,5 +126,15 @@ assert_eq "stats: completed" 4 "$(jf 'j["counters"]["completed"]')"
 assert_eq "stats: ready" 1 "$(jf 'j["ready"]')"
 expect "queue stats other: dlq" 200 GET /admin/queues/other a1
 assert_eq "stats: dlq" 1 "$(jf 'j["dlq"]')"
+
+# ---- the example client: produce, work, result
+EX="$top_srcdir/examples/http_client.py"
+export CODEQ_API="http://127.0.0.1:$API_PORT" CODEQ_TOKEN=secret-a1
+"$PYTHON3" "$EX" produce example 3 >"$T_DIR/ex.ids" || fail "example produce"
+assert_eq "example produced" 3 "$(wc -l <"$T_DIR/ex.ids")"
+"$PYTHON3" "$EX" work example --once >"$T_DIR/ex.work" || fail "example work"
+assert_eq "example worked" 3 "$(grep -c ' 200 ' "$T_DIR/ex.work")"
+"$PYTHON3" "$EX" result "$(head -n1 "$T_DIR/ex.ids")" 5 >"$T_DIR/ex.result"
+assert_eq "example result" 'HELLO 0' "$(sed 's/^200 //' "$T_DIR/ex.result" | jf_stdin 'j["result"]["result"]["text"]')"
 
 stop_api
