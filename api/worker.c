@@ -185,6 +185,7 @@ lease_token(struct api *a, struct req *r, json_t *o, const char *id,
 		t = h;
 	if (t != NULL) {
 		snprintf(tok, TOKEN_MAX, "%s", t);
+		*code = CODEQ_OK;
 		return 0;
 	}
 	if ((*code = codeq_get(a->c, id, &task, &e)) != CODEQ_OK) {
@@ -376,36 +377,75 @@ h_result(struct api *a, struct req *r)
 	return d;
 }
 
-/* One item of a results batch: {taskId, result: {...}} or {taskId, error}. */
-static json_t *
-result_item(struct api *a, struct req *r, json_t *it)
-{
-	const char *id = NULL;
-	char tok[TOKEN_MAX], why[256] = "", q[128];
-	struct verdict v = { 0, NULL, NULL };
-	codeq_error e;
-	int rc = CODEQ_EINVAL;
+/* One item of a results batch, from its check to its answer. */
+struct ritem {
+	const char *id;
+	char tok[TOKEN_MAX];
+	struct verdict v;
+	int rc;			/* CODEQ_OK: ready to submit, then submitted */
+	char why[256];
+};
 
+static void
+item_prepare(struct api *a, struct req *r, json_t *it, struct ritem *x)
+{
+	char q[128];
+
+	x->rc = CODEQ_EINVAL;
 	if (!json_is_object(it) || jfield_str(it, "taskId", CODEQ_ID_MAX - 1,
-	    &id, why, sizeof(why)) < 0 || id == NULL)
-		return json_pack("{ss}", "error", "each result needs a 'taskId'");
-	if (api_id_queue(id, q, sizeof(q)) < 0)
-		snprintf(why, sizeof(why), "no such task");
+	    &x->id, x->why, sizeof(x->why)) < 0 || x->id == NULL)
+		snprintf(x->why, sizeof(x->why), "each result needs a 'taskId'");
+	else if (api_id_queue(x->id, q, sizeof(q)) < 0)
+		snprintf(x->why, sizeof(x->why), "no such task");
 	else if (!auth_allows(r->tok, AUTH_S_ADMIN) &&
 	    !auth_queue_allowed(r->tok, q))
-		snprintf(why, sizeof(why), "token not allowed on queue '%s'", q);
-	else if (verdict_from(it, &v, why, sizeof(why)) == 0 &&
-	    lease_token(a, r, it, id, tok, &rc, why, sizeof(why)) == 0) {
-		if ((rc = submit(a, id, tok, &v, &e)) != CODEQ_OK) {
-			api_store_lost(a, rc);
-			snprintf(why, sizeof(why), "%s", e.msg);
+		snprintf(x->why, sizeof(x->why), "token not allowed on queue '%s'", q);
+	else if (verdict_from(it, &x->v, x->why, sizeof(x->why)) == 0)
+		(void)lease_token(a, r, it, x->id, x->tok, &x->rc, x->why,
+		    sizeof(x->why));
+}
+
+/* The completions in one pipelined round, the failures one by one. */
+static void
+items_submit(struct api *a, struct ritem *x, size_t n)
+{
+	codeq_completion c[RESULTS_BATCH_MAX];
+	int status[RESULTS_BATCH_MAX];
+	size_t i, k = 0, map[RESULTS_BATCH_MAX];
+	codeq_error e;
+
+	for (i = 0; i < n; i++) {
+		if (x[i].rc != CODEQ_OK)
+			continue;
+		if (x[i].v.failed) {
+			x[i].rc = submit(a, x[i].id, x[i].tok, &x[i].v, &e);
+			snprintf(x[i].why, sizeof(x[i].why), "%s", e.msg);
+			continue;
 		}
+		c[k].id = x[i].id;
+		c[k].token = x[i].tok;
+		c[k].result = x[i].v.result;
+		map[k++] = i;
 	}
-	free(v.result);
-	if (rc == CODEQ_OK)
+	if (k > 0 && codeq_complete_batch(a->c, c, k, status, &e) != CODEQ_OK)
+		api_store_lost(a, CODEQ_ESTORE);
+	for (i = 0; i < k; i++) {
+		x[map[i]].rc = status[i];
+		snprintf(x[map[i]].why, sizeof(x[map[i]].why), "%s",
+		    status[i] == CODEQ_ESTALE ? "stale lease token" :
+		    codeq_strerror(status[i]));
+	}
+}
+
+static json_t *
+item_answer(const struct ritem *x)
+{
+	const char *id = x->id ? x->id : "";
+
+	if (x->rc == CODEQ_OK)
 		return json_pack("{sss{ssss}}", "taskId", id, "result", "taskId",
-		    id, "status", v.failed ? "FAILED" : "COMPLETED");
-	return json_pack("{ssss}", "taskId", id, "error", why);
+		    id, "status", x->v.failed ? "FAILED" : "COMPLETED");
+	return json_pack("{ssss}", "taskId", id, "error", x->why);
 }
 
 enum api_done
@@ -413,17 +453,26 @@ h_result_batch(struct api *a, struct req *r)
 {
 	json_t *items = r->json ? json_object_get(r->json, "results") : NULL;
 	json_t *out, *it;
-	size_t i;
+	struct ritem *x;
+	size_t i, n;
 
-	if (!json_is_array(items) || json_array_size(items) == 0 ||
-	    json_array_size(items) > RESULTS_BATCH_MAX)
+	if (!json_is_array(items) || (n = json_array_size(items)) == 0 ||
+	    n > RESULTS_BATCH_MAX)
 		return api_error(r, MHD_HTTP_BAD_REQUEST, "'results' must be an "
 		    "array of 1-%d results", RESULTS_BATCH_MAX);
 	if (api_store(a) == NULL)
 		return api_unavailable(r);
-	if ((out = json_array()) == NULL)
+	if ((x = calloc(n, sizeof(*x))) == NULL || (out = json_array()) == NULL) {
+		free(x);
 		return API_FAILED;
+	}
 	json_array_foreach(items, i, it)
-		json_array_append_new(out, result_item(a, r, it));
+		item_prepare(a, r, it, &x[i]);
+	items_submit(a, x, n);
+	for (i = 0; i < n; i++) {
+		json_array_append_new(out, item_answer(&x[i]));
+		free(x[i].v.result);
+	}
+	free(x);
 	return api_json(r, MHD_HTTP_OK, json_pack("{so}", "results", out));
 }

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 
 URL, N, WORKERS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+DEADLINE = 120     # seconds: a slow machine fails, never hangs
 
 
 def call(token, method, path, body=None):
@@ -57,7 +58,8 @@ def work(n):
     while True:
         with lock:
             finished = not producing and len(done) >= len(created)
-        if finished:
+        # A refused result would leave its task leased: stop, and report.
+        if finished or errors or time.time() - t0 > DEADLINE:
             return
         if batch:
             st, j = call("w1", "POST", "/tasks/claim/batch",
