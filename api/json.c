@@ -6,8 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
+#include "conf.h"
 #include "json.h"
 
 const char *
@@ -22,18 +21,6 @@ cq_status(codeq_task_status s)
 	}
 }
 
-void
-cq_time(int64_t ms, char *out, size_t outlen)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 static void
 set_time(json_t *o, const char *key, int64_t ms)
 {
@@ -41,7 +28,7 @@ set_time(json_t *o, const char *key, int64_t ms)
 
 	if (ms <= 0)
 		return;
-	cq_time(ms, t, sizeof(t));
+	format_rfc3339_ms(ms, t, sizeof(t));
 	json_object_set_new(o, key, json_string(t));
 }
 

@@ -15,8 +15,6 @@
 /* codeQ's status names: PENDING (ready, delayed), IN_PROGRESS (leased),
  * COMPLETED, FAILED (failed, dead-lettered). */
 const char *cq_status(codeq_task_status s);
-/* Epoch ms -> "2026-11-23T18:00:00.123Z". */
-void cq_time(int64_t ms, char *out, size_t outlen);
 /* codeQ's task object (the lease token only when with_token). */
 json_t *cq_task(const codeq_task *t, int with_token);
 /* codeQ's result record: taskId, status, result, error, completedAt. */

@@ -105,14 +105,8 @@ proc_watch(struct proc *p)
 static void
 proc_ready(struct proc *p)
 {
-	struct ipc_msg m;
-
-	if (p->ipc_fd < 0)
-		return;
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_READY;
-	m.u.ready.pid = (uint64_t)getpid();
-	(void)ipc_send(p->ipc_fd, &m, 1);
+	if (p->ipc_fd >= 0)
+		(void)ipc_send_ready(p->ipc_fd);
 }
 
 static int

@@ -84,7 +84,7 @@ sub_answer(struct api *a, struct req *r, const char *id)
 		api_store_lost(a, rc);
 		return api_codeq_error(r, rc, e.msg);
 	}
-	cq_time(s->expires_at, when, sizeof(when));
+	format_rfc3339_ms(s->expires_at, when, sizeof(when));
 	codeq_subscription_free(s);
 	return api_json(r, MHD_HTTP_OK, json_pack("{ssss}", "subscriptionId", id,
 	    "expiresAt", when));

@@ -257,7 +257,7 @@ h_heartbeat(struct api *a, struct req *r)
 	rc = codeq_heartbeat(a->c, r->id, tok, ext * 1000, &lease_until, &e);
 	if (rc != CODEQ_OK)
 		return store_error(a, r, rc, &e);
-	cq_time(lease_until, until, sizeof(until));
+	format_rfc3339_ms(lease_until, until, sizeof(until));
 	return api_json(r, MHD_HTTP_OK, json_pack("{sbss}", "ok", 1,
 	    "leaseUntil", until));
 }

@@ -153,6 +153,8 @@ void free_secret(char *);
 int parse_time_ms(const char *s, int64_t *out);
 /* Inverses for messages: 90000 -> "1m30s"; 1048576 -> "1MiB". */
 void format_duration(int64_t ms, char *buf, size_t len);
+/* Epoch ms -> "2026-11-23T18:00:00.123Z" (UTC); len >= 32. */
+void format_rfc3339_ms(int64_t ms, char *buf, size_t len);
 void format_size(size_t n, char *buf, size_t len);
 
 #endif
