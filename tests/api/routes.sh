@@ -94,6 +94,17 @@ assert_eq "batch claim: priority 9 first" 9 "$(jf 'j["tasks"][0]["priority"]')"
 RESULTS=$(jf '[{"taskId": t["id"], "leaseToken": t["leaseToken"], "status": "COMPLETED", "result": {"i": i}} for i, t in enumerate(j["tasks"])]')
 expect "batch results" 200 POST /tasks/batch/results w1 "{\"results\":$RESULTS}"
 assert_eq "batch results: all completed" "COMPLETED COMPLETED COMPLETED" "$(jf '" ".join(r["result"]["status"] for r in j["results"])')"
+expect "batch create 2" 200 POST /tasks/batch p1 '{"tasks":[{"command":"jobs"},{"command":"jobs"}]}'
+expect "batch claim 2" 200 POST /tasks/claim/batch w1 '{"commands":["jobs"],"count":2}'
+RESULTS=$(jf '[{"taskId": j["tasks"][0]["id"], "leaseToken": j["tasks"][0]["leaseToken"], "status": "FAILED", "error": "e1"}, {"taskId": j["tasks"][1]["id"], "leaseToken": "999999", "status": "COMPLETED"}, {"taskId": "jobs:99999", "leaseToken": "1", "status": "COMPLETED"}, {"status": "COMPLETED"}]')
+expect "batch results, some refused" 200 POST /tasks/batch/results w1 "{\"results\":$RESULTS}"
+assert_eq "batch: a FAILED item" FAILED "$(jf 'j["results"][0]["result"]["status"]')"
+assert_eq "batch: a stale token refused alone" "stale lease token" "$(jf 'j["results"][1]["error"]')"
+assert_eq "batch: an unknown task refused alone" 1 "$(jf '1 if "error" in j["results"][2] else 0')"
+assert_eq "batch: an item without taskId" 1 "$(jf '1 if "error" in j["results"][3] else 0')"
+expect "batch: the refused one is still leased" 200 GET "/tasks/$(jf 'j["results"][1]["taskId"]')" w1
+assert_eq "still IN_PROGRESS" IN_PROGRESS "$(jf 'j["status"]')"
+expect "and its holder can still finish it" 200 POST "/tasks/$(jf 'j["id"]')/result" w1 '{"status":"COMPLETED"}'
 expect "batch claim on an empty queue" 204 POST /tasks/claim/batch w1 '{"commands":["jobs"],"count":10}'
 expect "claim on an empty queue" 204 POST /tasks/claim w1 '{"commands":["jobs"]}'
 
@@ -122,7 +133,7 @@ expect "heartbeat of an unknown subscription" 404 POST /workers/subscriptions/su
 expect "admin queues" 200 GET /admin/queues a1
 assert_eq "admin queues lists jobs" 1 "$(jf '1 if "jobs" in [q["command"] for q in j["queues"]] else 0')"
 expect "queue stats" 200 GET /admin/queues/jobs a1
-assert_eq "stats: completed" 4 "$(jf 'j["counters"]["completed"]')"
+assert_eq "stats: completed" 5 "$(jf 'j["counters"]["completed"]')"
 assert_eq "stats: ready" 1 "$(jf 'j["ready"]')"
 expect "queue stats other: dlq" 200 GET /admin/queues/other a1
 assert_eq "stats: dlq" 1 "$(jf 'j["dlq"]')"
