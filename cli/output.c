@@ -17,18 +17,10 @@
 void
 format_time(int64_t ms, char *buf, size_t len)
 {
-	struct tm tm;
-	time_t t;
-	size_t n;
-
-	if (ms <= 0) {
+	if (ms <= 0)
 		snprintf(buf, len, "-");
-		return;
-	}
-	t = (time_t)(ms / 1000);
-	gmtime_r(&t, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+	else
+		format_rfc3339_ms(ms, buf, len);
 }
 
 json_t *

@@ -358,6 +358,22 @@ static const struct key_spec metrics_keys[] = {
 	{ NULL, 0, 0, 0, 0 }
 };
 
+#define A(f) offsetof(struct api_config, f)
+static const struct key_spec api_keys[] = {
+	{ "enabled", K_BOOL, A(enabled), 0, 0 },
+	{ "listen", K_LISTEN, A(listen), 0, 0 },
+	{ "tokens_file", K_PATH, A(tokens_file), 0, 0 },
+	{ "max_connections", K_INT, A(max_connections), 1, 65536 },
+	{ "request_timeout", K_DURATION, A(request_timeout_ms), SEC, HOUR },
+	{ "max_body", K_SIZE, A(max_body), KIB, 512 * MIB },
+	{ "rate_limit", K_INT, A(rate_limit), 0, 1000000 },
+	{ "rate_burst", K_INT, A(rate_burst), 0, 1000000 },
+	{ "tls_cert", K_PATH, A(tls_cert), 0, 0 },
+	{ "tls_key", K_PATH, A(tls_key), 0, 0 },
+	{ NULL, 0, 0, 0, 0 }
+};
+#undef A
+
 static int
 name_chars_ok(const char *s, size_t max)
 {
@@ -835,6 +851,7 @@ static const struct section_spec sections[] = {
 	{ "notifier", notifier_keys, offsetof(struct codeq_config, notifier) },
 	{ "callbacks", callbacks_keys, offsetof(struct codeq_config, callbacks) },
 	{ "metrics", metrics_keys, offsetof(struct codeq_config, metrics) },
+	{ "api", api_keys, offsetof(struct codeq_config, api) },
 	{ NULL, NULL, 0 }
 };
 
@@ -848,6 +865,37 @@ entry_line(const struct reader *r, size_t sec, const char *key)
 		if (r->ents[i].section == sec &&
 		    strcmp(r->ents[i].key, key) == 0)
 			return r->ents[i].line;
+	return 0;
+}
+
+static void
+api_lines(struct api_config *a, const struct reader *r, size_t sec)
+{
+	a->line = r->secs[sec].line;
+	a->tokens_file_line = entry_line(r, sec, "tokens_file");
+	a->tls_cert_line = entry_line(r, sec, "tls_cert");
+	a->tls_key_line = entry_line(r, sec, "tls_key");
+	a->rate_burst_line = entry_line(r, sec, "rate_burst");
+}
+
+/* What the keys of [api] must agree on. */
+static int
+api_check(struct loader *l)
+{
+	const struct api_config *a = &l->cfg->api;
+
+	if ((a->tls_cert == NULL) != (a->tls_key == NULL))
+		return lerr(l, a->tls_cert ? a->tls_cert_line : a->tls_key_line,
+		    a->tls_cert ? "tls_cert" : "tls_key",
+		    "tls_cert and tls_key go together: set both or neither");
+	if (a->enabled && a->listen == NULL)
+		return lerr(l, a->line, "[api]", "enabled, but listen is off");
+	if (a->enabled && a->tokens_file == NULL)
+		return lerr(l, a->line, "[api]", "enabled without tokens_file: "
+		    "no request could be authorized");
+	if (a->rate_burst > 0 && a->rate_limit == 0)
+		return lerr(l, a->rate_burst_line, "rate_burst",
+		    "needs rate_limit (requests/s per token)");
 	return 0;
 }
 
@@ -872,6 +920,8 @@ load_sections(struct loader *l, const struct reader *r)
 		if (strcmp(name, "webhooks") == 0)
 			l->cfg->webhooks.secret_file_line = entry_line(r, i,
 			    "secret_file");
+		if (strcmp(name, "api") == 0)
+			api_lines(&l->cfg->api, r, i);
 
 		if (strncmp(name, "pool", 4) == 0 &&
 		    (name[4] == '\0' || isspace((unsigned char)name[4]))) {
@@ -893,7 +943,7 @@ load_sections(struct loader *l, const struct reader *r)
 		if (ss->name == NULL)
 			return lerr(l, r->secs[i].line, label, "unknown section "
 			    "(known: store, codeqd, pool NAME, webhooks, "
-			    "notifier, callbacks, metrics)");
+			    "notifier, callbacks, metrics, api)");
 		for (j = 0; j < i; j++)
 			if (strcmp(r->secs[j].name, name) == 0)
 				return lerr(l, r->secs[i].line, label,
@@ -902,6 +952,8 @@ load_sections(struct loader *l, const struct reader *r)
 		l->backoff_base_line = l->backoff_max_line = 0;
 		if (apply_section(l, r, i, label, ss->keys,
 		    (char *)l->cfg + ss->off, NULL) == -1)
+			return -1;
+		if (ss->keys == api_keys && api_check(l) == -1)
 			return -1;
 		if (ss->keys == callbacks_keys &&
 		    backoff_check(l, l->cfg->callbacks.backoff_base_ms,
@@ -943,6 +995,9 @@ config_defaults(struct codeq_config *cfg)
 	cfg->callbacks.batch_max = 100;
 	cfg->callbacks.visibility_ms = 30 * SEC;
 	cfg->metrics.listen = strdup("127.0.0.1:9464");
+	cfg->api.listen = strdup("127.0.0.1:8080");
+	cfg->api.max_connections = 256;
+	cfg->api.request_timeout_ms = 30 * SEC;
 }
 
 void
@@ -960,6 +1015,10 @@ config_free(struct codeq_config *cfg)
 	free(cfg->webhooks.secret_file);
 	free(cfg->webhooks.secret_env);
 	free(cfg->metrics.listen);
+	free(cfg->api.listen);
+	free(cfg->api.tokens_file);
+	free(cfg->api.tls_cert);
+	free(cfg->api.tls_key);
 	for (i = 0; i < cfg->npools; i++)
 		pool_free(&cfg->pools[i]);
 	free(cfg->pools);
@@ -983,7 +1042,7 @@ config_load(const char *path, struct codeq_config *out, char *err,
 	l.errlen = errlen;
 	config_defaults(&cfg);
 	if (cfg.store.url == NULL || cfg.daemon.log_level == NULL ||
-	    cfg.metrics.listen == NULL ||
+	    cfg.metrics.listen == NULL || cfg.api.listen == NULL ||
 	    (cfg.path = strdup(path)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto fail;
@@ -1132,6 +1191,13 @@ config_check_environment(const struct codeq_config *cfg, char *err,
 	    cfg->store.password_file_line, "password_file", err, errlen) == -1 ||
 	    readable(cfg->webhooks.secret_file, path,
 	    cfg->webhooks.secret_file_line, "secret_file", err, errlen) == -1)
+		return -1;
+	if (cfg->api.enabled && (readable(cfg->api.tokens_file, path,
+	    cfg->api.tokens_file_line, "tokens_file", err, errlen) == -1 ||
+	    readable(cfg->api.tls_cert, path, cfg->api.tls_cert_line,
+	    "tls_cert", err, errlen) == -1 ||
+	    readable(cfg->api.tls_key, path, cfg->api.tls_key_line,
+	    "tls_key", err, errlen) == -1))
 		return -1;
 	for (i = 0; i < cfg->npools; i++) {
 		const struct pool_config *p = &cfg->pools[i];

@@ -91,6 +91,22 @@ struct metrics_config {
 	char *listen;			/* listen = 127.0.0.1:9464; "" or "off": disabled (NULL) */
 };
 
+/* [api]: codeq-api, the HTTP front door (docs/http-api.md). */
+struct api_config {
+	int enabled;			/* enabled = no */
+	char *listen;			/* listen = 127.0.0.1:8080 */
+	char *tokens_file;		/* tokens_file = path (SHA-256 hashes, scopes) */
+	int max_connections;		/* max_connections = 256 */
+	int64_t request_timeout_ms;	/* request_timeout = 30s (idle connection) */
+	size_t max_body;		/* max_body = [store] max_payload (0: that) */
+	int rate_limit;			/* rate_limit = 0 requests/s per token (0: off) */
+	int rate_burst;			/* rate_burst = 0 (0: rate_limit) */
+	char *tls_cert;			/* tls_cert = path (PEM), with tls_key */
+	char *tls_key;			/* tls_key = path (PEM) */
+	int line;			/* where [api] starts; 0: not in the file */
+	int tokens_file_line, tls_cert_line, tls_key_line, rate_burst_line;
+};
+
 struct codeq_config {
 	char *path;			/* the file it was read from */
 	struct store_config store;
@@ -99,6 +115,7 @@ struct codeq_config {
 	struct notifier_config notifier;
 	struct callbacks_config callbacks;
 	struct metrics_config metrics;
+	struct api_config api;
 	struct pool_config *pools;
 	size_t npools;
 };
@@ -136,6 +153,8 @@ void free_secret(char *);
 int parse_time_ms(const char *s, int64_t *out);
 /* Inverses for messages: 90000 -> "1m30s"; 1048576 -> "1MiB". */
 void format_duration(int64_t ms, char *buf, size_t len);
+/* Epoch ms -> "2026-11-23T18:00:00.123Z" (UTC); len >= 32. */
+void format_rfc3339_ms(int64_t ms, char *buf, size_t len);
 void format_size(size_t n, char *buf, size_t len);
 
 #endif

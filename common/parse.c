@@ -244,6 +244,18 @@ parse_time_ms(const char *s, int64_t *out)
 	return parse_rfc3339(s, out);
 }
 
+void
+format_rfc3339_ms(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+}
+
 /* The shortest exact spelling: 90000 -> "1m30s", 250 -> "250ms". */
 void
 format_duration(int64_t ms, char *buf, size_t len)

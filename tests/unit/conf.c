@@ -69,6 +69,12 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.notifier.coalesce_ms, 50);
 	ck_assert_int_eq(cfg.callbacks.max_attempts, 5);
 	ck_assert_str_eq(cfg.metrics.listen, "127.0.0.1:9464");
+	ck_assert_int_eq(cfg.api.enabled, 0);
+	ck_assert_str_eq(cfg.api.listen, "127.0.0.1:8080");
+	ck_assert_int_eq(cfg.api.max_connections, 256);
+	ck_assert_int_eq(cfg.api.request_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg.api.max_body, 0);
+	ck_assert_int_eq(cfg.api.rate_limit, 0);
 	ck_assert_uint_eq(cfg.npools, 0);
 }
 END_TEST
@@ -258,14 +264,62 @@ START_TEST(metrics_off)
 }
 END_TEST
 
+START_TEST(api_section)
+{
+	ck_assert_int_eq(load("[api]\nenabled = yes\nlisten = [::1]:0\n"
+	    "tokens_file = /etc/codeq/api-tokens\nmax_connections = 64\n"
+	    "request_timeout = 10s\nmax_body = 64KiB\nrate_limit = 100\n"
+	    "rate_burst = 200\ntls_cert = /c.pem\ntls_key = /k.pem\n"), 0);
+	ck_assert_int_eq(cfg.api.enabled, 1);
+	ck_assert_str_eq(cfg.api.listen, "[::1]:0");
+	ck_assert_str_eq(cfg.api.tokens_file, "/etc/codeq/api-tokens");
+	ck_assert_int_eq(cfg.api.max_connections, 64);
+	ck_assert_int_eq(cfg.api.request_timeout_ms, 10000);
+	ck_assert_uint_eq(cfg.api.max_body, 65536);
+	ck_assert_int_eq(cfg.api.rate_limit, 100);
+	ck_assert_int_eq(cfg.api.rate_burst, 200);
+	ck_assert_str_eq(cfg.api.tls_cert, "/c.pem");
+	ck_assert_str_eq(cfg.api.tls_key, "/k.pem");
+	ck_assert_int_eq(cfg.api.line, 1);
+	ck_assert_int_eq(cfg.api.tokens_file_line, 4);
+}
+END_TEST
+
+START_TEST(api_errors)
+{
+	assert_error("[api]\nlisten = 8080\n",
+	    ":2: listen: must be HOST:PORT, [IPV6]:PORT or off, got '8080'");
+	assert_error("[api]\nmax_connections = 0\n",
+	    ":2: max_connections: must be 1-65536, got 0");
+	assert_error("[api]\nrequest_timeout = 10ms\n",
+	    ":2: request_timeout: must be 1s-1h, got 10ms");
+	assert_error("[api]\nmax_body = 1GiB\n",
+	    ":2: max_body: must be 1KiB-512MiB, got 1GiB");
+	assert_error("[api]\nrate_limit = -1\n",
+	    ":2: rate_limit: must be 0-1000000, got -1");
+	assert_error("[api]\n\nrate_burst = 5\n",
+	    ":3: rate_burst: needs rate_limit (requests/s per token)");
+	assert_error("[api]\ntls_cert = /c.pem\n",
+	    ":2: tls_cert: tls_cert and tls_key go together: set both or "
+	    "neither");
+	assert_error("[store]\n[api]\nenabled = yes\n",
+	    ":2: [api]: enabled without tokens_file: no request could be "
+	    "authorized");
+	assert_error("[api]\nenabled = yes\nlisten = off\ntokens_file = /t\n",
+	    ":1: [api]: enabled, but listen is off");
+	assert_error("[api]\ntokens_file =\n",
+	    ":2: tokens_file: must not be empty");
+}
+END_TEST
+
 START_TEST(errors_sections)
 {
 	assert_error("[store]\nurl = redis://h:1\n[colour]\nx = 1\n",
 	    ":3: [colour]: unknown section (known: store, codeqd, pool NAME, "
-	    "webhooks, notifier, callbacks, metrics)");
+	    "webhooks, notifier, callbacks, metrics, api)");
 	assert_error("; empty unknown sections are errors too\n[colour]\n",
 	    ":2: [colour]: unknown section (known: store, codeqd, pool NAME, "
-	    "webhooks, notifier, callbacks, metrics)");
+	    "webhooks, notifier, callbacks, metrics, api)");
 	assert_error("url = redis://h\n",
 	    ":1: url: key outside any section (put it under [store], "
 	    "[codeqd], [pool NAME], ...)");
@@ -553,6 +607,8 @@ main(void)
 	tcase_add_test(tc, continuation_lines);
 	tcase_add_test(tc, quotes_in_exec);
 	tcase_add_test(tc, metrics_off);
+	tcase_add_test(tc, api_section);
+	tcase_add_test(tc, api_errors);
 	tcase_add_test(tc, errors_sections);
 	tcase_add_test(tc, errors_keys);
 	tcase_add_test(tc, errors_pools);

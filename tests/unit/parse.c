@@ -153,6 +153,15 @@ START_TEST(formatting)
 	ck_assert_str_eq(b, "1d");
 	format_duration(0, b, sizeof(b));
 	ck_assert_str_eq(b, "0s");
+	format_rfc3339_ms(1795000000123LL, b, sizeof(b));
+	ck_assert_str_eq(b, "2026-11-18T11:06:40.123Z");
+	/* It reads back as what it was. */
+	{
+		int64_t v;
+
+		ck_assert_int_eq(parse_time_ms(b, &v), 0);
+		ck_assert_int_eq(v, 1795000000123LL);
+	}
 	format_size(1048576, b, sizeof(b));
 	ck_assert_str_eq(b, "1MiB");
 	format_size(1536, b, sizeof(b));

@@ -1,0 +1,542 @@
+/*
+ * server.c - libmicrohttpd on the libev loop, and each request's way
+ * from its headers to a handler: route, bearer token and scope, rate
+ * limit, body size, JSON body, then the route's handler -- which answers
+ * or asks to wait (a long poll: the connection is suspended, wait.c).
+ *
+ * Everything refused before the handler is refused on the headers alone,
+ * before the body is read: a client without a valid token cannot make
+ * the server buffer a megabyte.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "api.h"
+#include "codeq.h"
+#include "log.h"
+
+/* ---- Responses ------------------------------------------------------ */
+
+static enum api_done
+respond(struct req *r, unsigned status, char *body, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char n[24];
+
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return API_FAILED;
+	}
+	if (len > 0)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->lease_hdr[0])
+		MHD_add_response_header(resp, "X-CodeQ-Lease-Token", r->lease_hdr);
+	if (r->retry_after > 0) {
+		snprintf(n, sizeof(n), "%lld", (long long)r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, n);
+	}
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"codeq\"");
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret == MHD_YES ? API_ANSWERED : API_FAILED;
+}
+
+enum api_done
+api_json(struct req *r, unsigned status, json_t *body)
+{
+	char *text;
+
+	if (body == NULL)
+		return api_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		return API_FAILED;
+	return respond(r, status, text, strlen(text));
+}
+
+enum api_done
+api_error(struct req *r, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return api_json(r, status, json_pack("{ss}", "error", msg));
+}
+
+enum api_done
+api_empty(struct req *r, unsigned status)
+{
+	return respond(r, status, NULL, 0);
+}
+
+enum api_done
+api_codeq_error(struct req *r, int code, const char *msg)
+{
+	unsigned status;
+
+	switch (code) {
+	case CODEQ_EINVAL: status = MHD_HTTP_BAD_REQUEST; break;
+	case CODEQ_ENOTFOUND: status = MHD_HTTP_NOT_FOUND; break;
+	case CODEQ_ESTALE: status = MHD_HTTP_CONFLICT; break;
+	case CODEQ_ESTATE: status = MHD_HTTP_CONFLICT; break;
+	case CODEQ_ETOOBIG: status = MHD_HTTP_CONTENT_TOO_LARGE; break;
+	case CODEQ_ESTORE: case CODEQ_EAUTH: case CODEQ_ETIMEDOUT:
+		status = MHD_HTTP_SERVICE_UNAVAILABLE; break;
+	case CODEQ_EPROTO: status = MHD_HTTP_BAD_GATEWAY; break;
+	default: status = MHD_HTTP_INTERNAL_SERVER_ERROR; break;
+	}
+	return api_error(r, status, "%s", msg && *msg ? msg : codeq_strerror(code));
+}
+
+/* ---- The store ------------------------------------------------------ */
+
+#define STORE_RETRY_MS 500	/* no store call this long after a failure */
+
+static int
+store_connect(struct api *a, char *err, size_t errlen)
+{
+	const struct store_config *s = &a->cfg->store;
+	codeq_options o;
+	codeq_error e;
+	char *pw = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.connect_timeout_ms = s->connect_timeout_ms;
+	o.command_timeout_ms = s->command_timeout_ms;
+	o.max_payload = s->max_payload;
+	o.retention_ms = s->retention_ms;
+	/* One try per call: a lost store must not hold the loop in
+	 * libcodeq's reconnect backoff. */
+	o.reconnect_attempts = -1;
+	if (s->password_file && *s->password_file &&
+	    (pw = read_secret_line(s->password_file, err, errlen)) == NULL)
+		return -1;
+	o.password = pw && *pw ? pw : NULL;
+	rc = codeq_connect(s->url, &o, &a->c, &e);
+	free_secret(pw);
+	if (rc != CODEQ_OK) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+struct codeq *
+api_store(struct api *a)
+{
+	char err[256];
+
+	if (api_now_ms() < a->store_retry_ms)
+		return NULL;
+	if (a->c == NULL && store_connect(a, err, sizeof(err)) < 0) {
+		log_warning("store unavailable", "error", err);
+		a->store_retry_ms = api_now_ms() + STORE_RETRY_MS;
+		return NULL;
+	}
+	return a->c;
+}
+
+enum api_done
+api_unavailable(struct req *r)
+{
+	r->retry_after = 1;
+	return api_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
+}
+
+void
+api_store_lost(struct api *a, int code)
+{
+	if (code == CODEQ_ESTORE || code == CODEQ_EAUTH)
+		a->store_retry_ms = api_now_ms() + STORE_RETRY_MS;
+}
+
+/* ---- Requests ------------------------------------------------------- */
+
+/* 401, 403 or 429 from the headers; API_ANSWERED when refused. */
+static int
+authorize(struct api *a, struct req *r)
+{
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	int64_t wait;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+		api_error(r, MHD_HTTP_UNAUTHORIZED, "missing bearer token");
+		return -1;
+	}
+	if ((r->tok = auth_find(&a->tokens, h + 7, strlen(h + 7))) == NULL) {
+		api_error(r, MHD_HTTP_UNAUTHORIZED, "invalid token");
+		return -1;
+	}
+	if (!auth_allows(r->tok, r->route->scope)) {
+		api_error(r, MHD_HTTP_FORBIDDEN, "token lacks the scope of %s %s",
+		    r->route->method, r->route->pattern);
+		return -1;
+	}
+	wait = ratelimit_take(&r->tok->rl, a->cfg->api.rate_limit,
+	    a->cfg->api.rate_burst, api_now_ms());
+	if (wait > 0) {
+		r->retry_after = (wait + 999) / 1000;
+		api_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate limit of %d "
+		    "requests/s exceeded", a->cfg->api.rate_limit);
+		return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result
+begin(struct api *a, struct req *r, const char *method, const char *url)
+{
+	const char *cl;
+	int known;
+
+	r->route = route_find(method, url, r->id, sizeof(r->id), &known);
+	if (r->route == NULL) {
+		a->rejected++;
+		return (known ? api_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method %s not allowed here", method) :
+		    api_error(r, MHD_HTTP_NOT_FOUND, "no such route")) ==
+		    API_ANSWERED ? MHD_YES : MHD_NO;
+	}
+	if (authorize(a, r) < 0) {
+		a->rejected++;
+		return MHD_YES;
+	}
+	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > a->max_body) {
+		a->rejected++;
+		return api_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body over %zu "
+		    "bytes", a->max_body) == API_ANSWERED ? MHD_YES : MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static void
+take_body(struct api *a, struct req *r, const char *data, size_t n)
+{
+	char *b;
+
+	if (r->too_big)
+		return;
+	if (r->len + n > a->max_body || (b = realloc(r->body, r->len + n + 1)) == NULL) {
+		/* Chunked bodies have no Content-Length to refuse early. */
+		r->too_big = 1;
+		free(r->body);
+		r->body = NULL;
+		r->len = 0;
+		return;
+	}
+	memcpy(b + r->len, data, n);
+	r->len += n;
+	b[r->len] = '\0';
+	r->body = b;
+}
+
+/* The whole body is in: check it, then hand it to the handler. */
+static enum api_done
+dispatch(struct api *a, struct req *r)
+{
+	json_error_t je;
+
+	if (r->waiting)
+		return r->route->fn(a, r);
+	if (r->too_big)
+		return api_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body over %zu bytes",
+		    a->max_body);
+	if (r->route->has_body && r->len > 0 &&
+	    (r->json = json_loadb(r->body, r->len, 0, &je)) == NULL)
+		return api_error(r, MHD_HTTP_BAD_REQUEST, "invalid JSON body: %s "
+		    "(line %d)", je.text, je.line);
+	if (r->json != NULL && !json_is_object(r->json))
+		return api_error(r, MHD_HTTP_BAD_REQUEST, "the body must be a "
+		    "JSON object");
+	a->requests++;
+	return r->route->fn(a, r);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct api *a = cls;
+	struct req *r = *req_cls;
+
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return MHD_NO;
+		r->conn = c;
+		*req_cls = r;
+		return begin(a, r, method, url);
+	}
+	if (*upload_data_size > 0) {
+		take_body(a, r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	switch (dispatch(a, r)) {
+	case API_ANSWERED:
+		return MHD_YES;
+	case API_WAIT:
+		wait_add(a, r);
+		return MHD_YES;
+	default:
+		return MHD_NO;
+	}
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *req_cls;
+	size_t i;
+
+	if (r == NULL)
+		return;
+	wait_remove(cls, r);
+	for (i = 0; i < r->nqueues; i++)
+		free(r->queues[i]);
+	free(r->queues);
+	json_decref(r->json);
+	free(r->body);
+	free(r);
+	*req_cls = NULL;
+}
+
+/* ---- libmicrohttpd on libev ---------------------------------------- */
+
+static void
+run_mhd(struct api *a)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	MHD_run(a->d);
+	ev_timer_stop(a->loop, &a->mhd_t);
+	if (MHD_get_timeout(a->d, &ms) == MHD_YES) {
+		ev_timer_set(&a->mhd_t, (double)ms / 1000.0, 0);
+		ev_timer_start(a->loop, &a->mhd_t);
+	}
+}
+
+static void
+on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	run_mhd(w->data);
+}
+
+static void
+on_mhd_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	run_mhd(w->data);
+}
+
+void
+api_kick(struct api *a)
+{
+	/* A resumed connection is served by the next MHD_run(); run it from
+	 * the loop, never from inside a handler (inside MHD_run()). */
+	ev_timer_stop(a->loop, &a->mhd_t);
+	ev_timer_set(&a->mhd_t, 0, 0);
+	ev_timer_start(a->loop, &a->mhd_t);
+}
+
+static char mhd_last_error[256];
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	vsnprintf(mhd_last_error, sizeof(mhd_last_error), fmt, ap);
+	mhd_last_error[strcspn(mhd_last_error, "\n")] = '\0';
+	log_warning("http", "error", mhd_last_error);
+}
+
+/* HOST:PORT, [IPV6]:PORT or :PORT (conf.c checked the shape). */
+static int
+resolve(const char *listen, struct sockaddr_storage *ss, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	const char *colon = strrchr(listen, ':');
+	char host[256];
+	size_t n = (size_t)(colon - listen);
+	int rc;
+
+	if (*listen == '[' && n >= 2) {
+		listen++;
+		n -= 2;
+	}
+	if (n >= sizeof(host)) {
+		snprintf(err, errlen, "listen %s: host too long", listen);
+		return -1;
+	}
+	memcpy(host, listen, n);
+	host[n] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (n == 0)
+		hints.ai_family = AF_INET;
+	if ((rc = getaddrinfo(n ? host : NULL, colon + 1, &hints, &res)) != 0) {
+		snprintf(err, errlen, "listen %s: %s", listen, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static char *
+slurp(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	if (f == NULL || getdelim(&buf, &cap, '\0', f) < 0) {
+		snprintf(err, errlen, "%s: %s", path, f ? "empty or unreadable" :
+		    strerror(errno));
+		free(buf);
+		buf = NULL;
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static struct MHD_Daemon *
+daemon_start(struct api *a, unsigned flags, const struct sockaddr_storage *ss,
+    const char *cert, const char *key)
+{
+	const struct api_config *c = &a->cfg->api;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)((c->request_timeout_ms + 999) / 1000),
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+	    MHD_OPTION_ARRAY, cert ? tls : tls + 2,
+	    MHD_OPTION_END);
+}
+
+/* The TLS files, when configured, into *cert and *key. */
+static int
+tls_load(struct api *a, unsigned *flags, char **cert, char **key, char *err,
+    size_t errlen)
+{
+	const struct api_config *c = &a->cfg->api;
+
+	*cert = *key = NULL;
+	if (c->tls_cert == NULL)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "%s:%d: tls_cert: this libmicrohttpd was "
+		    "built without TLS", a->cfg->path, c->tls_cert_line);
+		return -1;
+	}
+	if ((*cert = slurp(c->tls_cert, err, errlen)) == NULL ||
+	    (*key = slurp(c->tls_key, err, errlen)) == NULL)
+		return -1;
+	*flags |= MHD_USE_TLS;
+	return 0;
+}
+
+static int
+listener_start(struct api *a, char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	char *cert = NULL, *key = NULL;
+	int rc = -1;
+
+	if (resolve(a->cfg->api.listen, &ss, err, errlen) < 0 ||
+	    tls_load(a, &flags, &cert, &key, err, errlen) < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if ((a->d = daemon_start(a, flags, &ss, cert, key)) == NULL) {
+		snprintf(err, errlen, "listen %s: %s", a->cfg->api.listen,
+		    mhd_last_error[0] ? mhd_last_error : "cannot start");
+		goto fail;
+	}
+	info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_EPOLL_FD);
+	ev_io_init(&a->io, on_io, info->epoll_fd, EV_READ);
+	a->io.data = a;
+	ev_io_start(a->loop, &a->io);
+	info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
+	a->port = info ? info->port : 0;
+	rc = 0;
+fail:
+	if (key)
+		explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
+	return rc;
+}
+
+int
+api_start(struct api *a, char *err, size_t errlen)
+{
+	char port[8];
+
+	a->max_body = a->cfg->api.max_body ? a->cfg->api.max_body :
+	    a->cfg->store.max_payload;
+	ev_timer_init(&a->mhd_t, on_mhd_timer, 0, 0);
+	a->mhd_t.data = a;
+	if (auth_load(a->cfg->api.tokens_file, &a->tokens, err, errlen) < 0 ||
+	    wait_start(a, err, errlen) < 0 || listener_start(a, err, errlen) < 0)
+		return -1;
+	run_mhd(a);
+	snprintf(port, sizeof(port), "%u", a->port);
+	log_info("listening", "listen", a->cfg->api.listen, "port", port,
+	    "tls", a->cfg->api.tls_cert ? "yes" : "no");
+	return 0;
+}
+
+void
+api_stop(struct api *a)
+{
+	if (a->d != NULL) {
+		/* Suspended connections must be resumed before MHD stops. */
+		wait_all(a);
+		MHD_run(a->d);
+		MHD_quiesce_daemon(a->d);
+		ev_io_stop(a->loop, &a->io);
+		ev_timer_stop(a->loop, &a->mhd_t);
+		MHD_stop_daemon(a->d);
+		a->d = NULL;
+	}
+	wait_stop(a);
+	auth_free(&a->tokens);
+	codeq_close(a->c);
+	a->c = NULL;
+}
