@@ -12,7 +12,6 @@
  *  - a result, every RESULT_POLL_MS (a completion publishes nothing);
  *  - any waiter at its deadline, when the handler gives its empty answer.
  */
-#include "backoff.h"
 #include "config.h"
 
 #include <stdio.h>
@@ -21,15 +20,16 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libev.h>
 
 #include "api.h"
+#include "backoff.h"
 #include "clock.h"
+#include "keys.h"
 #include "log.h"
+#include "store_async.h"
 #include "url.h"
 
 /* The channel of docs/storage.md ("Q N": N tasks of Q became ready). */
-#define READY_CHANNEL "codeq:ready"
 #define TICK_S 0.05
 #define CLAIM_POLL_MS 1000
 #define RESULT_POLL_MS 200
@@ -234,25 +234,28 @@ subscribe_now(struct api *a)
 {
 	struct api_wait *w = a->wait;
 	struct store_url u;
+	struct store_async sa = {
+		.loop = a->loop,
+		.url = &u,
+		.password = w->password,
+		.select_db = 0,		/* channels are not per database */
+		.data = a,
+		.on_connect = on_connect,
+		.on_disconnect = on_disconnect,
+	};
 	codeq_error err;
+	char why[256];
 
 	if (store_url_parse(a->cfg->store.url, &u, &err) != CODEQ_OK)
 		return -1;
-	w->ac = store_url_connect_async(&u);
-	if (w->ac == NULL || w->ac->err) {
-		if (w->ac)
-			redisAsyncFree(w->ac);
-		w->ac = NULL;
-		explicit_bzero(&u, sizeof(u));
+	w->ac = store_async_connect(&sa, NULL, why, sizeof(why));
+	explicit_bzero(&u, sizeof(u));
+	if (w->ac == NULL) {
+		log_warning("work notifications: cannot connect", "error", why);
 		return -1;
 	}
-	w->ac->data = a;
-	redisLibevAttach(a->loop, w->ac);
-	redisAsyncSetConnectCallback(w->ac, on_connect);
-	redisAsyncSetDisconnectCallback(w->ac, on_disconnect);
-	store_url_auth_async(w->ac, &u, w->password, NULL, NULL);
-	explicit_bzero(&u, sizeof(u));
-	redisAsyncCommand(w->ac, on_message, NULL, "SUBSCRIBE " READY_CHANNEL);
+	redisAsyncCommand(w->ac, on_message, NULL, "SUBSCRIBE %s",
+	    CODEQ_CH_READY);
 	return 0;
 }
 
