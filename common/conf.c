@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "log.h"
 #include "url.h"
+#include "urlpolicy.h"
 
 /* inih reads lines into a fixed buffer of this many bytes (compiled into
  * the Debian library): the content of a line must leave room for the
@@ -250,6 +251,7 @@ enum key_type {
 	K_SIZE,
 	K_LOGLEVEL,
 	K_URL,
+	K_WEBURL,	/* an http(s) URL, as webhook targets are checked */
 	K_LISTEN,
 	K_ENVNAME,
 	K_QUEUES,	/* pool only */
@@ -370,6 +372,7 @@ static const struct key_spec api_keys[] = {
 	{ "rate_burst", K_INT, A(rate_burst), 0, 1000000 },
 	{ "tls_cert", K_PATH, A(tls_cert), 0, 0 },
 	{ "tls_key", K_PATH, A(tls_key), 0, 0 },
+	{ "public_url", K_WEBURL, A(public_url), 0, 0 },
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef A
@@ -663,6 +666,14 @@ set_key(struct loader *l, void *base, const struct key_spec *k,
 			return lerr(l, e->line, e->key, "must be debug, info, "
 			    "notice, warning or error, got '%s'", e->value);
 		return set_string(l, (char **)field, e);
+	case K_WEBURL: {
+		char bad[256];
+
+		if (urlpolicy_validate(e->value, bad, sizeof(bad)) < 0)
+			return lerr(l, e->line, e->key, "%s, got '%s'", bad,
+			    e->value);
+		return set_string(l, (char **)field, e);
+	}
 	case K_URL: {
 		char buf[256];
 
@@ -878,6 +889,29 @@ api_lines(struct api_config *a, const struct reader *r, size_t sec)
 	a->rate_burst_line = entry_line(r, sec, "rate_burst");
 }
 
+void
+config_api_claim_url(const struct codeq_config *cfg, char *buf, size_t len)
+{
+	const struct api_config *a = &cfg->api;
+	const char *base = a->public_url;
+	char dflt[300];
+	size_t n;
+
+	if (!a->enabled || a->listen == NULL) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	if (base == NULL) {
+		snprintf(dflt, sizeof(dflt), "%s://%s",
+		    a->tls_cert ? "https" : "http", a->listen);
+		base = dflt;
+	}
+	n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	snprintf(buf, len, "%.*s/v1/codeq/tasks/claim", (int)n, base);
+}
+
 /* What the keys of [api] must agree on. */
 static int
 api_check(struct loader *l)
@@ -1019,6 +1053,7 @@ config_free(struct codeq_config *cfg)
 	free(cfg->api.tokens_file);
 	free(cfg->api.tls_cert);
 	free(cfg->api.tls_key);
+	free(cfg->api.public_url);
 	for (i = 0; i < cfg->npools; i++)
 		pool_free(&cfg->pools[i]);
 	free(cfg->pools);

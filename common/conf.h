@@ -103,6 +103,7 @@ struct api_config {
 	int rate_burst;			/* rate_burst = 0 (0: rate_limit) */
 	char *tls_cert;			/* tls_cert = path (PEM), with tls_key */
 	char *tls_key;			/* tls_key = path (PEM) */
+	char *public_url;		/* public_url = http(s)://listen: subscribers' way in */
 	int line;			/* where [api] starts; 0: not in the file */
 	int tokens_file_line, tls_cert_line, tls_key_line, rate_burst_line;
 };
@@ -119,6 +120,12 @@ struct codeq_config {
 	struct pool_config *pools;
 	size_t npools;
 };
+
+/* The claimUrl of a WORK_AVAILABLE body: [api] public_url (else
+ * http://LISTEN, https:// with TLS) + "/v1/codeq/tasks/claim"; "" when
+ * the API is off. */
+void config_api_claim_url(const struct codeq_config *cfg, char *buf,
+    size_t len);
 
 /* Defaults for every field (no pools). */
 void config_defaults(struct codeq_config *cfg);

@@ -75,6 +75,7 @@ struct notifier {
 	size_t host_cap;
 	int max_per_host;
 	size_t send_from;		/* schedule_sends' round-robin start */
+	char claim_url[600];		/* codeq-api's, "" when it is off */
 };
 
 struct send {
@@ -423,6 +424,10 @@ body_for(struct notifier *n, const struct nsub *s, const char *id,
 	jb_string(&b, s->id);
 	JB_LIT(&b, ",\"time\":");
 	jb_string(&b, at);
+	if (n->claim_url[0] != '\0') {
+		JB_LIT(&b, ",\"claimUrl\":");
+		jb_string(&b, n->claim_url);
+	}
 	JB_LIT(&b, ",\"queues\":[");
 	for (i = 0; i < s->npending; i++) {
 		if (i > 0)
@@ -736,6 +741,7 @@ setup(struct notifier *n, const struct codeq_config *cfg)
 	double scan_s;
 
 	n->cfg = cfg;
+	config_api_claim_url(cfg, n->claim_url, sizeof(n->claim_url));
 	/* The HTTP engine's own limit, default included. */
 	n->max_per_host = cfg->webhooks.max_per_host > 0 ?
 	    cfg->webhooks.max_per_host : 8;

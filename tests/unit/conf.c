@@ -266,6 +266,8 @@ END_TEST
 
 START_TEST(api_section)
 {
+	char buf[600];
+
 	ck_assert_int_eq(load("[api]\nenabled = yes\nlisten = [::1]:0\n"
 	    "tokens_file = /etc/codeq/api-tokens\nmax_connections = 64\n"
 	    "request_timeout = 10s\nmax_body = 64KiB\nrate_limit = 100\n"
@@ -282,6 +284,17 @@ START_TEST(api_section)
 	ck_assert_str_eq(cfg.api.tls_key, "/k.pem");
 	ck_assert_int_eq(cfg.api.line, 1);
 	ck_assert_int_eq(cfg.api.tokens_file_line, 4);
+	config_api_claim_url(&cfg, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "https://[::1]:0/v1/codeq/tasks/claim");
+	config_free(&cfg);
+	ck_assert_int_eq(load("[api]\nenabled = yes\ntokens_file = /t\n"
+	    "public_url = https://queue.example.com/\n"), 0);
+	config_api_claim_url(&cfg, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "https://queue.example.com/v1/codeq/tasks/claim");
+	config_free(&cfg);
+	ck_assert_int_eq(load("[api]\npublic_url = http://q.example.com\n"), 0);
+	config_api_claim_url(&cfg, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");	/* the API is off */
 }
 END_TEST
 
@@ -307,6 +320,9 @@ START_TEST(api_errors)
 	    "authorized");
 	assert_error("[api]\nenabled = yes\nlisten = off\ntokens_file = /t\n",
 	    ":1: [api]: enabled, but listen is off");
+	assert_error("[api]\npublic_url = ftp://q.example.com\n",
+	    ":2: public_url: URL scheme must be http or https, got "
+	    "'ftp://q.example.com'");
 	assert_error("[api]\ntokens_file =\n",
 	    ":2: tokens_file: must not be empty");
 }

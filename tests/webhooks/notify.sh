@@ -80,6 +80,7 @@ for r in rs:
         assert r["std_ok"] and r["codeq_ok"], "signature does not verify"
     j = r["json"]
     assert j["eventType"] == "WORK_AVAILABLE", j
+    assert "claimUrl" not in j, j	# [api] is off
     assert r["headers"]["webhook-id"] == j["notificationId"], r["headers"]
 a = [r["json"] for r in rs if r["path"] == "/f1"]
 b = [r["json"] for r in rs if r["path"] == "/f2"]
