@@ -34,7 +34,7 @@
 
 enum ipc_type {
 	/* child -> dispatcher */
-	IPC_READY = 1,		/* [1, pid]            started, store connected */
+	IPC_READY = 1,		/* [1, pid]            set up (common/child.h); the store comes later */
 	IPC_IDLE = 2,		/* [2]                 nothing to claim: blocking on the socket */
 	IPC_CLAIMED = 3,	/* [3, queue, id, token, lease_until_ms, deadline_ms] */
 	IPC_HANDLER = 4,	/* [4, id, pgid]       exec handler started in process group pgid */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "child.h"
 #include "clock.h"
 #include "codeq_metrics.h"
 #include "fds.h"
@@ -63,14 +64,12 @@ struct worker {
 	const char *url;
 	codeq_options opt;		/* RELOAD may change it */
 	int reconnect;			/* opt changed: new connection after the task */
-	int fd;
+	struct child_link link;		/* to the dispatcher: SHUTDOWN, ABORT */
 	codeq_t *store;
 	struct so_handler *so;
 	struct exec_ctx ex;
-	int shutdown, aborted;
 	char wid[TASK_WORKER_NAME_MAX];
 	struct counters n;
-	int64_t counters_sent;
 	struct lost lost[MAX_PREFETCH];
 	size_t nlost;
 	int calm;			/* fast handlers in a row */
@@ -85,55 +84,28 @@ struct worker {
 static void
 send_msg(struct worker *w, const struct ipc_msg *m)
 {
-	int rc;
-
-	if ((rc = ipc_send(w->fd, m, 0)) != IPC_OK && !w->aborted) {
-		log_error("cannot talk to the dispatcher, stopping",
-		    "message", ipc_type_name(m->type));
-		w->aborted = w->shutdown = 1;
-	}
-}
-
-/* Adds a counter to m, sending m first when it is full: a report may
- * take several COUNTERS frames (the dispatcher merges them by name). */
-static void
-counter(struct worker *w, struct ipc_msg *m, const char *name, uint64_t value)
-{
-	if (m->u.counters.n == IPC_MAX_COUNTERS) {
-		send_msg(w, m);
-		m->u.counters.n = 0;
-	}
-	ipc_counters_add(m, name, value);
+	(void)child_link_send(&w->link, m);
 }
 
 static void
 send_counters(struct worker *w, int force)
 {
-	struct ipc_msg m;
-	int64_t now = clock_mono_ms();
-	const char *name;
-	uint64_t value;
+	const struct { const char *name; uint64_t value; } own[] = {
+		{ "claimed", w->n.claimed }, { "completed", w->n.completed },
+		{ "retried", w->n.retried }, { "failed", w->n.failed },
+		{ "stale", w->n.stale }, { "released", w->n.released },
+		{ "lost", w->n.lost }, { "handler_timeouts", w->n.timeouts },
+		{ "store_errors", w->n.store_errors },
+		{ "handler_ms", w->n.handler_ms },
+	};
+	struct ipc_counter c[sizeof(own) / sizeof(own[0])];
 	size_t i;
 
-	if (!force && now - w->counters_sent < 1000)
-		return;
-	w->counters_sent = now;
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_COUNTERS;
-	counter(w, &m, "claimed", w->n.claimed);
-	counter(w, &m, "completed", w->n.completed);
-	counter(w, &m, "retried", w->n.retried);
-	counter(w, &m, "failed", w->n.failed);
-	counter(w, &m, "stale", w->n.stale);
-	counter(w, &m, "released", w->n.released);
-	counter(w, &m, "lost", w->n.lost);
-	counter(w, &m, "handler_timeouts", w->n.timeouts);
-	counter(w, &m, "store_errors", w->n.store_errors);
-	counter(w, &m, "handler_ms", w->n.handler_ms);
-	/* The metrics table (histograms, DLQ moves) of codeq_metrics.h. */
-	for (i = 0; cqm_local_get(i, &name, &value) == 0; i++)
-		counter(w, &m, name, value);
-	send_msg(w, &m);
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		snprintf(c[i].name, sizeof(c[i].name), "%s", own[i].name);
+		c[i].value = own[i].value;
+	}
+	child_link_counters(&w->link, c, i, force);
 }
 
 static void
@@ -204,10 +176,7 @@ on_msg(struct worker *w, const struct ipc_msg *m)
 		log_debug("woken", "queue", m->u.wake.queue);
 		return 1;
 	case IPC_SHUTDOWN:
-		w->shutdown = 1;
-		return 1;
-	case IPC_ABORT:
-		w->shutdown = w->aborted = 1;
+	case IPC_ABORT:		/* noted in w->link */
 		return 1;
 	case IPC_RELOAD:
 		apply_settings(w, m);
@@ -238,26 +207,15 @@ on_msg_exec(void *arg, const struct ipc_msg *m)
 static int
 wait_ipc(struct worker *w, int timeout_ms)
 {
-	struct pollfd pfd = { w->fd, POLLIN, 0 };
+	struct pollfd pfd = { w->link.fd, POLLIN, 0 };
 	struct ipc_msg m;
-	char err[128];
 	int rc, woken = 0;
 
 	if (poll(&pfd, 1, timeout_ms) <= 0)
 		return 0;
-	while ((rc = ipc_recv(w->fd, &m, err, sizeof(err))) != IPC_EAGAIN) {
-		if (rc == IPC_EOF || rc == IPC_ESYS) {
-			w->shutdown = w->aborted = 1;
-			return 1;
-		}
-		if (rc == IPC_EMALFORMED) {
-			log_warning("malformed message from the dispatcher",
-			    "error", err);
-			continue;
-		}
+	while ((rc = child_link_recv(&w->link, &m)) == IPC_OK)
 		woken |= on_msg(w, &m);
-	}
-	return woken;
+	return woken || rc == IPC_EOF;
 }
 
 /* The wait before the store is tried again after fails failures. */
@@ -273,7 +231,7 @@ store_connect(struct worker *w)
 	codeq_error err;
 	int fails = 0;
 
-	while (w->store == NULL && !w->shutdown) {
+	while (w->store == NULL && !w->link.shutdown) {
 		if (codeq_connect(w->url, &w->opt, &w->store, &err) == CODEQ_OK)
 			break;
 		w->store = NULL;
@@ -392,7 +350,7 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 			if (fails++ == 0)
 				log_warning("store unreachable while reporting, retrying",
 				    "task", t->id, "error", w->store ? err.msg : "not connected");
-			if (w->aborted || clock_mono_ms() > give_up) {
+			if (w->link.aborted || clock_mono_ms() > give_up) {
 				log_error("giving up reporting; the lease will expire",
 				    "task", t->id);
 				w->n.lost++;
@@ -526,7 +484,7 @@ run_handler(struct worker *w, const codeq_task *t, struct run_result *r)
 		log_warning("lease lost before the task ran: skipped",
 		    "task", t->id);
 		run_result_set(r, RUN_LEASE_LOST, "lease lost before the task ran");
-	} else if (w->shutdown) {
+	} else if (w->link.shutdown) {
 		run_result_set(r, RUN_ABORTED,
 		    "given back at shutdown: the task never started");
 	} else {
@@ -535,13 +493,8 @@ run_handler(struct worker *w, const codeq_task *t, struct run_result *r)
 		if (w->pool->kind == HANDLER_SO)
 			so_run(w->so, t, deadline, r);
 		else {
-			w->ex.aborted = w->aborted;
 			w->ex.lease_lost = 0;
 			exec_run(&w->ex, t, deadline, r);
-			if (w->ex.aborted)
-				w->aborted = w->shutdown = 1;
-			if (w->ex.shutdown)
-				w->shutdown = 1;
 		}
 	}
 }
@@ -566,7 +519,7 @@ run_task(struct worker *w, codeq_task *t, int more)
 	cqm_handler_duration(w->pool->name, us / 1e6);
 	if (r.timed_out)
 		w->n.timeouts++;
-	if (r.verdict == RUN_OK && more && !w->shutdown &&
+	if (r.verdict == RUN_OK && more && !w->link.shutdown &&
 	    w->calm >= CALM_TASKS && w->nheld < MAX_PREFETCH) {
 		w->held[w->nheld++] = (struct held){ t, r, start };
 		return 1;
@@ -593,7 +546,7 @@ claim_loop(struct worker *w)
 	co.max_tasks = w->pool->prefetch > 0 ? (size_t)w->pool->prefetch : 1;
 	if (co.max_tasks > MAX_PREFETCH)
 		co.max_tasks = MAX_PREFETCH;
-	while (!w->shutdown) {
+	while (!w->link.shutdown) {
 		if (w->reconnect) {	/* RELOAD changed the store options */
 			codeq_close(w->store);
 			w->store = NULL;
@@ -601,7 +554,7 @@ claim_loop(struct worker *w)
 		}
 		if (w->store == NULL)
 			store_connect(w);
-		if (w->shutdown)
+		if (w->link.shutdown)
 			break;
 		n = 0;
 		t0 = clock_mono_ms();
@@ -654,51 +607,22 @@ claim_loop(struct worker *w)
 	}
 }
 
-static void
-worker_signals(void)
-{
-	struct sigaction sa;
-	sigset_t none;
-	int sig;
-
-	/* The dispatcher inherited libev's handlers into this process:
-	 * back to defaults.  Stop requests come over the socket, so
-	 * terminal and service-manager signals meant for the group are
-	 * ignored here. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 int
 worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
     const char *url, const codeq_options *opt, int ipc_fd)
 {
-	struct ipc_msg m;
 	char err[512];
-	int fl;
 
 	log_set_proc("worker");
-	worker_signals();
 	/* Whatever a .so handler starts inherits nothing of the worker's;
 	 * exec handlers close the rest in the child (exec.c). */
 	fds_cloexec_from(3);
-	memset(&m, 0, sizeof(m));
-	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = *opt,
-	    .fd = ipc_fd };
+	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = *opt };
+	child_link_init(&w.link, ipc_fd);
 	w.ex.pool = pool;
-	w.ex.ipc_fd = ipc_fd;
+	w.ex.link = &w.link;
 	w.ex.on_msg = on_msg_exec;
 	w.ex.arg = &w;
-	if ((fl = fcntl(ipc_fd, F_GETFL)) >= 0)
-		fcntl(ipc_fd, F_SETFL, fl | O_NONBLOCK);
 	task_worker_name(w.wid, sizeof(w.wid), (long)getpid(), pool->name);
 
 	if (worker_drop_privileges(pool->user, err, sizeof(err)) < 0) {
@@ -710,9 +634,9 @@ worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
 		log_error("cannot load handler", "pool", pool->name, "error", err);
 		return WORKER_EXIT_CONFIG;
 	}
-	m.type = IPC_READY;
-	m.u.ready.pid = (uint64_t)getpid();
-	send_msg(&w, &m);
+	/* Set up: the store is connected before the first claim, and
+	 * retried there (child.h). */
+	child_link_ready(&w.link);
 	log_debug("worker started", "pool", pool->name);
 
 	claim_loop(&w);
