@@ -13,13 +13,6 @@
 
 #include "codeqd.h"
 
-static const char *
-kind_name(enum child_kind k)
-{
-	return k == CHILD_NOTIFIER ? "notifier" : k == CHILD_CALLBACKS ?
-	    "callbacks" : "worker";
-}
-
 /* A report may span several frames: merged by name. */
 void
 counters_child_update(struct child *c, const struct ipc_msg *m)
@@ -63,7 +56,7 @@ add(char (*names)[IPC_NAME_MAX], uint64_t *vals, size_t *n, size_t max,
 static void
 prefixed(char *buf, const struct child *c, const char *name)
 {
-	snprintf(buf, IPC_NAME_MAX, "%s_%s", kind_name(c->kind), name);
+	snprintf(buf, IPC_NAME_MAX, "%s_%s", c->role->name, name);
 }
 
 void
@@ -87,9 +80,8 @@ dispatcher_counters(struct ipc_counter *out, size_t max)
 	static uint64_t vals[CHILD_COUNTERS * 2];
 	char name[IPC_NAME_MAX];
 	size_t n = 0, cap = CHILD_COUNTERS * 2, i;
-	struct pool *p;
 	struct child *c;
-	int k;
+	size_t k;
 
 #define OWN(f) add(names, vals, &n, cap, "dispatcher_" #f, D.n.f)
 	OWN(worker_starts); OWN(worker_crashes); OWN(tasks_given_back);
@@ -100,15 +92,10 @@ dispatcher_counters(struct ipc_counter *out, size_t max)
 #undef OWN
 	for (i = 0; i < D.nretired; i++)
 		add(names, vals, &n, cap, D.retired_names[i], D.retired[i]);
-	FOREACH_WORKER(p, c, k)
+	FOREACH_CHILD(c, k)
 		for (i = 0; i < c->ncounters; i++) {
 			prefixed(name, c, c->counters[i].name);
 			add(names, vals, &n, cap, name, c->counters[i].value);
-		}
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < D.aux[k].ncounters; i++) {
-			prefixed(name, &D.aux[k], D.aux[k].counters[i].name);
-			add(names, vals, &n, cap, name, D.aux[k].counters[i].value);
 		}
 	for (i = 0; i < n && i < max; i++) {
 		snprintf(out[i].name, sizeof(out[i].name), "%s", names[i]);

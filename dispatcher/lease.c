@@ -279,7 +279,7 @@ lease_recover_claims(struct child *c)
 	size_t q, i, n, added = 0;
 	int rc;
 
-	if (c->kind != CHILD_WORKER || c->pool == NULL || c->pid <= 0)
+	if (c->pool == NULL || c->pid <= 0)
 		return;
 	pc = c->pool->pc;
 	task_worker_name(name, sizeof(name), (long)c->pid, pc->name);
