@@ -74,8 +74,7 @@ counter(struct child_link *l, struct ipc_msg *m, const char *name,
 }
 
 void
-child_link_counters(struct child_link *l, const struct ipc_counter *own,
-    size_t n, int force)
+child_link_counters(struct child_link *l, int force)
 {
 	int64_t now = clock_mono_ms();
 	struct ipc_msg m;
@@ -88,8 +87,6 @@ child_link_counters(struct child_link *l, const struct ipc_counter *own,
 	l->counters_sent = now;
 	memset(&m, 0, sizeof(m));
 	m.type = IPC_COUNTERS;
-	for (i = 0; i < n; i++)
-		counter(l, &m, own[i].name, own[i].value);
 	for (i = 0; cqm_local_get(i, &name, &value) == 0; i++)
 		counter(l, &m, name, value);
 	if (m.u.counters.n > 0)

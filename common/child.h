@@ -7,9 +7,10 @@
  *   handler loaded; a webhook process: its loop and HTTP engine made).
  *   The store is not part of it: every child connects on first use and
  *   retries on its own, so a store outage never stops a child starting.
- * - COUNTERS: absolute values, the child's own names first, then the
- *   m.* table of codeq_metrics.h; a report longer than IPC_MAX_COUNTERS
- *   spans several frames (the dispatcher merges them by name).
+ * - COUNTERS: the absolute values of the child's table of codeq_metrics.h
+ *   (m.* names: every counter a child keeps is a metrics family); a
+ *   report longer than IPC_MAX_COUNTERS spans several frames (the
+ *   dispatcher folds each name on its own).
  * - SHUTDOWN sets shutdown (finish what is in hand, take nothing new,
  *   exit 0); ABORT, and the end of the link (the dispatcher gone, or a
  *   send that fails), set aborted and shutdown (stop now).
@@ -44,10 +45,8 @@ int child_link_send(struct child_link *l, const struct ipc_msg *m);
 /* READY with this process' pid. */
 int child_link_ready(struct child_link *l);
 
-/* COUNTERS: own[0..n) and the codeq_metrics table, when force or a
- * second has passed since the last report. */
-void child_link_counters(struct child_link *l, const struct ipc_counter *own,
-    size_t n, int force);
+/* COUNTERS, when force or a second has passed since the last report. */
+void child_link_counters(struct child_link *l, int force);
 
 /* Receives one message without waiting.  IPC_OK: *m is for the caller
  * (SHUTDOWN and ABORT are already noted in l); IPC_EAGAIN: nothing

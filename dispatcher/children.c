@@ -123,8 +123,7 @@ handle_msg(struct child *c, const struct ipc_msg *m)
 		log_debug("child ready", "child", c->role->name,
 		    "pool", c->pool ? c->pool->pc->name : "");
 		return;
-	case IPC_COUNTERS:
-		counters_child_update(c, m);
+	case IPC_COUNTERS:	/* codeq_metrics' table (child.h) */
 		for (i = 0; i < m->u.counters.n; i++)
 			cqm_fold(c->pid, c->role->name, c->pool ? c->pool->pc : NULL,
 			    m->u.counters.c[i].name, m->u.counters.c[i].value);
@@ -276,7 +275,6 @@ child_started(struct child *c, pid_t pid, int fd)
 	memset(&c->handler, 0, sizeof(c->handler));
 	c->killed = KILLED_NONE;
 	c->kill_at = 0;
-	c->ncounters = 0;
 	c->started = ev_now(D.loop);
 	c->outq = NULL;
 	c->outq_tail = &c->outq;
@@ -318,8 +316,6 @@ child_spawn(struct child *c)
 		child_exec(c, fds[1], path, &a);
 	close(fds[1]);
 	child_started(c, p, fds[0]);
-	if (c->pool != NULL)
-		D.n.worker_starts++;
 	pidstr(p, pid, sizeof(pid));
 	log_debug("child started", "child", c->role->name, "pid", pid,
 	    "pool", c->pool ? c->pool->pc->name : "");
@@ -404,7 +400,7 @@ child_kill(struct child *c, enum kill_reason why)
 	handler_group_kill(&c->handler);
 	kill(c->pid, SIGKILL);
 	if (why != KILLED_LEASE_LOST && c->pool != NULL)
-		D.n.handler_kills++;
+		cqm_total(CQM_HANDLER_KILLS, 1);
 }
 
 /* SHUTDOWN (or with abort, ABORT) to every child still running; none
@@ -519,7 +515,6 @@ child_exited(struct child *c, int status)
 	crashed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0 && expected);
 	if (c->role->on_exit != NULL)
 		c->role->on_exit(c, status, expected);
-	counters_retire(c);
 	cqm_child_gone(c->pid);
 	c->nleases = 0;
 	memset(&c->handler, 0, sizeof(c->handler));

@@ -34,7 +34,6 @@
 
 #define MAX_LEASES	64	/* per worker: its prefetch, bounded */
 #define HOLD_KILL_GRACE_S 2.	/* ABORT, then SIGKILL after this */
-#define CHILD_COUNTERS	128	/* counter names kept per child (reports span frames) */
 #define CHILD_EXIT_NOEXEC 127	/* a forked child could not execute its program */
 
 enum child_state {
@@ -120,8 +119,6 @@ struct child {
 	ev_tstamp started, restart_at;
 	enum kill_reason killed;
 	ev_tstamp kill_at;		/* SIGKILL after ABORT, or 0 */
-	struct ipc_counter counters[CHILD_COUNTERS];
-	size_t ncounters;
 	struct outframe *outq, **outq_tail;
 };
 
@@ -155,12 +152,6 @@ struct giveback {
 	int tries;
 };
 
-struct dcounters {
-	uint64_t worker_starts, worker_crashes, tasks_given_back;
-	uint64_t heartbeat_rounds, leases_extended, leases_lost;
-	uint64_t heartbeat_after_finish;	/* refused: the task had finished */
-	uint64_t promoted, reaped, store_errors, wakes_sent, handler_kills;
-};
 
 struct codeqd {
 	struct ev_loop *loop;
@@ -192,10 +183,6 @@ struct codeqd {
 	int foreground;
 	int level_forced;		/* --log-level given: reloads keep it */
 	int ready_pipe;			/* daemonize: tell the parent we are up */
-	struct dcounters n;
-	uint64_t retired[CHILD_COUNTERS];	/* totals of children gone */
-	char retired_names[CHILD_COUNTERS][IPC_NAME_MAX];
-	size_t nretired;
 	char status[512];
 };
 
@@ -288,12 +275,6 @@ int snapshot_load(const char *path, struct codeq_config *cfg, int *fd,
 
 /* probe.c */
 int probe_handlers(const struct codeq_config *cfg, char *msg, size_t len);
-
-/* counters.c: totals of every child's COUNTERS plus the dispatcher's own,
- * for the metrics endpoint.  Returns how many were written to out. */
-void counters_child_update(struct child *c, const struct ipc_msg *m);
-void counters_retire(struct child *c);
-size_t dispatcher_counters(struct ipc_counter *out, size_t max);
 
 /* main.c */
 void drain_start(const char *why);

@@ -89,7 +89,7 @@ reap_one(codeq_t *s, const char *queue, ev_tstamp now)
 	 * pool of this host ran them to the end: pool="". */
 	for (i = 0; i < dead; i++)
 		cqm_dead_lettered("", queue, 0);
-	D.n.reaped += reaped;
+	cqm_total(CQM_REAPED, reaped);
 }
 
 /* Leases held by the workers of the pools called name: a pool changed by

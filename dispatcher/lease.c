@@ -77,7 +77,6 @@ dstore_lets_ready(void)
 void
 dstore_lost(const codeq_error *err)
 {
-	D.n.store_errors++;
 	cqm_store_error("dispatcher");
 	if (D.store_fails++ == 0 || D.store_fails % 50 == 0) {
 		if (D.store_refused)
@@ -216,7 +215,6 @@ givebacks_run(void)
 			return;
 		}
 		if (rc == CODEQ_OK) {
-			D.n.tasks_given_back++;
 			if (g->recovered)
 				cqm_task_done(g->pool, g->queue, g->kind ==
 				    GB_RELEASE ? "released" : "worker_died");
@@ -349,11 +347,11 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 	    state, &err);
 	if (!dstore_ok(rc, &err))
 		return -1;
-	D.n.heartbeat_rounds++;
+	cqm_total(CQM_HEARTBEAT_ROUNDS, 1);
 	/* Walk backwards: lease_drop moves the last lease into the hole. */
 	for (j = n; j-- > 0; ) {
 		if (status[j] == CODEQ_OK) {
-			D.n.leases_extended++;
+			cqm_total(CQM_LEASES_EXTENDED, 1);
 			continue;
 		}
 		if (status[j] == CODEQ_ESTORE)
@@ -364,14 +362,14 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 			log_debug("heartbeat after the task finished",
 			    "task", refs[j].id, "status",
 			    codeq_status_name(state[j]));
-			D.n.heartbeat_after_finish++;
+			cqm_total(CQM_HEARTBEAT_AFTER_FINISH, 1);
 			lease_drop(owner[j], refs[j].id,
 			    state[j] == CODEQ_COMPLETED ? "completed" : "failed");
 			continue;
 		}
 		log_warning("lease lost: the store refused its heartbeat",
 		    "task", refs[j].id, "error", codeq_strerror(status[j]));
-		D.n.leases_lost++;
+		cqm_total(CQM_LEASES_LOST, 1);
 		memset(&m, 0, sizeof(m));
 		m.type = IPC_LEASE_LOST;
 		snprintf(m.u.lease_lost.id, sizeof(m.u.lease_lost.id), "%s", refs[j].id);

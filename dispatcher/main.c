@@ -374,8 +374,7 @@ main(int argc, char **argv)
 	log_info("codeqd starting", "version", PACKAGE_VERSION, "config",
 	    D.cfg_path);
 	{
-		struct metrics_http_hooks hooks = { pools_up, NULL,
-		    dispatcher_counters };
+		struct metrics_http_hooks hooks = { pools_up, NULL };
 
 		if (metrics_http_start(D.loop, D.cfg, &hooks, &metrics, err,
 		    sizeof(err)) < 0) {

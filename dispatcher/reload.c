@@ -49,11 +49,11 @@ settings_apply(const struct codeq_config *n, struct ipc_msg *m)
 	}
 	memset(m, 0, sizeof(*m));
 	m->type = IPC_RELOAD;
-	ipc_counters_add(m, "log_level", (uint64_t)log_get_level());
-	ipc_counters_add(m, "retention_ms", (uint64_t)st->retention_ms);
-	ipc_counters_add(m, "max_payload", (uint64_t)st->max_payload);
-	ipc_counters_add(m, "connect_timeout_ms", (uint64_t)st->connect_timeout_ms);
-	ipc_counters_add(m, "command_timeout_ms", (uint64_t)st->command_timeout_ms);
+	m->u.reload.log_level = (uint64_t)log_get_level();
+	m->u.reload.retention_ms = (uint64_t)st->retention_ms;
+	m->u.reload.max_payload = (uint64_t)st->max_payload;
+	m->u.reload.connect_timeout_ms = (uint64_t)st->connect_timeout_ms;
+	m->u.reload.command_timeout_ms = (uint64_t)st->command_timeout_ms;
 }
 
 void

@@ -195,8 +195,6 @@ worker_exit(struct child *c, int status, int expected)
 		lease_recover_claims(c);
 	if (c->nleases > 0)
 		worker_give_back(c, status);
-	if (!expected)
-		D.n.worker_crashes++;
 	if (!expected && !D.draining && c->wanted)
 		cqm_worker_restart(c->pool->pc->name, WIFSIGNALED(status) ?
 		    "signal" : !clean ? "exit" : "clean");

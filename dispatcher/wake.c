@@ -26,6 +26,7 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libev.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 #include "url.h"
@@ -60,7 +61,7 @@ send_wake(struct child *c, const char *queue)
 	snprintf(m.u.wake.queue, sizeof(m.u.wake.queue), "%s", queue);
 	child_send(c, &m);
 	c->idle = 0;
-	D.n.wakes_sent++;
+	cqm_total(CQM_WAKEUPS, 1);
 }
 
 void

@@ -41,7 +41,7 @@ static void
 send_counters(struct wh_proc *p)
 {
 	if (p->linked)
-		child_link_counters(&p->link, NULL, 0, 1);
+		child_link_counters(&p->link, 1);
 }
 
 static void

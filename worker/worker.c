@@ -46,10 +46,6 @@
 #define FAST_US			1000
 #define CALM_TASKS		32
 
-struct counters {
-	uint64_t claimed, completed, retried, failed, stale, released, lost;
-	uint64_t timeouts, store_errors, handler_ms;
-};
 
 /* A lease the dispatcher said was lost (LEASE_LOST) while its task
  * waited in a prefetched batch: the task is skipped when its turn comes. */
@@ -69,7 +65,6 @@ struct worker {
 	struct so_handler *so;
 	struct exec_ctx ex;
 	char wid[TASK_WORKER_NAME_MAX];
-	struct counters n;
 	struct lost lost[MAX_PREFETCH];
 	size_t nlost;
 	int calm;			/* fast handlers in a row */
@@ -87,25 +82,13 @@ send_msg(struct worker *w, const struct ipc_msg *m)
 	(void)child_link_send(&w->link, m);
 }
 
+/* codeq_metrics' table (child.h): the worker's counters are its
+ * families (handler and claim durations, timeouts, DLQ moves, store
+ * errors). */
 static void
 send_counters(struct worker *w, int force)
 {
-	const struct { const char *name; uint64_t value; } own[] = {
-		{ "claimed", w->n.claimed }, { "completed", w->n.completed },
-		{ "retried", w->n.retried }, { "failed", w->n.failed },
-		{ "stale", w->n.stale }, { "released", w->n.released },
-		{ "lost", w->n.lost }, { "handler_timeouts", w->n.timeouts },
-		{ "store_errors", w->n.store_errors },
-		{ "handler_ms", w->n.handler_ms },
-	};
-	struct ipc_counter c[sizeof(own) / sizeof(own[0])];
-	size_t i;
-
-	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		snprintf(c[i].name, sizeof(c[i].name), "%s", own[i].name);
-		c[i].value = own[i].value;
-	}
-	child_link_counters(&w->link, c, i, force);
+	child_link_counters(&w->link, force);
 }
 
 static void
@@ -139,22 +122,13 @@ static void
 apply_settings(struct worker *w, const struct ipc_msg *m)
 {
 	codeq_options o = w->opt;
-	const struct ipc_counter *c;
-	size_t i;
 
-	for (i = 0; i < m->u.counters.n; i++) {
-		c = &m->u.counters.c[i];
-		if (strcmp(c->name, "log_level") == 0 && c->value <= LOG_L_ERROR)
-			log_init("worker", (enum log_level)c->value);
-		else if (strcmp(c->name, "retention_ms") == 0)
-			o.retention_ms = (int64_t)c->value;
-		else if (strcmp(c->name, "max_payload") == 0)
-			o.max_payload = (size_t)c->value;
-		else if (strcmp(c->name, "connect_timeout_ms") == 0)
-			o.connect_timeout_ms = (int64_t)c->value;
-		else if (strcmp(c->name, "command_timeout_ms") == 0)
-			o.command_timeout_ms = (int64_t)c->value;
-	}
+	if (m->u.reload.log_level <= LOG_L_ERROR)
+		log_init("worker", (enum log_level)m->u.reload.log_level);
+	o.retention_ms = (int64_t)m->u.reload.retention_ms;
+	o.max_payload = (size_t)m->u.reload.max_payload;
+	o.connect_timeout_ms = (int64_t)m->u.reload.connect_timeout_ms;
+	o.command_timeout_ms = (int64_t)m->u.reload.command_timeout_ms;
 	if (o.retention_ms != w->opt.retention_ms ||
 	    o.max_payload != w->opt.max_payload ||
 	    o.connect_timeout_ms != w->opt.connect_timeout_ms ||
@@ -235,7 +209,6 @@ store_connect(struct worker *w)
 		if (codeq_connect(w->url, &w->opt, &w->store, &err) == CODEQ_OK)
 			break;
 		w->store = NULL;
-		w->n.store_errors++;
 		if ((fails++ == 0 || fails % 20 == 0) && err.code == CODEQ_EAUTH)
 			log_error("the store refused the password, retrying",
 			    "error", err.msg);
@@ -325,7 +298,6 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 	    w->pool->lease_ms : 60000) * 2;
 
 	if (r->verdict == RUN_LEASE_LOST) {
-		w->n.stale++;	/* the store would refuse it: not even asked */
 		return IPC_OUT_STALE;
 	}
 	for (;;) {
@@ -341,11 +313,9 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 		if (rc == CODEQ_ESTALE) {
 			log_warning("lease lost: another worker owns the task, "
 			    "verdict refused", "task", t->id, "error", err.msg);
-			w->n.stale++;
 			return IPC_OUT_STALE;
 		}
 		if (rc == CODEQ_ESTORE) {
-			w->n.store_errors++;
 			cqm_store_error("worker");
 			if (fails++ == 0)
 				log_warning("store unreachable while reporting, retrying",
@@ -353,7 +323,6 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 			if (w->link.aborted || clock_mono_ms() > give_up) {
 				log_error("giving up reporting; the lease will expire",
 				    "task", t->id);
-				w->n.lost++;
 				return IPC_OUT_LOST;
 			}
 			wait_ipc(w, store_backoff_ms(fails));
@@ -370,7 +339,6 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 			r->result = NULL;
 			continue;
 		}
-		w->n.lost++;
 		log_error("store refused the verdict", "task", t->id,
 		    "error", err.msg);
 		return IPC_OUT_LOST;
@@ -380,10 +348,10 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 	    t->attempts >= t->max_attempts))	/* applied before: reply lost */
 		dead_lettered(w, t);	/* the script moved it to the DLQ */
 	switch (r->verdict) {
-	case RUN_OK: w->n.completed++; return IPC_OUT_COMPLETED;
-	case RUN_RETRY: case RUN_FAIL: w->n.retried++; return IPC_OUT_RETRY;
-	case RUN_FAIL_PERMANENT: w->n.failed++; return IPC_OUT_FAILED;
-	case RUN_ABORTED: w->n.released++; return IPC_OUT_RELEASED;
+	case RUN_OK: return IPC_OUT_COMPLETED;
+	case RUN_RETRY: case RUN_FAIL: return IPC_OUT_RETRY;
+	case RUN_FAIL_PERMANENT: return IPC_OUT_FAILED;
+	case RUN_ABORTED: return IPC_OUT_RELEASED;
 	case RUN_LEASE_LOST: break;
 	}
 	return IPC_OUT_LOST;
@@ -463,10 +431,9 @@ settle(struct worker *w)
 	for (i = 0; i < n; i++) {
 		struct held *h = &w->held[i];
 
-		if (st[i] == CODEQ_OK) {
-			w->n.completed++;
+		if (st[i] == CODEQ_OK)
 			outcome = IPC_OUT_COMPLETED;
-		} else
+		else
 			outcome = report(w, h->t, &h->r, st[i] == CODEQ_ESTORE);
 		finish_task(w, h->t, &h->r, h->start, outcome);
 		codeq_task_free(h->t);
@@ -515,10 +482,9 @@ run_task(struct worker *w, codeq_task *t, int more)
 	run_handler(w, t, &r);
 	us = clock_mono_us() - t0;
 	w->calm = us < FAST_US ? w->calm + 1 : 0;
-	w->n.handler_ms += (uint64_t)(us / 1000);
 	cqm_handler_duration(w->pool->name, us / 1e6);
 	if (r.timed_out)
-		w->n.timeouts++;
+		cqm_total(CQM_HANDLER_TIMEOUTS, 1);
 	if (r.verdict == RUN_OK && more && !w->link.shutdown &&
 	    w->calm >= CALM_TASKS && w->nheld < MAX_PREFETCH) {
 		w->held[w->nheld++] = (struct held){ t, r, start };
@@ -567,7 +533,6 @@ claim_loop(struct worker *w)
 		}
 		if (rc == CODEQ_OK) {
 			fails = 0;
-			w->n.claimed += n;
 			w->nlost = 0;	/* LEASE_LOST of this batch come later */
 			/* The pool's max_attempts caps the task's own: the
 			 * handler sees the limit that applies. */
@@ -597,7 +562,6 @@ claim_loop(struct worker *w)
 			wait_ipc(w, IDLE_RECHECK_MS);
 			continue;
 		}
-		w->n.store_errors++;
 		if (rc == CODEQ_ESTORE)
 			cqm_store_error("worker");
 		if (fails++ == 0 || fails % 20 == 0)
