@@ -17,6 +17,22 @@
  *   notify    the systemd notification socket (notify.c);
  *   reload    SIGHUP (reload.c); probe: .so handlers checked by
  *             running codeq-worker --probe (probe.c).
+ *
+ * Layers.  Calls go down this order, never up and never in a circle;
+ * news goes up through the function pointers of the role table (a
+ * child's messages, exit and end: children.c calls roles.c's rows) and
+ * of the metrics hooks (metrics_http.c asks main.c's pools_up):
+ *
+ *   1  handler_proof, crashloop, snapshot, notify	leaves, no state of D
+ *   2  children	the table of children: spawn, send, read, exit, restart
+ *   3  dstore, probe	the dispatcher's store link; the .so probe
+ *   4  lease		the lease book: heartbeats, give-backs
+ *   5  pools, promote	pools of workers; the promote timer
+ *   6  wake		the pub/sub link: WAKE to idle workers, promote signals
+ *   7  drain		the graceful stop
+ *   8  roles		the rows: a worker's messages and exit (lease, wake,
+ *			pools, drain), the webhook children
+ *   9  cron, reload, metrics_http, metrics_store, main
  */
 #ifndef CODEQ_CODEQD_H
 #define CODEQ_CODEQD_H
@@ -226,12 +242,14 @@ void pools_gc(void);
 	for ((p) = D.pools; (p) != NULL; (p) = (p)->next) \
 		for ((i) = 0; (i) < (p)->nchildren && ((c) = &(p)->children[(i)]); (i)++)
 
-/* lease.c */
+/* dstore.c: the dispatcher's store link.  NULL while in backoff. */
 codeq_t *dstore_get(void);
 int dstore_lets_ready(void);
 void dstore_lost(const codeq_error *err);
 /* 0 after a lost link (backs off); 1 otherwise, noting a recovery. */
 int dstore_ok(int rc, const codeq_error *err);
+
+/* lease.c */
 int lease_add(struct child *c, const struct ipc_msg *m);
 void lease_drop(struct child *c, const char *id, const char *outcome);
 void lease_give_back(struct child *c, const char *why,
@@ -276,8 +294,9 @@ int snapshot_load(const char *path, struct codeq_config *cfg, int *fd,
 /* probe.c */
 int probe_handlers(const struct codeq_config *cfg, char *msg, size_t len);
 
-/* main.c */
+/* drain.c */
 void drain_start(const char *why);
+/* A child went: leaves the loop when draining and it was the last. */
 void drain_check(void);
 
 #endif

@@ -1,6 +1,5 @@
 /*
- * lease.c - the leases held on this host, and the dispatcher's own link
- * to the store.
+ * lease.c - the leases held on this host.
  *
  * Workers report each lease (CLAIMED) and its end (DONE).  The dispatcher
  * extends all leases of a pool in one pipelined round (codeq_heartbeat_batch)
@@ -14,8 +13,7 @@
  * should the lease expire first, the reaper requeues the task instead, so
  * nothing is lost either way.
  *
- * The store calls are synchronous (libcodeq) with short timeouts; while
- * the store is down the dispatcher backs off instead of blocking every tick.
+ * The store calls go through the dispatcher's store link (dstore.c).
  */
 #include "config.h"
 
@@ -23,86 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
 #include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 #include "task.h"
-
-#define STORE_BACKOFF_MIN_MS 100
-#define STORE_BACKOFF_MAX_MS 5000
-
-static void
-dstore_backoff(void)
-{
-	D.store_retry_at = ev_now(D.loop) + backoff_ms(D.store_fails,
-	    STORE_BACKOFF_MIN_MS, STORE_BACKOFF_MAX_MS) / 1000.;
-}
-
-codeq_t *
-dstore_get(void)
-{
-	codeq_error err;
-
-	if (ev_now(D.loop) < D.store_retry_at)
-		return NULL;
-	if (D.store != NULL)
-		return D.store;
-	if (codeq_connect(D.cfg->store.url, &D.opt, &D.store, &err) == CODEQ_OK) {
-		if (D.store_fails > 0) {
-			log_notice("store reachable again");
-			cqm_store_reconnect("dispatcher");
-		}
-		D.store_fails = 0;
-		D.store_refused = 0;
-		return D.store;
-	}
-	D.store = NULL;
-	D.store_refused = err.code == CODEQ_EAUTH;
-	dstore_lost(&err);
-	return NULL;
-}
-
-/* Whether the store lets codeqd tell systemd READY: it accepted us, or
- * it is only unreachable (codeqd works once it is back).  A refused
- * password is a configuration error, not a passing outage. */
-int
-dstore_lets_ready(void)
-{
-	return D.store != NULL || (D.store_fails > 0 && !D.store_refused);
-}
-
-/* A call failed with CODEQ_ESTORE: back off (the connection object
- * reconnects by itself on its next use). */
-void
-dstore_lost(const codeq_error *err)
-{
-	cqm_store_error("dispatcher");
-	if (D.store_fails++ == 0 || D.store_fails % 50 == 0) {
-		if (D.store_refused)
-			log_error("the store refused the password, retrying "
-			    "with backoff", "error", err ? err->msg : "");
-		else
-			log_warning("store unreachable, retrying with backoff",
-			    "error", err ? err->msg : "");
-	}
-	dstore_backoff();
-}
-
-int
-dstore_ok(int rc, const codeq_error *err)
-{
-	if (rc == CODEQ_ESTORE) {
-		dstore_lost(err);
-		return 0;
-	}
-	if (D.store_fails > 0) {
-		log_notice("store reachable again");
-		cqm_store_reconnect("dispatcher");
-		D.store_fails = 0;
-	}
-	return 1;
-}
 
 /* ---- Leases ---------------------------------------------------------- */
 
