@@ -30,19 +30,20 @@
 #include "codeqd.h"
 #include "log.h"
 #include "url.h"
+#include "wakebook.h"
 
 #define CHANNEL "codeq:ready"
 #define CHANNEL_DELAYED "codeq:delayed"
-#define MAX_PENDING 64
 
 static redisAsyncContext *ac;
 static ev_timer retry_timer;
 static int fails, stopping, subscribed;
-static struct { char queue[IPC_QUEUE_MAX]; long n; } pending[MAX_PENDING];
+static struct wakebook owed;	/* wakes that found no idle worker */
 
 static int
-serves(const struct pool *p, const char *queue)
+serves(const void *arg, const char *queue)
 {
+	const struct pool *p = arg;
 	size_t i;
 
 	for (i = 0; i < p->pc->nqueues; i++)
@@ -70,7 +71,7 @@ wake_queue(const char *queue, long n)
 	struct pool *p;
 	struct child *c;
 	long workers = 0;
-	int i, k, slot = -1;
+	int i;
 
 	FOREACH_WORKER(p, c, i) {
 		if (p->retiring || !serves(p, queue))
@@ -81,38 +82,19 @@ wake_queue(const char *queue, long n)
 			n--;
 		}
 	}
-	if (n <= 0 || workers == 0)
-		return;
-	for (k = 0; k < MAX_PENDING; k++) {
-		if (strcmp(pending[k].queue, queue) == 0) {
-			slot = k;
-			break;
-		}
-		if (slot < 0 && pending[k].n == 0)
-			slot = k;
-	}
-	if (slot < 0)
-		return;		/* table full: the workers' re-check covers it */
-	snprintf(pending[slot].queue, sizeof(pending[slot].queue), "%s", queue);
-	pending[slot].n += n;
-	if (pending[slot].n > workers)
-		pending[slot].n = workers;
+	wakebook_owe(&owed, queue, n, workers);
 }
 
 /* A worker just went idle: give it a wake it missed, if any. */
 void
 wake_idle_worker(struct child *c)
 {
-	int k;
+	const char *queue;
 
 	if (c->pool == NULL || c->pool->retiring || D.draining)
 		return;
-	for (k = 0; k < MAX_PENDING; k++)
-		if (pending[k].n > 0 && serves(c->pool, pending[k].queue)) {
-			pending[k].n--;
-			send_wake(c, pending[k].queue);
-			return;
-		}
+	if ((queue = wakebook_take(&owed, serves, c->pool)) != NULL)
+		send_wake(c, queue);
 }
 
 static void
