@@ -8,7 +8,7 @@
  *             (crashloop.c), executing codeq-worker or codeq-webhooks with
  *             the configuration snapshot (snapshot.c);
  *   pools     rows of worker children (pools.c);
- *   leases    every lease its workers hold (lease.c): heartbeated in one
+ *   leases    every lease its workers hold (leasebook.c, lease.c): heartbeated in one
  *             pipelined round per pool and tick, given back when a worker dies;
  *   cron      one timer with per-duty periods (cron.c): promote, reap,
  *             heartbeat, handler deadlines, restarts, watchdog, STATUS;
@@ -23,10 +23,11 @@
  * child's messages, exit and end: children.c calls roles.c's rows) and
  * of the metrics hooks (metrics_http.c asks main.c's pools_up):
  *
- *   1  handler_proof, crashloop, snapshot, notify	leaves, no state of D
+ *   1  handler_proof, crashloop, wakebook, leasebook, snapshot, notify
+ *			leaves: no calls into the others, no loop
  *   2  children	the table of children: spawn, send, read, exit, restart
  *   3  dstore, probe	the dispatcher's store link; the .so probe
- *   4  lease		the lease book: heartbeats, give-backs
+ *   4  lease		heartbeat rounds, give-backs (the store side of the book)
  *   5  pools, promote	pools of workers; the promote timer
  *   6  wake		the pub/sub link: WAKE to idle workers, promote signals
  *   7  drain		the graceful stop
@@ -249,9 +250,21 @@ void dstore_lost(const codeq_error *err);
 /* 0 after a lost link (backs off); 1 otherwise, noting a recovery. */
 int dstore_ok(int rc, const codeq_error *err);
 
-/* lease.c */
+/* leasebook.c */
 int lease_add(struct child *c, const struct ipc_msg *m);
+int lease_running(const struct child *c, const char *id);
+/* Forgets a lease; outcome (or NULL) goes to the metrics. */
 void lease_drop(struct child *c, const char *id, const char *outcome);
+/* The next at most max leases of pool p from children [*ci, ...) at
+ * lease *ki, into refs and owner; *ci, *ki say where the next starts. */
+size_t lease_batch(struct pool *p, int *ci, size_t *ki, codeq_lease_ref *refs,
+    struct child **owner, size_t max);
+enum hb_verdict { HB_EXTENDED, HB_UNKNOWN, HB_FINISHED, HB_LOST };
+/* What one heartbeat answer (status, and the task's state on ESTATE)
+ * means for its lease. */
+enum hb_verdict heartbeat_verdict(int status, codeq_task_status state);
+
+/* lease.c */
 void lease_give_back(struct child *c, const char *why,
     enum giveback_kind kind);
 void givebacks_run(void);

@@ -26,63 +26,6 @@
 #include "log.h"
 #include "task.h"
 
-/* ---- Leases ---------------------------------------------------------- */
-
-int
-lease_add(struct child *c, const struct ipc_msg *m)
-{
-	struct lease *l = NULL;
-	int added = 0;
-	size_t i;
-
-	for (i = 0; i < c->nleases; i++)
-		if (strcmp(c->leases[i].id, m->u.claimed.id) == 0)
-			l = &c->leases[i];
-	if (l == NULL) {
-		if (c->nleases == MAX_LEASES) {
-			log_warning("too many leases reported by one worker",
-			    "task", m->u.claimed.id);
-			return 0;
-		}
-		l = &c->leases[c->nleases++];
-		added = 1;
-	}
-	memcpy(l->queue, m->u.claimed.queue, sizeof(l->queue));
-	memcpy(l->id, m->u.claimed.id, sizeof(l->id));
-	memcpy(l->token, m->u.claimed.token, sizeof(l->token));
-	l->deadline_ms = (int64_t)m->u.claimed.deadline_ms;
-	return added;
-}
-
-/* 1 when the lease of id is the task whose handler runs (CLAIMED came
- * again with a deadline), not one waiting in a prefetched batch. */
-static int
-lease_running(const struct child *c, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < c->nleases; i++)
-		if (strcmp(c->leases[i].id, id) == 0)
-			return c->leases[i].deadline_ms > 0;
-	return 0;
-}
-
-/* Forgets a lease; outcome (or NULL) goes to the metrics. */
-void
-lease_drop(struct child *c, const char *id, const char *outcome)
-{
-	size_t i;
-
-	for (i = 0; i < c->nleases; i++)
-		if (strcmp(c->leases[i].id, id) == 0) {
-			if (outcome != NULL && c->pool != NULL)
-				cqm_task_done(c->pool->pc->name,
-				    c->leases[i].queue, outcome);
-			c->leases[i] = c->leases[--c->nleases];
-			return;
-		}
-}
-
 void
 lease_give_back(struct child *c, const char *why, enum giveback_kind kind)
 {
@@ -224,16 +167,6 @@ lease_recover_claims(struct child *c)
 
 #define HB_BATCH 256
 
-/* A heartbeat refused with STATE while the task carries this lease's token
- * found it terminal: the worker completed or failed it and its DONE is on
- * the way.  Any other refusal (STALE: another token, the task requeued or
- * claimed again; NOTFOUND; a state that is not terminal) is a lost lease. */
-static int
-task_finished(codeq_task_status st)
-{
-	return st == CODEQ_COMPLETED || st == CODEQ_FAILED || st == CODEQ_DEAD;
-}
-
 /*
  * One pipelined round for the leases of children [*ci, ...) of a pool, at
  * most HB_BATCH of them; *ci and *ki say where the next round starts.
@@ -249,21 +182,10 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 	int64_t until[HB_BATCH];
 	codeq_error err;
 	struct ipc_msg m;
-	size_t n = 0, j;
+	size_t n, j;
 	int rc, running;
 
-	for (; *ci < p->nchildren && n < HB_BATCH; (*ci)++, *ki = 0) {
-		struct child *c = &p->children[*ci];
-
-		for (; *ki < c->nleases && n < HB_BATCH; (*ki)++) {
-			refs[n].id = c->leases[*ki].id;
-			refs[n].token = c->leases[*ki].token;
-			owner[n++] = c;
-		}
-		if (*ki < c->nleases)
-			break;		/* the batch is full mid-child */
-	}
-	if (n == 0)
+	if ((n = lease_batch(p, ci, ki, refs, owner, HB_BATCH)) == 0)
 		return 0;
 	rc = codeq_heartbeat_batch_ex(s, refs, n, p->pc->lease_ms, status, until,
 	    state, &err);
@@ -272,13 +194,13 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 	cqm_total(CQM_HEARTBEAT_ROUNDS, 1);
 	/* Walk backwards: lease_drop moves the last lease into the hole. */
 	for (j = n; j-- > 0; ) {
-		if (status[j] == CODEQ_OK) {
+		switch (heartbeat_verdict(status[j], state[j])) {
+		case HB_EXTENDED:
 			cqm_total(CQM_LEASES_EXTENDED, 1);
 			continue;
-		}
-		if (status[j] == CODEQ_ESTORE)
+		case HB_UNKNOWN:
 			continue;
-		if (status[j] == CODEQ_ESTATE && task_finished(state[j])) {
+		case HB_FINISHED:
 			/* The worker's verdict reached the store before its DONE
 			 * reached us: the lease ended, it was not lost. */
 			log_debug("heartbeat after the task finished",
@@ -288,6 +210,8 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 			lease_drop(owner[j], refs[j].id,
 			    state[j] == CODEQ_COMPLETED ? "completed" : "failed");
 			continue;
+		case HB_LOST:
+			break;
 		}
 		log_warning("lease lost: the store refused its heartbeat",
 		    "task", refs[j].id, "error", codeq_strerror(status[j]));
