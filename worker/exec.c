@@ -134,7 +134,7 @@ plan_path(const char *name, char *buf, size_t len)
 		    name) < (int)len && access(buf, X_OK) == 0)
 			return buf;
 	}
-	return name;	/* execve fails with ENOENT, reported as before */
+	return name;	/* execve fails with ENOENT, reported by the child */
 }
 
 /* In the vfork()ed child: system calls only; never returns. */
