@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crashloop.h"
+#include "unit.h"
 
 #define MIN_MS	100
 #define MAX_MS	5000
@@ -82,19 +83,12 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("crashloop");
-	TCase *tc = tcase_create("book");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		backoff_doubles_to_the_cap,
+		loop_begins_once_at_the_streak,
+		streak_forgotten_after_a_quiet_spell,
+		loop_ends_after_a_quiet_spell,
+	};
 
-	tcase_add_test(tc, backoff_doubles_to_the_cap);
-	tcase_add_test(tc, loop_begins_once_at_the_streak);
-	tcase_add_test(tc, streak_forgotten_after_a_quiet_spell);
-	tcase_add_test(tc, loop_ends_after_a_quiet_spell);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run("crashloop", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codeqd.h"
+#include "unit.h"
 
 struct codeqd D;	/* leasebook.c reads none of it */
 
@@ -100,18 +101,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("leasebook");
-	TCase *tc = tcase_create("book");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		claimed_again_updates_done_drops,
+		rounds_cover_every_lease_once,
+		answers,
+	};
 
-	tcase_add_test(tc, claimed_again_updates_done_drops);
-	tcase_add_test(tc, rounds_cover_every_lease_once);
-	tcase_add_test(tc, answers);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run("leasebook", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "wakebook.h"
+#include "unit.h"
 
 /* A worker serving the queues of a comma-separated list. */
 static int
@@ -74,18 +75,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("wakebook");
-	TCase *tc = tcase_create("book");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		owed_wakes_are_taken_by_a_worker_of_the_queue,
+		never_more_than_the_workers_of_the_queue,
+		a_full_book_drops_new_queues_reuses_empty_slots,
+	};
 
-	tcase_add_test(tc, owed_wakes_are_taken_by_a_worker_of_the_queue);
-	tcase_add_test(tc, never_more_than_the_workers_of_the_queue);
-	tcase_add_test(tc, a_full_book_drops_new_queues_reuses_empty_slots);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run("wakebook", tests, sizeof(tests) / sizeof(tests[0]));
 }
