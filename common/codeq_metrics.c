@@ -578,6 +578,58 @@ delta_of(struct child_report *cr, const char *name, uint64_t value)
 	return value >= prev ? value - prev : value;
 }
 
+/* ---- Plain totals --------------------------------------------------- */
+
+/* The unlabelled counters, by enum cqm_total: wire name and family. */
+static const struct {
+	const char *wire;
+	size_t off;
+} totals[CQM_TOTAL_MAX] = {
+#define T(t, n, f) [t] = { WIRE n, offsetof(struct codeq_metrics, f) }
+	T(CQM_PROMOTED, "promoted", promoted),
+	T(CQM_REAPED, "reaped", reaped),
+	T(CQM_LEASES_EXTENDED, "leases_extended", leases_extended),
+	T(CQM_LEASES_LOST, "leases_lost", leases_lost),
+	T(CQM_HEARTBEAT_ROUNDS, "heartbeat_rounds", heartbeat_rounds),
+	T(CQM_HEARTBEAT_AFTER_FINISH, "heartbeat_after_finish",
+	    heartbeat_after_finish),
+	T(CQM_HANDLER_TIMEOUTS, "handler_timeouts", handler_timeouts),
+	T(CQM_HANDLER_KILLS, "handler_kills", handler_kills),
+	T(CQM_WAKEUPS, "wakeups", wakeups),
+#undef T
+};
+
+static struct metric *
+total_metric(size_t t)
+{
+	return *(struct metric **)(void *)((char *)&cqm + totals[t].off);
+}
+
+void
+cqm_total(enum cqm_total t, uint64_t by)
+{
+	if ((unsigned)t >= CQM_TOTAL_MAX || by == 0)
+		return;
+	if (cqm.reg != NULL)
+		metric_add(total_metric(t), NULL, (double)by);
+	else
+		cqm_local_add(totals[t].wire, by);
+}
+
+/* A child's report of a plain total (name without "m."): 1 if it is one. */
+static int
+fold_total(const char *name, uint64_t d)
+{
+	size_t t;
+
+	for (t = 0; t < CQM_TOTAL_MAX; t++)
+		if (strcmp(totals[t].wire + strlen(WIRE), name) == 0) {
+			metric_add(total_metric(t), NULL, (double)d);
+			return 1;
+		}
+	return 0;
+}
+
 /* "prefix.bN" / "prefix.sum_us" into a histogram series. */
 static int
 fold_hist(struct metric *m, const char *lv0, const char *rest, uint64_t d)
@@ -648,43 +700,8 @@ cqm_fold(pid_t pid, const char *proc, const struct pool_config *pool,
 	} else if (strcmp(name, "store_reconnects") == 0) {
 		const char *lv[1] = { proc };
 		metric_add(cqm.store_reconnects, lv, (double)d);
-	}
+	} else
+		(void)fold_total(name, d);
 	/* Anything else is a name from a newer child: ignored. */
 }
 
-/* ---- The dispatcher's own totals ----------------------------------- */
-
-void
-cqm_dispatcher_total(const char *name, uint64_t value)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} map[] = {
-#define M(n, f) { n, offsetof(struct codeq_metrics, f) }
-		M("dispatcher_promoted", promoted),
-		M("dispatcher_reaped", reaped),
-		M("dispatcher_leases_extended", leases_extended),
-		M("dispatcher_leases_lost", leases_lost),
-		M("dispatcher_heartbeat_rounds", heartbeat_rounds),
-		M("dispatcher_heartbeat_after_finish", heartbeat_after_finish),
-		M("dispatcher_handler_kills", handler_kills),
-		M("dispatcher_wakes_sent", wakeups),
-		M("worker_handler_timeouts", handler_timeouts),
-#undef M
-	};
-	size_t i;
-
-	if (cqm.reg == NULL || name == NULL)
-		return;
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(map[i].name, name) == 0) {
-			struct metric *m = *(struct metric **)(void *)
-			    ((char *)&cqm + map[i].off);
-			/* The totals only grow (children that exited are
-			 * kept); never let the counter go back. */
-			if ((double)value > metric_get(m, NULL))
-				metric_set(m, NULL, (double)value);
-			return;
-		}
-}

@@ -18,10 +18,13 @@
  *   m.webhook.OUTCOME		      codeq_webhook_requests_total{kind,outcome}
  *   m.dead_lettered.I		      codeq_tasks_dead_lettered_total{queue=pool's I-th queue,pool}
  *   m.store_errors, m.store_reconnects  codeq_store_{errors,reconnects}_total{proc}
+ *   m.handler_timeouts (and the other names of enum cqm_total)
+ *				      codeq_handler_timeouts_total, ...
  *
  * (bN is bucket N, not cumulative; N = number of bounds is +Inf; sum_us is
- * the sum in microseconds.)  Names without the "m." prefix are other
- * counters of the child (dispatcher/counters.c) and are ignored here.
+ * the sum in microseconds.)  This table is all a child reports: every
+ * counter a process keeps is one of these families, so there is one path
+ * from an event to /metrics (docs/process-model.md, "Counters").
  *
  * A process calling fork() leaves registry mode in the child
  * automatically (pthread_atfork), so the calls below do the right thing
@@ -101,11 +104,21 @@ void cqm_leases_held(const char *pool, size_t n);
  * max_age seconds (removed by a reload).  Called before rendering. */
 void cqm_expire_pools(double max_age);
 
-/* Sets a family from one of the dispatcher's running totals
- * (dispatcher_counters() of dispatcher/counters.c: "dispatcher_promoted",
- * "dispatcher_reaped", "worker_handler_timeouts", ...); names it does not
- * know are ignored.  Called just before rendering. */
-void cqm_dispatcher_total(const char *name, uint64_t value);
+/* The unlabelled counters: in the dispatcher straight into their
+ * family, in a child into its table (m.NAME) and folded from there. */
+enum cqm_total {
+	CQM_PROMOTED,			/* codeq_tasks_promoted_total */
+	CQM_REAPED,			/* codeq_leases_reaped_total */
+	CQM_LEASES_EXTENDED,		/* codeq_leases_extended_total */
+	CQM_LEASES_LOST,		/* codeq_leases_lost_total */
+	CQM_HEARTBEAT_ROUNDS,		/* codeq_heartbeat_rounds_total */
+	CQM_HEARTBEAT_AFTER_FINISH,	/* codeq_heartbeats_after_finish_total */
+	CQM_HANDLER_TIMEOUTS,		/* codeq_handler_timeouts_total (workers) */
+	CQM_HANDLER_KILLS,		/* codeq_handler_kills_total */
+	CQM_WAKEUPS,			/* codeq_worker_wakeups_total */
+	CQM_TOTAL_MAX
+};
+void cqm_total(enum cqm_total t, uint64_t by);
 
 /* Folds one counter of a child's IPC_COUNTERS report.  proc: "worker",
  * "notifier" or "callbacks"; pool: the worker's pool (NULL otherwise). */

@@ -16,6 +16,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1060,8 +1061,9 @@ config_free(struct codeq_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-int
-config_load(const char *path, struct codeq_config *out, char *err,
+/* Parses what fp holds; messages and cfg->path name path.  Closes fp. */
+static int
+load_stream(FILE *fp, const char *path, struct codeq_config *out, char *err,
     size_t errlen)
 {
 	struct codeq_config cfg;
@@ -1071,6 +1073,7 @@ config_load(const char *path, struct codeq_config *out, char *err,
 
 	memset(&r, 0, sizeof(r));
 	memset(&l, 0, sizeof(l));
+	r.fp = fp;
 	l.path = path;
 	l.cfg = &cfg;
 	l.err = err;
@@ -1080,11 +1083,7 @@ config_load(const char *path, struct codeq_config *out, char *err,
 	    cfg.metrics.listen == NULL || cfg.api.listen == NULL ||
 	    (cfg.path = strdup(path)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
-		goto fail;
-	}
-	if ((r.fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
-		    strerror(errno));
+		fclose(r.fp);
 		goto fail;
 	}
 	rc = ini_parse_stream(conf_reader, &r, conf_handler, &r);
@@ -1119,6 +1118,39 @@ fail:
 	reader_free(&r);
 	config_free(&cfg);
 	return -1;
+}
+
+int
+config_load(const char *path, struct codeq_config *out, char *err,
+    size_t errlen)
+{
+	FILE *fp;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return load_stream(fp, path, out, err, errlen);
+}
+
+int
+config_load_fd(int fd, const char *name, struct codeq_config *out,
+    char *err, size_t errlen)
+{
+	FILE *fp;
+	int copy;
+
+	/* A copy of fd, read from the start: fd stays the caller's. */
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0 ||
+	    lseek(copy, 0, SEEK_SET) < 0 || (fp = fdopen(copy, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", name,
+		    strerror(errno));
+		if (copy >= 0)
+			close(copy);
+		return -1;
+	}
+	return load_stream(fp, name, out, err, errlen);
 }
 
 const struct pool_config *

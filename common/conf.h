@@ -134,6 +134,10 @@ void config_defaults(struct codeq_config *cfg);
  * success overwrites *cfg (free what it held first, or pass a fresh one). */
 int config_load(const char *path, struct codeq_config *cfg, char *err,
     size_t errlen);
+/* The same for a file already open as fd (read from its start; fd stays
+ * open): messages and cfg->path say name, the file it is a copy of. */
+int config_load_fd(int fd, const char *name, struct codeq_config *cfg,
+    char *err, size_t errlen);
 /* Checks what config_load cannot know from the text alone and codeqd
  * needs at start: handler .so files and exec programs exist, users exist,
  * password and secret files are readable.  Same error format. */

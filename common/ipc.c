@@ -96,8 +96,16 @@ ipc_encode(const struct ipc_msg *m, char *buf, size_t cap, size_t *len)
 		bad |= pack_str(&pk, m->u.done.id, IPC_ID_MAX);
 		msgpack_pack_uint64(&pk, m->u.done.outcome);
 		break;
-	case IPC_COUNTERS:
 	case IPC_RELOAD:
+		msgpack_pack_array(&pk, 6);
+		msgpack_pack_uint32(&pk, m->type);
+		msgpack_pack_uint64(&pk, m->u.reload.log_level);
+		msgpack_pack_uint64(&pk, m->u.reload.retention_ms);
+		msgpack_pack_uint64(&pk, m->u.reload.max_payload);
+		msgpack_pack_uint64(&pk, m->u.reload.connect_timeout_ms);
+		msgpack_pack_uint64(&pk, m->u.reload.command_timeout_ms);
+		break;
+	case IPC_COUNTERS:
 		if (m->u.counters.n > IPC_MAX_COUNTERS)
 			return IPC_EMALFORMED;
 		msgpack_pack_array(&pk, 2);
@@ -281,7 +289,7 @@ decode_fields(const msgpack_object *f, size_t nf, struct ipc_msg *m,
 		{ IPC_READY, 1 }, { IPC_IDLE, 0 }, { IPC_CLAIMED, 5 },
 		{ IPC_HANDLER, 2 }, { IPC_DONE, 2 }, { IPC_COUNTERS, 1 },
 		{ IPC_WAKE, 1 }, { IPC_SHUTDOWN, 0 }, { IPC_ABORT, 0 },
-		{ IPC_RELOAD, 1 }, { IPC_LEASE_LOST, 2 },
+		{ IPC_RELOAD, 5 }, { IPC_LEASE_LOST, 2 },
 	};
 	const msgpack_object_kv *kv;
 	size_t i;
@@ -321,8 +329,15 @@ decode_fields(const msgpack_object *f, size_t nf, struct ipc_msg *m,
 		    m->u.done.outcome > IPC_OUT_MAX)
 			goto bad;
 		break;
-	case IPC_COUNTERS:
 	case IPC_RELOAD:
+		if (get_uint(&f[0], &m->u.reload.log_level) < 0 ||
+		    get_uint(&f[1], &m->u.reload.retention_ms) < 0 ||
+		    get_uint(&f[2], &m->u.reload.max_payload) < 0 ||
+		    get_uint(&f[3], &m->u.reload.connect_timeout_ms) < 0 ||
+		    get_uint(&f[4], &m->u.reload.command_timeout_ms) < 0)
+			goto bad;
+		break;
+	case IPC_COUNTERS:
 		if (f[0].type != MSGPACK_OBJECT_MAP ||
 		    f[0].via.map.size > IPC_MAX_COUNTERS)
 			goto bad;

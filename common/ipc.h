@@ -34,7 +34,7 @@
 
 enum ipc_type {
 	/* child -> dispatcher */
-	IPC_READY = 1,		/* [1, pid]            started, store connected */
+	IPC_READY = 1,		/* [1, pid]            set up (common/child.h); the store comes later */
 	IPC_IDLE = 2,		/* [2]                 nothing to claim: blocking on the socket */
 	IPC_CLAIMED = 3,	/* [3, queue, id, token, lease_until_ms, deadline_ms] */
 	IPC_HANDLER = 4,	/* [4, id, pgid]       exec handler started in process group pgid */
@@ -44,8 +44,9 @@ enum ipc_type {
 	IPC_WAKE = 16,		/* [16, queue]         work became ready in queue */
 	IPC_SHUTDOWN = 17,	/* [17]                finish the running task, claim no more, exit 0 */
 	IPC_ABORT = 18,		/* [18]                stop the handler now, give the task back, exit */
-	IPC_RELOAD = 19,	/* [19, {name: uint64}] configuration reloaded: the per-process
-				   settings that change without a restart (in u.counters) */
+	IPC_RELOAD = 19,	/* [19, log_level, retention_ms, max_payload, connect_timeout_ms,
+				   command_timeout_ms]  configuration reloaded: the settings
+				   that change without a restart (u.reload) */
 	IPC_LEASE_LOST = 20,	/* [20, id, token]     heartbeat refused: stop that task's handler,
 				   abandon its result (someone else owns the task) */
 };
@@ -88,10 +89,15 @@ struct ipc_msg {
 		} claimed;
 		struct { char id[IPC_ID_MAX]; uint64_t pgid; } handler;
 		struct { char id[IPC_ID_MAX]; uint64_t outcome; } done;
-		struct {	/* COUNTERS, and RELOAD's settings */
+		struct {
 			size_t n;
 			struct ipc_counter c[IPC_MAX_COUNTERS];
 		} counters;
+		struct {
+			uint64_t log_level;	/* enum log_level */
+			uint64_t retention_ms, max_payload;	/* [store] */
+			uint64_t connect_timeout_ms, command_timeout_ms;
+		} reload;
 		struct { char queue[IPC_QUEUE_MAX]; } wake;
 		struct {
 			char id[IPC_ID_MAX];

@@ -89,7 +89,7 @@ reap_one(codeq_t *s, const char *queue, ev_tstamp now)
 	 * pool of this host ran them to the end: pool="". */
 	for (i = 0; i < dead; i++)
 		cqm_dead_lettered("", queue, 0);
-	D.n.reaped += reaped;
+	cqm_total(CQM_REAPED, reaped);
 }
 
 /* Leases held by the workers of the pools called name: a pool changed by
@@ -131,7 +131,7 @@ status_update(void)
 		cqm_leases_held(p->pc->name, pool_leases(p->pc->name));
 		off += (size_t)snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0,
 		    "%s%s %d/%d up %d busy%s", off ? ", " : "", p->pc->name, up,
-		    p->nchildren, busy, p->crashloop ? " CRASH-LOOPING" : "");
+		    p->nchildren, busy, p->book.looping ? " CRASH-LOOPING" : "");
 		if (off >= sizeof(buf))
 			off = sizeof(buf) - 1;
 	}
@@ -168,8 +168,9 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	codeq_t *s;
 	char buf[2];
 
-	supervise_restarts(now);
-	supervise_deadlines(now);
+	children_restart_due(now);
+	children_kill_due(now);
+	pools_deadlines();
 	heartbeat_pools(now);
 	if (D.givebacks != NULL)
 		givebacks_run();

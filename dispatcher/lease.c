@@ -1,6 +1,5 @@
 /*
- * lease.c - the leases held on this host, and the dispatcher's own link
- * to the store.
+ * lease.c - the leases held on this host.
  *
  * Workers report each lease (CLAIMED) and its end (DONE).  The dispatcher
  * extends all leases of a pool in one pipelined round (codeq_heartbeat_batch)
@@ -14,8 +13,7 @@
  * should the lease expire first, the reaper requeues the task instead, so
  * nothing is lost either way.
  *
- * The store calls are synchronous (libcodeq) with short timeouts; while
- * the store is down the dispatcher backs off instead of blocking every tick.
+ * The store calls go through the dispatcher's store link (dstore.c).
  */
 #include "config.h"
 
@@ -23,144 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
 #include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 #include "task.h"
-
-#define STORE_BACKOFF_MIN_MS 100
-#define STORE_BACKOFF_MAX_MS 5000
-
-static void
-dstore_backoff(void)
-{
-	D.store_retry_at = ev_now(D.loop) + backoff_ms(D.store_fails,
-	    STORE_BACKOFF_MIN_MS, STORE_BACKOFF_MAX_MS) / 1000.;
-}
-
-codeq_t *
-dstore_get(void)
-{
-	codeq_error err;
-
-	if (ev_now(D.loop) < D.store_retry_at)
-		return NULL;
-	if (D.store != NULL)
-		return D.store;
-	if (codeq_connect(D.cfg->store.url, &D.opt, &D.store, &err) == CODEQ_OK) {
-		if (D.store_fails > 0) {
-			log_notice("store reachable again");
-			cqm_store_reconnect("dispatcher");
-		}
-		D.store_fails = 0;
-		D.store_refused = 0;
-		return D.store;
-	}
-	D.store = NULL;
-	D.store_refused = err.code == CODEQ_EAUTH;
-	dstore_lost(&err);
-	return NULL;
-}
-
-/* Whether the store lets codeqd tell systemd READY: it accepted us, or
- * it is only unreachable (codeqd works once it is back).  A refused
- * password is a configuration error, not a passing outage. */
-int
-dstore_lets_ready(void)
-{
-	return D.store != NULL || (D.store_fails > 0 && !D.store_refused);
-}
-
-/* A call failed with CODEQ_ESTORE: back off (the connection object
- * reconnects by itself on its next use). */
-void
-dstore_lost(const codeq_error *err)
-{
-	D.n.store_errors++;
-	cqm_store_error("dispatcher");
-	if (D.store_fails++ == 0 || D.store_fails % 50 == 0) {
-		if (D.store_refused)
-			log_error("the store refused the password, retrying "
-			    "with backoff", "error", err ? err->msg : "");
-		else
-			log_warning("store unreachable, retrying with backoff",
-			    "error", err ? err->msg : "");
-	}
-	dstore_backoff();
-}
-
-int
-dstore_ok(int rc, const codeq_error *err)
-{
-	if (rc == CODEQ_ESTORE) {
-		dstore_lost(err);
-		return 0;
-	}
-	if (D.store_fails > 0) {
-		log_notice("store reachable again");
-		cqm_store_reconnect("dispatcher");
-		D.store_fails = 0;
-	}
-	return 1;
-}
-
-/* ---- Leases ---------------------------------------------------------- */
-
-int
-lease_add(struct child *c, const struct ipc_msg *m)
-{
-	struct lease *l = NULL;
-	int added = 0;
-	size_t i;
-
-	for (i = 0; i < c->nleases; i++)
-		if (strcmp(c->leases[i].id, m->u.claimed.id) == 0)
-			l = &c->leases[i];
-	if (l == NULL) {
-		if (c->nleases == MAX_LEASES) {
-			log_warning("too many leases reported by one worker",
-			    "task", m->u.claimed.id);
-			return 0;
-		}
-		l = &c->leases[c->nleases++];
-		added = 1;
-	}
-	memcpy(l->queue, m->u.claimed.queue, sizeof(l->queue));
-	memcpy(l->id, m->u.claimed.id, sizeof(l->id));
-	memcpy(l->token, m->u.claimed.token, sizeof(l->token));
-	l->deadline_ms = (int64_t)m->u.claimed.deadline_ms;
-	return added;
-}
-
-/* 1 when the lease of id is the task whose handler runs (CLAIMED came
- * again with a deadline), not one waiting in a prefetched batch. */
-static int
-lease_running(const struct child *c, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < c->nleases; i++)
-		if (strcmp(c->leases[i].id, id) == 0)
-			return c->leases[i].deadline_ms > 0;
-	return 0;
-}
-
-/* Forgets a lease; outcome (or NULL) goes to the metrics. */
-void
-lease_drop(struct child *c, const char *id, const char *outcome)
-{
-	size_t i;
-
-	for (i = 0; i < c->nleases; i++)
-		if (strcmp(c->leases[i].id, id) == 0) {
-			if (outcome != NULL && c->pool != NULL)
-				cqm_task_done(c->pool->pc->name,
-				    c->leases[i].queue, outcome);
-			c->leases[i] = c->leases[--c->nleases];
-			return;
-		}
-}
 
 void
 lease_give_back(struct child *c, const char *why, enum giveback_kind kind)
@@ -216,7 +80,6 @@ givebacks_run(void)
 			return;
 		}
 		if (rc == CODEQ_OK) {
-			D.n.tasks_given_back++;
 			if (g->recovered)
 				cqm_task_done(g->pool, g->queue, g->kind ==
 				    GB_RELEASE ? "released" : "worker_died");
@@ -279,7 +142,7 @@ lease_recover_claims(struct child *c)
 	size_t q, i, n, added = 0;
 	int rc;
 
-	if (c->kind != CHILD_WORKER || c->pool == NULL || c->pid <= 0)
+	if (c->pool == NULL || c->pid <= 0)
 		return;
 	pc = c->pool->pc;
 	task_worker_name(name, sizeof(name), (long)c->pid, pc->name);
@@ -304,16 +167,6 @@ lease_recover_claims(struct child *c)
 
 #define HB_BATCH 256
 
-/* A heartbeat refused with STATE while the task carries this lease's token
- * found it terminal: the worker completed or failed it and its DONE is on
- * the way.  Any other refusal (STALE: another token, the task requeued or
- * claimed again; NOTFOUND; a state that is not terminal) is a lost lease. */
-static int
-task_finished(codeq_task_status st)
-{
-	return st == CODEQ_COMPLETED || st == CODEQ_FAILED || st == CODEQ_DEAD;
-}
-
 /*
  * One pipelined round for the leases of children [*ci, ...) of a pool, at
  * most HB_BATCH of them; *ci and *ki say where the next round starts.
@@ -329,49 +182,40 @@ heartbeat_round(struct pool *p, codeq_t *s, int *ci, size_t *ki)
 	int64_t until[HB_BATCH];
 	codeq_error err;
 	struct ipc_msg m;
-	size_t n = 0, j;
+	size_t n, j;
 	int rc, running;
 
-	for (; *ci < p->nchildren && n < HB_BATCH; (*ci)++, *ki = 0) {
-		struct child *c = &p->children[*ci];
-
-		for (; *ki < c->nleases && n < HB_BATCH; (*ki)++) {
-			refs[n].id = c->leases[*ki].id;
-			refs[n].token = c->leases[*ki].token;
-			owner[n++] = c;
-		}
-		if (*ki < c->nleases)
-			break;		/* the batch is full mid-child */
-	}
-	if (n == 0)
+	if ((n = lease_batch(p, ci, ki, refs, owner, HB_BATCH)) == 0)
 		return 0;
 	rc = codeq_heartbeat_batch_ex(s, refs, n, p->pc->lease_ms, status, until,
 	    state, &err);
 	if (!dstore_ok(rc, &err))
 		return -1;
-	D.n.heartbeat_rounds++;
+	cqm_total(CQM_HEARTBEAT_ROUNDS, 1);
 	/* Walk backwards: lease_drop moves the last lease into the hole. */
 	for (j = n; j-- > 0; ) {
-		if (status[j] == CODEQ_OK) {
-			D.n.leases_extended++;
+		switch (heartbeat_verdict(status[j], state[j])) {
+		case HB_EXTENDED:
+			cqm_total(CQM_LEASES_EXTENDED, 1);
 			continue;
-		}
-		if (status[j] == CODEQ_ESTORE)
+		case HB_UNKNOWN:
 			continue;
-		if (status[j] == CODEQ_ESTATE && task_finished(state[j])) {
+		case HB_FINISHED:
 			/* The worker's verdict reached the store before its DONE
 			 * reached us: the lease ended, it was not lost. */
 			log_debug("heartbeat after the task finished",
 			    "task", refs[j].id, "status",
 			    codeq_status_name(state[j]));
-			D.n.heartbeat_after_finish++;
+			cqm_total(CQM_HEARTBEAT_AFTER_FINISH, 1);
 			lease_drop(owner[j], refs[j].id,
 			    state[j] == CODEQ_COMPLETED ? "completed" : "failed");
 			continue;
+		case HB_LOST:
+			break;
 		}
 		log_warning("lease lost: the store refused its heartbeat",
 		    "task", refs[j].id, "error", codeq_strerror(status[j]));
-		D.n.leases_lost++;
+		cqm_total(CQM_LEASES_LOST, 1);
 		memset(&m, 0, sizeof(m));
 		m.type = IPC_LEASE_LOST;
 		snprintf(m.u.lease_lost.id, sizeof(m.u.lease_lost.id), "%s", refs[j].id);

@@ -25,7 +25,6 @@
 
 #include "codeq_metrics.h"
 #include "codeqd.h"
-#include "handler.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "url.h"
@@ -40,67 +39,6 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: codeqd -c FILE [--check] [--foreground] "
 	    "[--log-level LEVEL] [--version]\n");
-}
-
-/* ---- Draining -------------------------------------------------------- */
-
-static void
-stop_all(int abort)
-{
-	struct pool *p;
-	struct child *c;
-	int i;
-
-	FOREACH_WORKER(p, c, i)
-		if (c->fd >= 0 && (abort || c->state != CS_STOPPING))
-			child_stop(c, abort);
-		else if (c->fd < 0)
-			c->state = CS_STOPPING;
-	for (i = 0; i < 2; i++)
-		if (D.aux[i].fd >= 0)
-			child_stop(&D.aux[i], abort);
-}
-
-static void
-on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	log_warning("shutdown_timeout passed: stopping running handlers, "
-	    "their tasks go back");
-	stop_all(1);
-}
-
-void
-drain_start(const char *why)
-{
-	if (D.draining) {
-		log_warning("second stop request: stopping handlers now", "signal", why);
-		stop_all(1);
-		return;
-	}
-	D.draining = 1;
-	log_info("stopping: draining the pools", "signal", why);
-	notify_send("STOPPING=1\nSTATUS=draining");
-	wake_stop();
-	stop_all(0);
-	ev_timer_init(&D.drain_timer, on_drain_timeout,
-	    D.cfg->daemon.shutdown_timeout_ms / 1000., 0.);
-	ev_timer_start(D.loop, &D.drain_timer);
-	drain_check();
-}
-
-/* Leaves the loop once every child is gone and every task given back
- * (or the store is unreachable: then the leases expire and a reaper
- * requeues them). */
-void
-drain_check(void)
-{
-	if (!D.draining || !all_children_down())
-		return;
-	if (D.givebacks != NULL && D.store_fails == 0)
-		givebacks_run();
-	if (D.givebacks != NULL && D.store_fails < 5)
-		return;		/* the tick retries */
-	ev_break(D.loop, EVBREAK_ALL);
 }
 
 static void
@@ -129,9 +67,12 @@ shutdown_free(void)
 
 	while ((p = D.pools) != NULL) {
 		D.pools = p->next;
-		free(p->children);
-		free(p);
+		pool_free(p);
 	}
+	webhooks_free();
+	free(D.children);
+	if (D.snap_fd >= 0)
+		close(D.snap_fd);
 	while ((g = D.givebacks) != NULL) {
 		D.givebacks = g->next;
 		free(g);
@@ -169,7 +110,7 @@ pools_up(void *arg, char *reason, size_t len)
 		if (down > 0) {
 			snprintf(reason, len, "pool %s: %d of %d workers down%s",
 			    p->pc->name, down, p->nchildren,
-			    p->crashloop ? " (crash-looping)" : "");
+			    p->book.looping ? " (crash-looping)" : "");
 			return 0;
 		}
 	}
@@ -243,51 +184,6 @@ write_pidfile(const char *path)
 	fclose(f);
 }
 
-/*
- * Loads every .so handler in a throw-away child (its constructors run
- * there, and a crash costs nothing) to check its symbol and ABI version
- * before anything starts (or a reload takes the file).  Returns -1 with
- * "FILE:LINE: so: PATH: why" in msg.
- */
-int
-probe_handlers(const struct codeq_config *cfg, char *msg, size_t len)
-{
-	char err[400];
-	ssize_t n;
-	size_t i;
-	int p[2], status;
-	pid_t pid;
-
-	for (i = 0; i < cfg->npools; i++) {
-		const struct pool_config *pc = &cfg->pools[i];
-
-		if (pc->kind != HANDLER_SO)
-			continue;
-		if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
-			return 0;	/* cannot check here: the workers will */
-		if (pid == 0) {
-			close(p[0]);
-			if (so_probe(pc->so_path, err, sizeof(err)) < 0) {
-				(void)!write(p[1], err, strlen(err));
-				_exit(1);
-			}
-			_exit(0);
-		}
-		close(p[1]);
-		n = read(p[0], err, sizeof(err) - 1);
-		close(p[0]);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			continue;
-		err[n > 0 ? n : 0] = '\0';
-		snprintf(msg, len, "%s:%d: so: %s: %s", cfg->path, pc->line,
-		    pc->so_path, n > 0 ? err : "the handler crashed while loading");
-		return -1;
-	}
-	return 0;
-}
-
 /* codeqd takes its store from the file only (codeqd(8), ENVIRONMENT);
  * a CODEQ_REDIS_URL meant for codeq(1) that differs is worth a word. */
 static void
@@ -309,7 +205,7 @@ load(const char *path, struct codeq_config *cfg)
 {
 	char err[512];
 
-	if (config_load(path, cfg, err, sizeof(err)) < 0) {
+	if (snapshot_load(path, cfg, &D.snap_fd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "codeqd: %s\n", err);
 		return -1;
 	}
@@ -329,6 +225,8 @@ load(const char *path, struct codeq_config *cfg)
 	return 0;
 fail:
 	config_free(cfg);
+	close(D.snap_fd);
+	D.snap_fd = -1;
 	return -1;
 }
 
@@ -352,6 +250,7 @@ main(int argc, char **argv)
 
 	memset(&D, 0, sizeof(D));
 	D.ready_pipe = -1;
+	D.snap_fd = -1;
 	while ((ch = getopt_long(argc, argv, "c:fl:Vh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': D.cfg_path = optarg; break;
@@ -390,7 +289,6 @@ main(int argc, char **argv)
 		log_level_parse(D.cfg->daemon.log_level, &lvl);
 	D.level_forced = level_arg != NULL;
 	log_init("dispatcher", lvl);
-	worker_exec_snapshot(D.cfg_path, D.cfg);
 	if (D.cfg->store.password_file != NULL &&
 	    (D.password = read_secret_line(D.cfg->store.password_file, err,
 	    sizeof(err))) == NULL) {
@@ -432,8 +330,7 @@ main(int argc, char **argv)
 	log_info("codeqd starting", "version", PACKAGE_VERSION, "config",
 	    D.cfg_path);
 	{
-		struct metrics_http_hooks hooks = { pools_up, NULL,
-		    dispatcher_counters };
+		struct metrics_http_hooks hooks = { pools_up, NULL };
 
 		if (metrics_http_start(D.loop, D.cfg, &hooks, &metrics, err,
 		    sizeof(err)) < 0) {
@@ -446,7 +343,10 @@ main(int argc, char **argv)
 		log_error("out of memory");
 		return 1;
 	}
-	aux_setup();
+	if (webhooks_create(D.cfg) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	(void)dstore_get();	/* failure is fine: retried with backoff */
 	struct pool *p;
 	for (p = D.pools; p != NULL; p = p->next)

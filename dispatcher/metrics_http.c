@@ -15,7 +15,6 @@
 
 #include "codeq_metrics.h"
 #include "conf.h"
-#include "ipc.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "metrics_store.h"
@@ -152,15 +151,9 @@ respond_text(struct MHD_Connection *c, unsigned int status, const char *text)
 static enum MHD_Result
 serve_metrics(struct metrics_http *mh, struct MHD_Connection *c)
 {
-	static struct ipc_counter totals[2 * IPC_MAX_COUNTERS];
-	size_t len, n, i;
+	size_t len;
 	char *body;
 
-	if (mh->hooks.counters != NULL) {
-		n = mh->hooks.counters(totals, sizeof(totals) / sizeof(totals[0]));
-		for (i = 0; i < n; i++)
-			cqm_dispatcher_total(totals[i].name, totals[i].value);
-	}
 	cqm_expire_pools(POOL_GAUGE_TTL);
 	if ((body = metrics_render(cqm.reg, &len)) == NULL)
 		return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,

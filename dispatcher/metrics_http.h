@@ -22,7 +22,6 @@
 #include <ev.h>
 
 struct codeq_config;
-struct ipc_counter;
 struct metrics_http;
 
 struct metrics_http_hooks {
@@ -30,10 +29,6 @@ struct metrics_http_hooks {
 	 * NULL: pools are not checked. */
 	int (*pools_up)(void *arg, char *reason, size_t len);
 	void *arg;
-	/* The dispatcher's running totals (dispatcher_counters()), read at
-	 * each scrape into the families cqm_dispatcher_total() knows.
-	 * NULL: none. */
-	size_t (*counters)(struct ipc_counter *out, size_t max);
 };
 
 /*

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "log.h"
 #include "queue.h"
@@ -134,7 +135,7 @@ promote_queue(codeq_t *s, const char *queue, const char *by)
 		log_warning("promote failed", "queue", queue, "error", err.msg);
 		wait_ms = -1;	/* forget it: the tick asks again */
 	}
-	D.n.promoted += moved;
+	cqm_total(CQM_PROMOTED, moved);
 	note_wait(queue, wait_ms);
 	if (moved > 0) {
 		snprintf(n, sizeof(n), "%zu", moved);

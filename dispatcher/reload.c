@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "codeq_metrics.h"
@@ -48,11 +49,11 @@ settings_apply(const struct codeq_config *n, struct ipc_msg *m)
 	}
 	memset(m, 0, sizeof(*m));
 	m->type = IPC_RELOAD;
-	ipc_counters_add(m, "log_level", (uint64_t)log_get_level());
-	ipc_counters_add(m, "retention_ms", (uint64_t)st->retention_ms);
-	ipc_counters_add(m, "max_payload", (uint64_t)st->max_payload);
-	ipc_counters_add(m, "connect_timeout_ms", (uint64_t)st->connect_timeout_ms);
-	ipc_counters_add(m, "command_timeout_ms", (uint64_t)st->command_timeout_ms);
+	m->u.reload.log_level = (uint64_t)log_get_level();
+	m->u.reload.retention_ms = (uint64_t)st->retention_ms;
+	m->u.reload.max_payload = (uint64_t)st->max_payload;
+	m->u.reload.connect_timeout_ms = (uint64_t)st->connect_timeout_ms;
+	m->u.reload.command_timeout_ms = (uint64_t)st->command_timeout_ms;
 }
 
 void
@@ -64,7 +65,7 @@ reload(void)
 	enum log_level lvl;
 	struct ipc_msg m;
 	char err[512];
-	int store_changed, *kept, k;
+	int store_changed, *kept, k, snap = -1;
 	size_t i;
 
 	if (D.draining)
@@ -72,7 +73,7 @@ reload(void)
 	log_info("reloading the configuration", "config", D.cfg_path);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return;
-	if (config_load(D.cfg_path, n, err, sizeof(err)) < 0 ||
+	if (snapshot_load(D.cfg_path, n, &snap, err, sizeof(err)) < 0 ||
 	    config_check_environment(n, err, sizeof(err)) < 0 ||
 	    probe_handlers(n, err, sizeof(err)) < 0) {
 		log_error("reload failed: keeping the running configuration",
@@ -80,6 +81,8 @@ reload(void)
 		notify_send("STATUS=reload failed: %s", err);
 		config_free(n);	/* a no-op on the zeroed struct of a failed load */
 		free(n);
+		if (snap >= 0)
+			close(snap);
 		D.status[0] = '\0';	/* the next summary replaces it */
 		return;
 	}
@@ -89,6 +92,7 @@ reload(void)
 			D.oldcfgs = v;
 		config_free(n);
 		free(n);
+		close(snap);
 		return;
 	}
 	D.oldcfgs = v;
@@ -125,7 +129,8 @@ reload(void)
 	}
 	D.oldcfgs[D.noldcfgs++] = old;
 	D.cfg = n;
-	worker_exec_snapshot(D.cfg_path, n);
+	close(D.snap_fd);	/* children read the new one from now on */
+	D.snap_fd = snap;
 	if (store_changed) {
 		codeq_close(D.store);
 		D.store = NULL;
@@ -147,11 +152,7 @@ reload(void)
 		pool_start(np);
 	}
 	free(kept);
-	for (k = 0; k < 2; k++) {
-		if (D.aux[k].fd >= 0)
-			child_stop(&D.aux[k], 0);	/* restarted when it exits */
-	}
-	aux_setup_enabled();
+	webhooks_reload(n);
 	pools_gc();
 	D.status[0] = '\0';
 	notify_send("READY=1");

@@ -25,22 +25,25 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "codeq_metrics.h"
 #include "codeqd.h"
 #include "keys.h"
 #include "log.h"
 #include "store_async.h"
 #include "url.h"
+#include "wakebook.h"
 
 #define MAX_PENDING 64
 
 static redisAsyncContext *ac;
 static ev_timer retry_timer;
 static int fails, stopping, subscribed;
-static struct { char queue[IPC_QUEUE_MAX]; long n; } pending[MAX_PENDING];
+static struct wakebook owed;	/* wakes that found no idle worker */
 
 static int
-serves(const struct pool *p, const char *queue)
+serves(const void *arg, const char *queue)
 {
+	const struct pool *p = arg;
 	size_t i;
 
 	for (i = 0; i < p->pc->nqueues; i++)
@@ -59,7 +62,7 @@ send_wake(struct child *c, const char *queue)
 	snprintf(m.u.wake.queue, sizeof(m.u.wake.queue), "%s", queue);
 	child_send(c, &m);
 	c->idle = 0;
-	D.n.wakes_sent++;
+	cqm_total(CQM_WAKEUPS, 1);
 }
 
 void
@@ -68,7 +71,7 @@ wake_queue(const char *queue, long n)
 	struct pool *p;
 	struct child *c;
 	long workers = 0;
-	int i, k, slot = -1;
+	int i;
 
 	FOREACH_WORKER(p, c, i) {
 		if (p->retiring || !serves(p, queue))
@@ -79,38 +82,19 @@ wake_queue(const char *queue, long n)
 			n--;
 		}
 	}
-	if (n <= 0 || workers == 0)
-		return;
-	for (k = 0; k < MAX_PENDING; k++) {
-		if (strcmp(pending[k].queue, queue) == 0) {
-			slot = k;
-			break;
-		}
-		if (slot < 0 && pending[k].n == 0)
-			slot = k;
-	}
-	if (slot < 0)
-		return;		/* table full: the workers' re-check covers it */
-	snprintf(pending[slot].queue, sizeof(pending[slot].queue), "%s", queue);
-	pending[slot].n += n;
-	if (pending[slot].n > workers)
-		pending[slot].n = workers;
+	wakebook_owe(&owed, queue, n, workers);
 }
 
 /* A worker just went idle: give it a wake it missed, if any. */
 void
 wake_idle_worker(struct child *c)
 {
-	int k;
+	const char *queue;
 
 	if (c->pool == NULL || c->pool->retiring || D.draining)
 		return;
-	for (k = 0; k < MAX_PENDING; k++)
-		if (pending[k].n > 0 && serves(c->pool, pending[k].queue)) {
-			pending[k].n--;
-			send_wake(c, pending[k].queue);
-			return;
-		}
+	if ((queue = wakebook_take(&owed, serves, c->pool)) != NULL)
+		send_wake(c, queue);
 }
 
 static void

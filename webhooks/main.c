@@ -1,14 +1,14 @@
 /*
- * webhooks_main.c - codeq-webhooks: the notifier or the callbacks process
+ * main.c - codeq-webhooks: the notifier or the callbacks process
  * of codeqd, as its own program.
  *
  *   codeq-webhooks notifier|callbacks --config FILE --fd N [--log-level L]
  *
- * codeqd forks these two children and executes this program in them (see
- * dispatcher/worker_exec.c), so that libcurl and the TLS, Kerberos and
+ * codeqd forks these two children and executes this program in them (the
+ * notifier and callbacks rows of dispatcher/roles.c), so that libcurl and the TLS, Kerberos and
  * LDAP libraries it brings are mapped only where webhooks are sent, not in
  * codeqd or its workers.  FILE is the dispatcher's snapshot of its
- * configuration (or the configuration file), N this child's end of its
+ * configuration (a memfd: dispatcher/snapshot.c), N this child's end of its
  * socketpair.  Not meant to be run by hand.
  */
 #include "config.h"

@@ -1,11 +1,14 @@
 /*
  * notifier.h - the notifier process: WORK_AVAILABLE webhooks.
  *
- * codeqd forks it and calls notifier_main() in the child.  It listens on
+ * codeqd runs it as a child (`codeq-webhooks notifier`, the notifier row of
+ * dispatcher/roles.c; webhooks/main.c calls notifier_main()).  It listens on
  * the store's codeq:ready channel, coalesces the signals over
  * [notifier] coalesce, and sends one batched POST per subscriber
  * (docs/webhooks.md).  A periodic depth scan covers signals lost while it
- * was disconnected.  It exits 0 on SIGTERM, IPC_SHUTDOWN or EOF on ipc_fd.
+ * was disconnected.  It exits 0 on SHUTDOWN or ABORT from codeqd or the
+ * end of its link (common/child.h); run on its own (ipc_fd -1, the
+ * tests), on SIGTERM or SIGINT.
  */
 #ifndef CODEQ_NOTIFIER_H
 #define CODEQ_NOTIFIER_H

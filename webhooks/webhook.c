@@ -13,6 +13,7 @@
 
 #include <openssl/rand.h>
 
+#include "child.h"
 #include "clock.h"
 #include "codeq.h"
 #include "codeq_metrics.h"
@@ -32,23 +33,12 @@ wh_count(const char *kind, int verdict, double seconds)
 	    seconds);
 }
 
-/* Absolute values since start, about once a second (common/codeq_metrics.h). */
+/* Absolute values since start, about once a second (child.h). */
 static void
 send_counters(struct wh_proc *p)
 {
-	struct ipc_msg m;
-	const char *name;
-	uint64_t value;
-	size_t i;
-
-	if (p->ipc_fd < 0 || cqm_local_count() == 0)
-		return;
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_COUNTERS;
-	for (i = 0; cqm_local_get(i, &name, &value) == 0; i++)
-		ipc_counters_add(&m, name, value);
-	/* Non-blocking: a busy dispatcher loses a report, never stalls us. */
-	(void)ipc_send(p->ipc_fd, &m, 1);
+	if (p->linked)
+		child_link_counters(&p->link, 1);
 }
 
 static void
@@ -64,14 +54,12 @@ stop(struct wh_proc *p, const char *why)
 		p->on_stop(p);
 }
 
+/* Only without a dispatcher (the tests run a process on its own): a
+ * child of codeqd ignores the stop signals (child.h). */
 static void
 on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct wh_proc *p = w->data;
-
-	if (w->signum == SIGHUP)
-		return;	/* codeqd restarts us on a configuration change */
-	stop(p, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	stop(w->data, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 static void
@@ -79,20 +67,14 @@ on_ipc(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct wh_proc *p = w->data;
 	struct ipc_msg m;
-	char err[128];
 	int rc;
 
-	rc = ipc_recv(p->ipc_fd, &m, err, sizeof(err));
-	if (rc == IPC_EAGAIN || rc == IPC_EMALFORMED) {
-		if (rc == IPC_EMALFORMED)
-			log_warning("malformed IPC frame ignored", "error", err);
-		return;
-	}
-	if (rc == IPC_EOF || rc == IPC_ESYS) {
-		stop(p, rc == IPC_EOF ? "dispatcher gone" : "IPC error");
-		return;
-	}
-	if (m.type == IPC_SHUTDOWN || m.type == IPC_ABORT)
+	while ((rc = child_link_recv(&p->link, &m)) == IPC_OK)
+		if (m.type == IPC_SHUTDOWN || m.type == IPC_ABORT)
+			break;
+	if (rc == IPC_EOF)
+		stop(p, "dispatcher gone");
+	else if (p->link.shutdown)
 		stop(p, "shutdown requested");
 }
 
@@ -107,49 +89,45 @@ wh_proc_init(struct wh_proc *p, const char *name, int ipc_fd)
 {
 	p->loop = EV_DEFAULT;
 	p->name = name;
-	p->ipc_fd = ipc_fd;
+	p->linked = ipc_fd >= 0;
 	p->stopping = 0;
-	signal(SIGPIPE, SIG_IGN);
-	ev_signal_init(&p->sigterm, on_signal, SIGTERM);
-	ev_signal_init(&p->sigint, on_signal, SIGINT);
-	ev_signal_init(&p->sighup, on_signal, SIGHUP);
-	p->sigterm.data = p->sigint.data = p->sighup.data = p;
-	ev_signal_start(p->loop, &p->sigterm);
-	ev_signal_start(p->loop, &p->sigint);
-	ev_signal_start(p->loop, &p->sighup);
 	ev_timer_init(&p->counters_t, on_counters, 1., 1.);
 	p->counters_t.data = p;
 	ev_timer_start(p->loop, &p->counters_t);
-	if (ipc_fd >= 0) {
+	if (p->linked) {
+		child_link_init(&p->link, ipc_fd);
 		ev_io_init(&p->ipc_w, on_ipc, ipc_fd, EV_READ);
 		p->ipc_w.data = p;
 		ev_io_start(p->loop, &p->ipc_w);
+		return 0;
 	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	ev_signal_init(&p->sigterm, on_signal, SIGTERM);
+	ev_signal_init(&p->sigint, on_signal, SIGINT);
+	p->sigterm.data = p->sigint.data = p;
+	ev_signal_start(p->loop, &p->sigterm);
+	ev_signal_start(p->loop, &p->sigint);
 	return 0;
 }
 
 void
 wh_proc_fini(struct wh_proc *p)
 {
-	ev_signal_stop(p->loop, &p->sigterm);
-	ev_signal_stop(p->loop, &p->sigint);
-	ev_signal_stop(p->loop, &p->sighup);
 	ev_timer_stop(p->loop, &p->counters_t);
-	if (p->ipc_fd >= 0)
+	if (p->linked)
 		ev_io_stop(p->loop, &p->ipc_w);
+	else {
+		ev_signal_stop(p->loop, &p->sigterm);
+		ev_signal_stop(p->loop, &p->sigint);
+	}
 }
 
 void
 wh_proc_ready(struct wh_proc *p)
 {
-	struct ipc_msg m;
-
-	if (p->ipc_fd < 0)
-		return;
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_READY;
-	m.u.ready.pid = (uint64_t)getpid();
-	(void)ipc_send(p->ipc_fd, &m, 1);
+	if (p->linked)
+		(void)child_link_ready(&p->link);
 }
 
 int

@@ -1,8 +1,9 @@
 /*
  * webhook.h - what the notifier and the callbacks process share besides
- * the HTTP engine: the child-process plumbing (libev loop, SIGTERM, the
- * IPC socket to codeqd, counters about once a second), the webhook
- * secret, and the headers every request carries (docs/webhooks.md).
+ * the HTTP engine: the child-process plumbing (libev loop, the link to
+ * codeqd of common/child.h watched by the loop, counters about once a
+ * second), the webhook secret, and the headers every request carries
+ * (docs/webhooks.md).
  */
 #ifndef CODEQ_WEBHOOK_H
 #define CODEQ_WEBHOOK_H
@@ -13,25 +14,28 @@
 #include <curl/curl.h>
 #include <ev.h>
 
+#include "child.h"
 #include "conf.h"
 #include "sign.h"
 
 struct wh_proc {
 	struct ev_loop *loop;
 	const char *name;		/* "notifier" or "callbacks" */
-	int ipc_fd;			/* -1: none (tests) */
+	struct child_link link;		/* to codeqd, when linked */
+	int linked;			/* 0: run on its own (tests) */
 	ev_io ipc_w;
-	ev_signal sigterm, sigint, sighup;
+	ev_signal sigterm, sigint;	/* only when not linked */
 	ev_timer counters_t;
 	int stopping;
-	/* Called once when the process is asked to stop (SIGTERM, SIGINT,
-	 * IPC_SHUTDOWN, EOF on the IPC socket): stop the watchers so that
-	 * ev_run returns. */
+	/* Called once when the process is asked to stop (SHUTDOWN or ABORT,
+	 * the link's end; SIGTERM or SIGINT when not linked): stop the
+	 * watchers so that ev_run returns. */
 	void (*on_stop)(struct wh_proc *p);
 	void *data;
 };
 
-/* Sets up the loop's watchers (SIGPIPE ignored).  0, or -1. */
+/* Sets up the loop's watchers: the link to codeqd on ipc_fd (child.h),
+ * or with ipc_fd -1, SIGTERM and SIGINT.  SIGPIPE ignored.  0, or -1. */
 int wh_proc_init(struct wh_proc *p, const char *name, int ipc_fd);
 /* Stops the plumbing's own watchers. */
 void wh_proc_fini(struct wh_proc *p);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "clock.h"
 #include "fds.h"
 #include "handler.h"
@@ -133,7 +134,7 @@ plan_path(const char *name, char *buf, size_t len)
 		    name) < (int)len && access(buf, X_OK) == 0)
 			return buf;
 	}
-	return name;	/* execve fails with ENOENT, reported as before */
+	return name;	/* execve fails with ENOENT, reported by the child */
 }
 
 /* In the vfork()ed child: system calls only; never returns. */
@@ -266,31 +267,17 @@ drain(int fd, struct capture *c, int is_out, size_t max)
 	}
 }
 
-/* Handles a message from the dispatcher while the handler runs. */
+/* Handles the messages from the dispatcher while the handler runs. */
 static void
 exec_ipc(struct exec_ctx *ctx, const codeq_task *t)
 {
 	struct ipc_msg m;
-	char err[128];
-	int rc;
 
-	while ((rc = ipc_recv(ctx->ipc_fd, &m, err, sizeof(err))) != IPC_EAGAIN) {
-		if (rc == IPC_EOF || rc == IPC_ESYS) {
-			ctx->aborted = 1;	/* the dispatcher is gone */
-			return;
-		}
-		if (rc == IPC_EMALFORMED) {
-			log_warning("malformed message from the dispatcher",
-			    "error", err);
-			continue;
-		}
+	while (child_link_recv(ctx->link, &m) == IPC_OK) {
 		switch (m.type) {
 		case IPC_ABORT:
-			ctx->aborted = 1;
-			break;
 		case IPC_SHUTDOWN:
-			ctx->shutdown = 1;
-			break;
+			break;		/* noted in ctx->link */
 		case IPC_LEASE_LOST:
 			/* The token tells this claim from an earlier one of
 			 * the same task (a nack, then a claim again). */
@@ -469,7 +456,7 @@ run_spawn(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
 	m.type = IPC_HANDLER;
 	snprintf(m.u.handler.id, sizeof(m.u.handler.id), "%s", t->id);
 	m.u.handler.pgid = (uint64_t)x->pid;
-	ipc_send(ctx->ipc_fd, &m, 0);
+	(void)child_link_send(ctx->link, &m);
 	return 0;
 fail:
 	close_fd(&in[0]); close_fd(&in[1]); close_fd(&out[0]);
@@ -488,7 +475,7 @@ run_escalate(struct exec_ctx *ctx, struct run *x, int64_t now)
 		x->kill_at = now + KILL_GRACE_MS;
 	}
 	/* ABORT, or a lost lease: the task is not this worker's any more. */
-	if (!x->aborting && (ctx->aborted || ctx->lease_lost)) {
+	if (!x->aborting && (ctx->link->aborted || ctx->lease_lost)) {
 		x->aborting = 1;
 		kill(-x->pid, SIGTERM);
 		x->kill_at = now + KILL_GRACE_MS;
@@ -518,7 +505,7 @@ run_poll(struct exec_ctx *ctx, const codeq_task *t, struct run *x, int64_t now)
 		pfd[n++] = (struct pollfd){ x->out, POLLIN, 0 };
 	if (x->err >= 0)
 		pfd[n++] = (struct pollfd){ x->err, POLLIN, 0 };
-	pfd[n++] = (struct pollfd){ ctx->ipc_fd, POLLIN, 0 };
+	pfd[n++] = (struct pollfd){ ctx->link->fd, POLLIN, 0 };
 	if (!x->timed_out && !x->aborting && x->deadline - now < wait)
 		wait = x->deadline - now > 0 ? (int)(x->deadline - now) : 0;
 	if (poll(pfd, (nfds_t)n, wait) < 0)
@@ -539,7 +526,7 @@ run_poll(struct exec_ctx *ctx, const codeq_task *t, struct run *x, int64_t now)
 		} else if (pfd[i].fd == x->err) {
 			if (!drain(x->err, &x->cap, 0, 0))
 				close_fd(&x->err);
-		} else if (pfd[i].fd == ctx->ipc_fd)
+		} else if (pfd[i].fd == ctx->link->fd)
 			exec_ipc(ctx, t);
 	}
 }
@@ -578,7 +565,7 @@ exec_run(struct exec_ctx *ctx, const codeq_task *t, int64_t deadline_ms,
 		while (waitpid(x.pid, &x.status, 0) < 0 && errno == EINTR)
 			;
 	}
-	verdict(ctx->pool, x.status, x.timed_out, x.aborting && ctx->aborted,
+	verdict(ctx->pool, x.status, x.timed_out, x.aborting && ctx->link->aborted,
 	    ctx->lease_lost, &x.cap, r);
 	close_fd(&x.in); close_fd(&x.out); close_fd(&x.err); close_fd(&x.pidfd);
 	free(x.cap.out);

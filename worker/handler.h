@@ -49,12 +49,12 @@ char *result_normalize(const char *out, size_t len);
 #define WORKER_EXIT_CONFIG	78
 
 struct ipc_msg;
+struct child_link;
 
 struct exec_ctx {
 	const struct pool_config *pool;
-	int ipc_fd;		/* watched while the handler runs (ABORT) */
-	int aborted;		/* set when ABORT arrived */
-	int shutdown;		/* set when SHUTDOWN arrived */
+	struct child_link *link;	/* watched while the handler runs:
+					   ABORT (or its end) stops the handler */
 	int lease_lost;		/* set when LEASE_LOST named the running task */
 	/* The worker's handler for the other messages (RELOAD, LEASE_LOST
 	 * of a task still waiting in a prefetched batch). */

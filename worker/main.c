@@ -2,14 +2,18 @@
  * main.c - codeq-worker: one worker of a codeqd pool, as its own program.
  *
  *   codeq-worker --config FILE --pool NAME --fd N [--log-level LEVEL]
+ *   codeq-worker --probe SO_PATH
  *
- * codeqd forks each worker and executes this small program in it (see
- * dispatcher/worker_exec.c): it links only what a worker uses (libcodeq,
+ * codeqd forks each worker and executes this small program in it (the
+ * worker row of dispatcher/roles.c): it links only what a worker uses (libcodeq,
  * msgpack, inih, jansson, libdl), not libcurl, libmicrohttpd and their
  * TLS and Kerberos libraries, which keeps a worker's resident set at a
  * third of codeqd's and makes each fork of a handler cheaper.  FILE is the
  * dispatcher's snapshot of the configuration it runs (a memfd), N the
- * worker's end of its socketpair.  Not meant to be run by hand.
+ * worker's end of its socketpair.  --probe loads a .so handler, checks
+ * its symbol and ABI version and exits 0, or 1 with the reason on stdout
+ * (codeqd checks a configuration's handlers this way: dispatcher/probe.c).
+ * Not meant to be run by hand.
  */
 #include "config.h"
 
@@ -24,6 +28,18 @@
 #include "log.h"
 #include "worker.h"
 
+/* --probe: the .so's verdict on stdout, for codeqd. */
+static int
+probe(const char *so_path)
+{
+	char err[400];
+
+	if (so_probe(so_path, err, sizeof(err)) == 0)
+		return 0;
+	printf("%s\n", err);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -32,6 +48,7 @@ main(int argc, char **argv)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "probe", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *name = NULL, *level = "info";
@@ -49,6 +66,7 @@ main(int argc, char **argv)
 		case 'p': name = optarg; break;
 		case 'f': fd = strtol(optarg, &end, 10); if (*end) fd = -1; break;
 		case 'l': level = optarg; break;
+		case 'P': return probe(optarg);
 		default: return WORKER_EXIT_CONFIG;
 		}
 	}

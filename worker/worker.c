@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "child.h"
 #include "clock.h"
 #include "codeq_metrics.h"
 #include "fds.h"
@@ -45,10 +46,6 @@
 #define FAST_US			1000
 #define CALM_TASKS		32
 
-struct counters {
-	uint64_t claimed, completed, retried, failed, stale, released, lost;
-	uint64_t timeouts, store_errors, handler_ms;
-};
 
 /* A lease the dispatcher said was lost (LEASE_LOST) while its task
  * waited in a prefetched batch: the task is skipped when its turn comes. */
@@ -63,14 +60,11 @@ struct worker {
 	const char *url;
 	codeq_options opt;		/* RELOAD may change it */
 	int reconnect;			/* opt changed: new connection after the task */
-	int fd;
+	struct child_link link;		/* to the dispatcher: SHUTDOWN, ABORT */
 	codeq_t *store;
 	struct so_handler *so;
 	struct exec_ctx ex;
-	int shutdown, aborted;
 	char wid[TASK_WORKER_NAME_MAX];
-	struct counters n;
-	int64_t counters_sent;
 	struct lost lost[MAX_PREFETCH];
 	size_t nlost;
 	int calm;			/* fast handlers in a row */
@@ -85,55 +79,16 @@ struct worker {
 static void
 send_msg(struct worker *w, const struct ipc_msg *m)
 {
-	int rc;
-
-	if ((rc = ipc_send(w->fd, m, 0)) != IPC_OK && !w->aborted) {
-		log_error("cannot talk to the dispatcher, stopping",
-		    "message", ipc_type_name(m->type));
-		w->aborted = w->shutdown = 1;
-	}
+	(void)child_link_send(&w->link, m);
 }
 
-/* Adds a counter to m, sending m first when it is full: a report may
- * take several COUNTERS frames (the dispatcher merges them by name). */
-static void
-counter(struct worker *w, struct ipc_msg *m, const char *name, uint64_t value)
-{
-	if (m->u.counters.n == IPC_MAX_COUNTERS) {
-		send_msg(w, m);
-		m->u.counters.n = 0;
-	}
-	ipc_counters_add(m, name, value);
-}
-
+/* codeq_metrics' table (child.h): the worker's counters are its
+ * families (handler and claim durations, timeouts, DLQ moves, store
+ * errors). */
 static void
 send_counters(struct worker *w, int force)
 {
-	struct ipc_msg m;
-	int64_t now = clock_mono_ms();
-	const char *name;
-	uint64_t value;
-	size_t i;
-
-	if (!force && now - w->counters_sent < 1000)
-		return;
-	w->counters_sent = now;
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_COUNTERS;
-	counter(w, &m, "claimed", w->n.claimed);
-	counter(w, &m, "completed", w->n.completed);
-	counter(w, &m, "retried", w->n.retried);
-	counter(w, &m, "failed", w->n.failed);
-	counter(w, &m, "stale", w->n.stale);
-	counter(w, &m, "released", w->n.released);
-	counter(w, &m, "lost", w->n.lost);
-	counter(w, &m, "handler_timeouts", w->n.timeouts);
-	counter(w, &m, "store_errors", w->n.store_errors);
-	counter(w, &m, "handler_ms", w->n.handler_ms);
-	/* The metrics table (histograms, DLQ moves) of codeq_metrics.h. */
-	for (i = 0; cqm_local_get(i, &name, &value) == 0; i++)
-		counter(w, &m, name, value);
-	send_msg(w, &m);
+	child_link_counters(&w->link, force);
 }
 
 static void
@@ -167,22 +122,13 @@ static void
 apply_settings(struct worker *w, const struct ipc_msg *m)
 {
 	codeq_options o = w->opt;
-	const struct ipc_counter *c;
-	size_t i;
 
-	for (i = 0; i < m->u.counters.n; i++) {
-		c = &m->u.counters.c[i];
-		if (strcmp(c->name, "log_level") == 0 && c->value <= LOG_L_ERROR)
-			log_init("worker", (enum log_level)c->value);
-		else if (strcmp(c->name, "retention_ms") == 0)
-			o.retention_ms = (int64_t)c->value;
-		else if (strcmp(c->name, "max_payload") == 0)
-			o.max_payload = (size_t)c->value;
-		else if (strcmp(c->name, "connect_timeout_ms") == 0)
-			o.connect_timeout_ms = (int64_t)c->value;
-		else if (strcmp(c->name, "command_timeout_ms") == 0)
-			o.command_timeout_ms = (int64_t)c->value;
-	}
+	if (m->u.reload.log_level <= LOG_L_ERROR)
+		log_init("worker", (enum log_level)m->u.reload.log_level);
+	o.retention_ms = (int64_t)m->u.reload.retention_ms;
+	o.max_payload = (size_t)m->u.reload.max_payload;
+	o.connect_timeout_ms = (int64_t)m->u.reload.connect_timeout_ms;
+	o.command_timeout_ms = (int64_t)m->u.reload.command_timeout_ms;
 	if (o.retention_ms != w->opt.retention_ms ||
 	    o.max_payload != w->opt.max_payload ||
 	    o.connect_timeout_ms != w->opt.connect_timeout_ms ||
@@ -204,10 +150,7 @@ on_msg(struct worker *w, const struct ipc_msg *m)
 		log_debug("woken", "queue", m->u.wake.queue);
 		return 1;
 	case IPC_SHUTDOWN:
-		w->shutdown = 1;
-		return 1;
-	case IPC_ABORT:
-		w->shutdown = w->aborted = 1;
+	case IPC_ABORT:		/* noted in w->link */
 		return 1;
 	case IPC_RELOAD:
 		apply_settings(w, m);
@@ -238,26 +181,15 @@ on_msg_exec(void *arg, const struct ipc_msg *m)
 static int
 wait_ipc(struct worker *w, int timeout_ms)
 {
-	struct pollfd pfd = { w->fd, POLLIN, 0 };
+	struct pollfd pfd = { w->link.fd, POLLIN, 0 };
 	struct ipc_msg m;
-	char err[128];
 	int rc, woken = 0;
 
 	if (poll(&pfd, 1, timeout_ms) <= 0)
 		return 0;
-	while ((rc = ipc_recv(w->fd, &m, err, sizeof(err))) != IPC_EAGAIN) {
-		if (rc == IPC_EOF || rc == IPC_ESYS) {
-			w->shutdown = w->aborted = 1;
-			return 1;
-		}
-		if (rc == IPC_EMALFORMED) {
-			log_warning("malformed message from the dispatcher",
-			    "error", err);
-			continue;
-		}
+	while ((rc = child_link_recv(&w->link, &m)) == IPC_OK)
 		woken |= on_msg(w, &m);
-	}
-	return woken;
+	return woken || rc == IPC_EOF;
 }
 
 /* The wait before the store is tried again after fails failures. */
@@ -273,11 +205,10 @@ store_connect(struct worker *w)
 	codeq_error err;
 	int fails = 0;
 
-	while (w->store == NULL && !w->shutdown) {
+	while (w->store == NULL && !w->link.shutdown) {
 		if (codeq_connect(w->url, &w->opt, &w->store, &err) == CODEQ_OK)
 			break;
 		w->store = NULL;
-		w->n.store_errors++;
 		if ((fails++ == 0 || fails % 20 == 0) && err.code == CODEQ_EAUTH)
 			log_error("the store refused the password, retrying",
 			    "error", err.msg);
@@ -367,7 +298,6 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 	    w->pool->lease_ms : 60000) * 2;
 
 	if (r->verdict == RUN_LEASE_LOST) {
-		w->n.stale++;	/* the store would refuse it: not even asked */
 		return IPC_OUT_STALE;
 	}
 	for (;;) {
@@ -383,19 +313,16 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 		if (rc == CODEQ_ESTALE) {
 			log_warning("lease lost: another worker owns the task, "
 			    "verdict refused", "task", t->id, "error", err.msg);
-			w->n.stale++;
 			return IPC_OUT_STALE;
 		}
 		if (rc == CODEQ_ESTORE) {
-			w->n.store_errors++;
 			cqm_store_error("worker");
 			if (fails++ == 0)
 				log_warning("store unreachable while reporting, retrying",
 				    "task", t->id, "error", w->store ? err.msg : "not connected");
-			if (w->aborted || clock_mono_ms() > give_up) {
+			if (w->link.aborted || clock_mono_ms() > give_up) {
 				log_error("giving up reporting; the lease will expire",
 				    "task", t->id);
-				w->n.lost++;
 				return IPC_OUT_LOST;
 			}
 			wait_ipc(w, store_backoff_ms(fails));
@@ -412,7 +339,6 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 			r->result = NULL;
 			continue;
 		}
-		w->n.lost++;
 		log_error("store refused the verdict", "task", t->id,
 		    "error", err.msg);
 		return IPC_OUT_LOST;
@@ -422,10 +348,10 @@ report(struct worker *w, const codeq_task *t, struct run_result *r, int lost)
 	    t->attempts >= t->max_attempts))	/* applied before: reply lost */
 		dead_lettered(w, t);	/* the script moved it to the DLQ */
 	switch (r->verdict) {
-	case RUN_OK: w->n.completed++; return IPC_OUT_COMPLETED;
-	case RUN_RETRY: case RUN_FAIL: w->n.retried++; return IPC_OUT_RETRY;
-	case RUN_FAIL_PERMANENT: w->n.failed++; return IPC_OUT_FAILED;
-	case RUN_ABORTED: w->n.released++; return IPC_OUT_RELEASED;
+	case RUN_OK: return IPC_OUT_COMPLETED;
+	case RUN_RETRY: case RUN_FAIL: return IPC_OUT_RETRY;
+	case RUN_FAIL_PERMANENT: return IPC_OUT_FAILED;
+	case RUN_ABORTED: return IPC_OUT_RELEASED;
 	case RUN_LEASE_LOST: break;
 	}
 	return IPC_OUT_LOST;
@@ -505,10 +431,9 @@ settle(struct worker *w)
 	for (i = 0; i < n; i++) {
 		struct held *h = &w->held[i];
 
-		if (st[i] == CODEQ_OK) {
-			w->n.completed++;
+		if (st[i] == CODEQ_OK)
 			outcome = IPC_OUT_COMPLETED;
-		} else
+		else
 			outcome = report(w, h->t, &h->r, st[i] == CODEQ_ESTORE);
 		finish_task(w, h->t, &h->r, h->start, outcome);
 		codeq_task_free(h->t);
@@ -526,7 +451,7 @@ run_handler(struct worker *w, const codeq_task *t, struct run_result *r)
 		log_warning("lease lost before the task ran: skipped",
 		    "task", t->id);
 		run_result_set(r, RUN_LEASE_LOST, "lease lost before the task ran");
-	} else if (w->shutdown) {
+	} else if (w->link.shutdown) {
 		run_result_set(r, RUN_ABORTED,
 		    "given back at shutdown: the task never started");
 	} else {
@@ -535,13 +460,8 @@ run_handler(struct worker *w, const codeq_task *t, struct run_result *r)
 		if (w->pool->kind == HANDLER_SO)
 			so_run(w->so, t, deadline, r);
 		else {
-			w->ex.aborted = w->aborted;
 			w->ex.lease_lost = 0;
 			exec_run(&w->ex, t, deadline, r);
-			if (w->ex.aborted)
-				w->aborted = w->shutdown = 1;
-			if (w->ex.shutdown)
-				w->shutdown = 1;
 		}
 	}
 }
@@ -562,11 +482,10 @@ run_task(struct worker *w, codeq_task *t, int more)
 	run_handler(w, t, &r);
 	us = clock_mono_us() - t0;
 	w->calm = us < FAST_US ? w->calm + 1 : 0;
-	w->n.handler_ms += (uint64_t)(us / 1000);
 	cqm_handler_duration(w->pool->name, us / 1e6);
 	if (r.timed_out)
-		w->n.timeouts++;
-	if (r.verdict == RUN_OK && more && !w->shutdown &&
+		cqm_total(CQM_HANDLER_TIMEOUTS, 1);
+	if (r.verdict == RUN_OK && more && !w->link.shutdown &&
 	    w->calm >= CALM_TASKS && w->nheld < MAX_PREFETCH) {
 		w->held[w->nheld++] = (struct held){ t, r, start };
 		return 1;
@@ -593,7 +512,7 @@ claim_loop(struct worker *w)
 	co.max_tasks = w->pool->prefetch > 0 ? (size_t)w->pool->prefetch : 1;
 	if (co.max_tasks > MAX_PREFETCH)
 		co.max_tasks = MAX_PREFETCH;
-	while (!w->shutdown) {
+	while (!w->link.shutdown) {
 		if (w->reconnect) {	/* RELOAD changed the store options */
 			codeq_close(w->store);
 			w->store = NULL;
@@ -601,7 +520,7 @@ claim_loop(struct worker *w)
 		}
 		if (w->store == NULL)
 			store_connect(w);
-		if (w->shutdown)
+		if (w->link.shutdown)
 			break;
 		n = 0;
 		t0 = clock_mono_ms();
@@ -614,7 +533,6 @@ claim_loop(struct worker *w)
 		}
 		if (rc == CODEQ_OK) {
 			fails = 0;
-			w->n.claimed += n;
 			w->nlost = 0;	/* LEASE_LOST of this batch come later */
 			/* The pool's max_attempts caps the task's own: the
 			 * handler sees the limit that applies. */
@@ -644,7 +562,6 @@ claim_loop(struct worker *w)
 			wait_ipc(w, IDLE_RECHECK_MS);
 			continue;
 		}
-		w->n.store_errors++;
 		if (rc == CODEQ_ESTORE)
 			cqm_store_error("worker");
 		if (fails++ == 0 || fails % 20 == 0)
@@ -654,51 +571,22 @@ claim_loop(struct worker *w)
 	}
 }
 
-static void
-worker_signals(void)
-{
-	struct sigaction sa;
-	sigset_t none;
-	int sig;
-
-	/* The dispatcher inherited libev's handlers into this process:
-	 * back to defaults.  Stop requests come over the socket, so
-	 * terminal and service-manager signals meant for the group are
-	 * ignored here. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 int
 worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
     const char *url, const codeq_options *opt, int ipc_fd)
 {
-	struct ipc_msg m;
 	char err[512];
-	int fl;
 
 	log_set_proc("worker");
-	worker_signals();
 	/* Whatever a .so handler starts inherits nothing of the worker's;
 	 * exec handlers close the rest in the child (exec.c). */
 	fds_cloexec_from(3);
-	memset(&m, 0, sizeof(m));
-	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = *opt,
-	    .fd = ipc_fd };
+	struct worker w = { .cfg = cfg, .pool = pool, .url = url, .opt = *opt };
+	child_link_init(&w.link, ipc_fd);
 	w.ex.pool = pool;
-	w.ex.ipc_fd = ipc_fd;
+	w.ex.link = &w.link;
 	w.ex.on_msg = on_msg_exec;
 	w.ex.arg = &w;
-	if ((fl = fcntl(ipc_fd, F_GETFL)) >= 0)
-		fcntl(ipc_fd, F_SETFL, fl | O_NONBLOCK);
 	task_worker_name(w.wid, sizeof(w.wid), (long)getpid(), pool->name);
 
 	if (worker_drop_privileges(pool->user, err, sizeof(err)) < 0) {
@@ -710,9 +598,9 @@ worker_main(const struct codeq_config *cfg, const struct pool_config *pool,
 		log_error("cannot load handler", "pool", pool->name, "error", err);
 		return WORKER_EXIT_CONFIG;
 	}
-	m.type = IPC_READY;
-	m.u.ready.pid = (uint64_t)getpid();
-	send_msg(&w, &m);
+	/* Set up: the store is connected before the first claim, and
+	 * retried there (child.h). */
+	child_link_ready(&w.link);
 	log_debug("worker started", "pool", pool->name);
 
 	claim_loop(&w);

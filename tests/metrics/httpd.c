@@ -47,7 +47,7 @@ int
 main(int argc, char **argv)
 {
 	struct ev_loop *loop = EV_DEFAULT;
-	struct metrics_http_hooks hooks = { pools_up, NULL, NULL };
+	struct metrics_http_hooks hooks = { pools_up, NULL };
 	struct metrics_http *mh = NULL;
 	struct codeq_config cfg;
 	ev_signal sterm, sint;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "handler_proof.h"
+#include "unit.h"
 
 START_TEST(parse)
 {
@@ -173,20 +174,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("handler_proof");
-	TCase *tc = tcase_create("groups");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		parse,
+		prove,
+		kill_proven,
+		kill_reused_pid,
+		kill_orphans,
+	};
 
-	tcase_add_test(tc, parse);
-	tcase_add_test(tc, prove);
-	tcase_add_test(tc, kill_proven);
-	tcase_add_test(tc, kill_reused_pid);
-	tcase_add_test(tc, kill_orphans);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run("handler_proof", tests, sizeof(tests) / sizeof(tests[0]));
 }

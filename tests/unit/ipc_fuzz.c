@@ -63,9 +63,11 @@ samples(struct ipc_msg *v)
 	v[n++].type = IPC_SHUTDOWN;
 	v[n++].type = IPC_ABORT;
 	v[n].type = IPC_RELOAD;
-	ipc_counters_add(&v[n], "log_level", 0);
-	ipc_counters_add(&v[n], "retention_ms", 604800000);
-	n++;
+	v[n].u.reload.log_level = 3;
+	v[n].u.reload.retention_ms = 604800000;
+	v[n].u.reload.max_payload = 1048576;
+	v[n].u.reload.connect_timeout_ms = 2000;
+	v[n++].u.reload.command_timeout_ms = UINT64_MAX;
 	v[n].type = IPC_LEASE_LOST; strcpy(v[n].u.lease_lost.id, "q:1");
 	strcpy(v[n++].u.lease_lost.token, "77");
 	return n;
@@ -125,6 +127,10 @@ hostile(void)
 		{ "WAKE queue as int", "\x92\x10\x05", 3 },
 		{ "DONE bad outcome", "\x93\x05\xa3q:1\x09", 7 },
 		{ "READY pid 0", "\x92\x01\x00", 3 },
+		{ "RELOAD as a map (its old form)", "\x92\x13\x80", 3 },
+		{ "RELOAD a field short", "\x95\x13\x01\x02\x03\x04", 6 },
+		{ "RELOAD a field as str", "\x96\x13\x01\x02\xa1x\x04\x05", 8 },
+		{ "RELOAD a negative field", "\x96\x13\x01\x02\x03\xff\x05", 7 },
 		{ "READY negative pid", "\x92\x01\xff", 3 },
 		{ "HANDLER pgid 1", "\x93\x04\xa3q:1\x01", 7 },
 		{ "COUNTERS value str", "\x92\x06\x81\xa1n\xa1v", 6 },

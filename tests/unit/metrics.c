@@ -241,10 +241,11 @@ START_TEST(test_cqm_registry_events)
 	ck_assert(metric_get(cqm.pool_workers, (const char *[]){ "gone" }) == 0);
 	ck_assert(metric_get(cqm.pool_workers, (const char *[]){ "mail" }) == 0);
 	cqm_pool_status("mail", 1, 4);
-	cqm_dispatcher_total("dispatcher_reaped", 4);
-	cqm_dispatcher_total("dispatcher_reaped", 2);	/* never back */
-	cqm_dispatcher_total("worker_handler_timeouts", 1);
-	cqm_dispatcher_total("dispatcher_unknown", 9);
+	cqm_total(CQM_REAPED, 4);
+	cqm_total(CQM_TOTAL_MAX, 9);	/* not a total: ignored */
+	cqm_fold(77, "worker", NULL, "m.handler_timeouts", 1);
+	cqm_fold(77, "worker", NULL, "handler_timeouts", 5);	/* no "m.": ignored */
+	cqm_child_gone(77);
 	s = metrics_render(cqm.reg, NULL);
 	assert_contains(s, "\ncodeq_leases_reaped_total 4\n");
 	assert_contains(s, "\ncodeq_handler_timeouts_total 1\n");
