@@ -3,7 +3,7 @@
  *
  * One process, one libev loop (the default one, for ev_child).  It owns:
  *   children  one table of every child (children.c), each of a role
- *             (roles.c: worker, notifier, callbacks), forked by one spawn
+ *             (roles.c: worker, notifier, callbacks, api), forked by one spawn
  *             path, restarted with the backoff of its crash book
  *             (crashloop.c), executing codeq-worker or codeq-webhooks with
  *             the configuration snapshot (snapshot.c);
@@ -87,7 +87,7 @@ struct child;
  * through it: what to execute, who hears its messages and its exit, how
  * it is restarted.
  */
-enum role_id { ROLE_WORKER, ROLE_NOTIFIER, ROLE_CALLBACKS, ROLE_MAX };
+enum role_id { ROLE_WORKER, ROLE_NOTIFIER, ROLE_CALLBACKS, ROLE_API, ROLE_MAX };
 
 struct child_argv {
 	char *v[16];

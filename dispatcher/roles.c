@@ -5,12 +5,13 @@
  *   worker     codeq-worker     --config SNAP --pool P --fd N  IDLE CLAIMED HANDLER DONE
  *   notifier   codeq-webhooks   notifier --config SNAP --fd N  -
  *   callbacks  codeq-webhooks   callbacks --config SNAP --fd N -
+ *   api        codeq-api        --config SNAP --fd N           -
  *
  * READY and COUNTERS are every role's (children.c).  A worker's exit
  * gives its tasks back (lease.c); every child is restarted with the
  * backoff of its crash book (crashloop.c) starting at restart_min_ms.
  * Workers run while their pool does (pools.c); the notifier and the
- * callbacks process while their section is enabled.
+ * callbacks process and the HTTP API while their section is enabled.
  */
 #include "config.h"
 
@@ -75,6 +76,13 @@ webhooks_argv(const struct child *c, int fd, int snap_fd,
     struct child_argv *a)
 {
 	return argv_build(a, "codeq-webhooks", c->role->name, NULL, fd, snap_fd);
+}
+
+static int
+api_argv(const struct child *c, int fd, int snap_fd, struct child_argv *a)
+{
+	(void)c;
+	return argv_build(a, "codeq-api", NULL, NULL, fd, snap_fd);
 }
 
 /* ---- A worker's messages --------------------------------------------- */
@@ -227,6 +235,12 @@ callbacks_enabled(const struct codeq_config *cfg)
 	return cfg->callbacks.enabled;
 }
 
+static int
+api_enabled(const struct codeq_config *cfg)
+{
+	return cfg->api.enabled;
+}
+
 /* Every role with a child of its own (not a pool's) gets it now; it
  * runs when its configuration enables it. */
 int
@@ -297,4 +311,6 @@ const struct role roles[ROLE_MAX] = {
 	    NULL, webhooks_gone, notifier_enabled, 100 },
 	[ROLE_CALLBACKS] = { "callbacks", "codeq-webhooks", webhooks_argv, NULL,
 	    NULL, webhooks_gone, callbacks_enabled, 100 },
+	[ROLE_API] = { "api", "codeq-api", api_argv, NULL, NULL, webhooks_gone,
+	    api_enabled, 100 },
 };
