@@ -3,12 +3,12 @@
  *
  *   codeq-api --config FILE [--fd N] [--log-level L]
  *
- * As a child of codeqd it is started the way codeq-webhooks is (see
- * dispatcher/worker_exec.c): FILE is the dispatcher's snapshot of its
- * configuration, N this child's end of its socketpair (common/ipc.h):
- * IPC_READY once listening; IPC_SHUTDOWN, IPC_ABORT or the socket's end
- * stop it.  Without --fd it runs on its own (tests, or a unit of its
- * own), stopped by SIGTERM or SIGINT.  Tokens and passwords come from
+ * As a child of codeqd (the api row of dispatcher/roles.c): FILE is the dispatcher's snapshot of its
+ * configuration, N this child's end of its socketpair, spoken through
+ * common/child.c as every child does: READY once listening; SHUTDOWN,
+ * ABORT or the link's end stop it, and the stop signals are ignored.
+ * Without --fd it runs on its own (tests, or a unit of its own), stopped
+ * by SIGTERM or SIGINT.  Tokens and passwords come from
  * the files the configuration names, never from argv.
  */
 #include "config.h"
@@ -20,14 +20,15 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "ipc.h"
+#include "child.h"
 #include "log.h"
 
 struct proc {
 	struct api a;
-	int ipc_fd;
+	int linked;			/* a child of codeqd (--fd) */
+	struct child_link link;
 	ev_io ipc_w;
-	ev_signal sigterm, sigint, sighup;
+	ev_signal sigterm, sigint;
 	ev_timer grace;
 };
 
@@ -46,22 +47,23 @@ stop(struct proc *p, const char *why)
 		return;
 	p->a.stopping = 1;
 	log_info("stopping", "reason", why);
-	ev_signal_stop(p->a.loop, &p->sigterm);
-	ev_signal_stop(p->a.loop, &p->sigint);
-	ev_signal_stop(p->a.loop, &p->sighup);
-	if (p->ipc_fd >= 0)
+	if (p->linked) {
 		ev_io_stop(p->a.loop, &p->ipc_w);
+	} else {
+		ev_signal_stop(p->a.loop, &p->sigterm);
+		ev_signal_stop(p->a.loop, &p->sigint);
+	}
 	/* Long polls answer now (204, or "result not ready"). */
 	wait_all(&p->a);
 	ev_timer_init(&p->grace, on_grace, GRACE_S, 0);
 	ev_timer_start(p->a.loop, &p->grace);
 }
 
+/* Only without a dispatcher: a child of codeqd ignores the stop signals
+ * (child.h). */
 static void
 on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	if (w->signum == SIGHUP)
-		return;	/* codeqd restarts its children on a reload */
 	stop(w->data, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
@@ -70,43 +72,36 @@ on_ipc(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct proc *p = w->data;
 	struct ipc_msg m;
-	char err[128];
 	int rc;
 
-	rc = ipc_recv(p->ipc_fd, &m, err, sizeof(err));
-	if (rc == IPC_EMALFORMED)
-		log_warning("malformed IPC frame ignored", "error", err);
-	else if (rc == IPC_EOF || rc == IPC_ESYS)
-		stop(p, rc == IPC_EOF ? "dispatcher gone" : "IPC error");
-	else if (rc == IPC_OK && (m.type == IPC_SHUTDOWN || m.type == IPC_ABORT))
+	while ((rc = child_link_recv(&p->link, &m)) == IPC_OK)
+		if (m.type == IPC_SHUTDOWN || m.type == IPC_ABORT)
+			break;
+	if (rc == IPC_EOF)
+		stop(p, "dispatcher gone");
+	else if (p->link.shutdown)
 		stop(p, "shutdown requested");
 }
 
 static void
-proc_watch(struct proc *p)
+proc_watch(struct proc *p, int fd)
 {
 	struct ev_loop *loop = p->a.loop;
 
-	signal(SIGPIPE, SIG_IGN);
-	ev_signal_init(&p->sigterm, on_signal, SIGTERM);
-	ev_signal_init(&p->sigint, on_signal, SIGINT);
-	ev_signal_init(&p->sighup, on_signal, SIGHUP);
-	p->sigterm.data = p->sigint.data = p->sighup.data = p;
-	ev_signal_start(loop, &p->sigterm);
-	ev_signal_start(loop, &p->sigint);
-	ev_signal_start(loop, &p->sighup);
-	if (p->ipc_fd >= 0) {
-		ev_io_init(&p->ipc_w, on_ipc, p->ipc_fd, EV_READ);
+	if ((p->linked = fd >= 0)) {
+		child_link_init(&p->link, fd);
+		ev_io_init(&p->ipc_w, on_ipc, fd, EV_READ);
 		p->ipc_w.data = p;
 		ev_io_start(loop, &p->ipc_w);
+		return;
 	}
-}
-
-static void
-proc_ready(struct proc *p)
-{
-	if (p->ipc_fd >= 0)
-		(void)ipc_send_ready(p->ipc_fd);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	ev_signal_init(&p->sigterm, on_signal, SIGTERM);
+	ev_signal_init(&p->sigint, on_signal, SIGINT);
+	p->sigterm.data = p->sigint.data = p;
+	ev_signal_start(loop, &p->sigterm);
+	ev_signal_start(loop, &p->sigint);
 }
 
 static int
@@ -119,13 +114,13 @@ run(const struct codeq_config *cfg, int fd)
 	memset(&p, 0, sizeof(p));
 	p.a.loop = EV_DEFAULT;
 	p.a.cfg = cfg;
-	p.ipc_fd = fd;
-	proc_watch(&p);
+	proc_watch(&p, fd);
 	if (api_start(&p.a, err, sizeof(err)) < 0) {
 		log_error("cannot start", "error", err);
 		rc = 78;
 	} else {
-		proc_ready(&p);
+		if (p.linked)
+			(void)child_link_ready(&p.link);
 		ev_run(p.a.loop, 0);
 	}
 	api_stop(&p.a);

@@ -436,17 +436,6 @@ ipc_send_frame(int fd, const char *frame, size_t len, int nonblock)
 }
 
 int
-ipc_send_ready(int fd)
-{
-	struct ipc_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = IPC_READY;
-	m.u.ready.pid = (uint64_t)getpid();
-	return ipc_send(fd, &m, 1);
-}
-
-int
 ipc_send(int fd, const struct ipc_msg *m, int nonblock)
 {
 	char buf[IPC_MAX_FRAME];

@@ -123,8 +123,6 @@ int ipc_pair(int fds[2]);
 
 /* Sends one message.  nonblock: MSG_DONTWAIT (IPC_EAGAIN when full). */
 int ipc_send(int fd, const struct ipc_msg *m, int nonblock);
-/* A child's IPC_READY with its pid, without blocking. */
-int ipc_send_ready(int fd);
 /* Sends an already encoded frame. */
 int ipc_send_frame(int fd, const char *frame, size_t len, int nonblock);
 
