@@ -399,7 +399,7 @@ static const char *
 at_text(struct notifier *n, int64_t ms)
 {
 	if (ms != n->at_ms || n->at_text[0] == '\0') {
-		wh_rfc3339(ms, n->at_text, sizeof(n->at_text));
+		format_rfc3339_ms(ms, n->at_text, sizeof(n->at_text));
 		n->at_ms = ms;
 	}
 	return n->at_text;
@@ -417,7 +417,7 @@ body_for(struct notifier *n, const struct nsub *s, const char *id,
 	char at[40];
 	size_t i;
 
-	wh_rfc3339(now, at, sizeof(at));
+	format_rfc3339_ms(now, at, sizeof(at));
 	JB_LIT(&b, "{\"eventType\":\"WORK_AVAILABLE\",\"notificationId\":");
 	jb_string(&b, id);
 	JB_LIT(&b, ",\"subscriptionId\":");

@@ -219,18 +219,6 @@ wh_now_ms(void)
 	return clock_wall_ms();
 }
 
-void
-wh_rfc3339(int64_t ms, char *out, size_t outlen)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 #define STORE_RETRY_MS 500	/* no store call this long after a failure, */
 #define STORE_RETRY_MAX_MS 8000	/* doubling up to this while they go on */
 

@@ -101,8 +101,6 @@ struct http *wh_http_setup(struct ev_loop *loop,
 /* "msg_" + 26 random base32 characters. */
 void wh_random_id(const char *prefix, char *out, size_t outlen);
 
-/* Epoch ms -> "2026-11-23T18:00:00.123Z". */
-void wh_rfc3339(int64_t ms, char *out, size_t outlen);
 int64_t wh_now_ms(void);
 
 #endif

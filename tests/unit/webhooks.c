@@ -652,7 +652,7 @@ ref_payload(const struct cb_item *it)
 	size_t i;
 
 	cb_item_id(it, id, sizeof(id));
-	wh_rfc3339(it->completed_at, at, sizeof(at));
+	format_rfc3339_ms(it->completed_at, at, sizeof(at));
 	for (i = 0; it->status[i] && i + 1 < sizeof(up); i++)
 		up[i] = (char)(it->status[i] >= 'a' && it->status[i] <= 'z' ?
 		    it->status[i] - 32 : it->status[i]);
