@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "unit.h"
 
 static unsigned
 slot(const char *k)
@@ -78,17 +79,7 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("cluster");
-	TCase *tc = tcase_create("pure");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = { slots, redirects };
 
-	tcase_add_test(tc, slots);
-	tcase_add_test(tc, redirects);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run("cluster", tests, sizeof(tests) / sizeof(tests[0]));
 }
