@@ -275,12 +275,14 @@ void heartbeat_pools(ev_tstamp now);
 void cron_start(void);
 void on_tick(struct ev_loop *loop, ev_timer *w, int revents);
 
-/* promote.c: promote_queue() promotes one queue now (by: "tick",
+/* promote.c: promote_queue() promotes one queue now (by: "tick", "reap",
  * "timer", for the log) and learns when its next delayed task is due;
  * promote_signal() is a "Q WAIT_MS" of codeq:delayed; promote_kick()
  * promotes every served queue at the next loop iteration (after
- * notifications were missed). */
+ * notifications were missed); promote_served(): whether a pool that is
+ * not retiring serves queue. */
 void promote_start(void);
+int promote_served(const char *queue);
 void promote_queue(codeq_t *s, const char *queue, const char *by);
 void promote_signal(const char *queue, int64_t wait_ms);
 void promote_kick(void);

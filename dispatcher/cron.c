@@ -9,7 +9,11 @@
  *     backoff of pools that started while it was;
  *   - promotes due delayed tasks of every served queue: the safety net of
  *     promote.c's timer, which promotes each task at its due time;
- *   - reaps expired leases every reap_interval (tasks of dead hosts);
+ *   - every reap_interval, reaps expired leases of every registered
+ *     queue (tasks of dead hosts, and of remote workers: codeq-api's
+ *     claims, another host's pools) and promotes the queues no pool
+ *     here serves (their delayed tasks become ready, and published, with
+ *     no claim asking first);
  *   - sends WATCHDOG=1 every half of WATCHDOG_USEC and STATUS= when the
  *     summary changes.
  *
@@ -62,8 +66,9 @@ promote_one(codeq_t *s, const char *queue, ev_tstamp now)
 	promote_queue(s, queue, "tick");
 }
 
-static void
-reap_one(codeq_t *s, const char *queue, ev_tstamp now)
+/* -1 when the store went away. */
+static int
+reap_one(codeq_t *s, const char *queue)
 {
 	codeq_error err;
 	size_t reaped = 0, dead = 0, i;
@@ -73,11 +78,11 @@ reap_one(codeq_t *s, const char *queue, ev_tstamp now)
 	rc = codeq_reap_ex(s, queue, REAP_LIMIT, &reaped, &dead, &err);
 	if (rc == CODEQ_ESTORE) {
 		dstore_lost(&err);
-		return;
+		return -1;
 	}
 	if (rc != CODEQ_OK) {
 		log_warning("reap failed", "queue", queue, "error", err.msg);
-		return;
+		return 0;
 	}
 	if (reaped > 0) {
 		snprintf(n, sizeof(n), "%zu", reaped);
@@ -90,6 +95,34 @@ reap_one(codeq_t *s, const char *queue, ev_tstamp now)
 	for (i = 0; i < dead; i++)
 		cqm_dead_lettered("", queue, 0);
 	cqm_total(CQM_REAPED, reaped);
+	return 0;
+}
+
+/* The registry, not the pools, names the queues to reap: a queue whose
+ * only workers are remote would otherwise keep a vanished claimant's
+ * tasks leased for ever. */
+static void
+reap_registered(codeq_t *s)
+{
+	char **names = NULL;
+	codeq_error err;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = codeq_queues(s, &names, &n, &err)) != CODEQ_OK) {
+		if (rc == CODEQ_ESTORE)
+			dstore_lost(&err);
+		else
+			log_warning("queue registry unreadable", "error", err.msg);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (reap_one(s, names[i]) < 0)
+			break;
+		if (!promote_served(names[i]))
+			promote_queue(s, names[i], "reap");
+	}
+	codeq_strv_free(names, n);
 }
 
 /* Leases held by the workers of the pools called name: a pool changed by
@@ -181,7 +214,8 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		each_queue(promote_one, s, now);
 		if (now >= D.next_reap) {
 			D.next_reap = now + D.cfg->daemon.reap_interval_ms / 1000.;
-			each_queue(reap_one, s, now);
+			if (D.store_retry_at <= now)
+				reap_registered(s);
 		}
 	}
 	if (wd > 0 && now >= D.next_watchdog) {

@@ -10,9 +10,13 @@
  * timer is armed again.  An enqueue of a delayed task that is due before
  * every other task of its queue publishes "Q WAIT_MS" on codeq:delayed
  * (wake.c hands it to promote_signal()), so a task due sooner than the
- * armed time re-arms the timer.  Signals are advisory: the tick (cron.c)
- * still promotes every served queue and feeds its answers in here, and a
- * claim promotes due tasks too, so a lost message costs at most a tick.
+ * armed time re-arms the timer.  That holds for every queue, served here
+ * or not: a queue whose workers are remote (codeq-api's claims) has its
+ * tasks made ready, and published, at their due time too.  Signals are
+ * advisory: the tick (cron.c) still promotes every served queue, and the
+ * reap pass every registered one, feeding their answers in here; a claim
+ * promotes due tasks too, so a lost message costs at most a tick (a
+ * reap_interval for a queue no pool here serves).
  *
  * Only the dispatcher's synchronous store link is used (as for the tick):
  * a promote is one loopback round trip, and while the store is in backoff
@@ -40,9 +44,8 @@ static size_t ndues;
 static ev_timer timer;
 static int started;
 
-/* Whether some pool that is not retiring serves queue. */
-static int
-served(const char *queue)
+int
+promote_served(const char *queue)
 {
 	struct pool *p;
 	size_t i;
@@ -81,7 +84,7 @@ due_slot(const char *queue, int create)
 	return &dues[i].due;
 }
 
-/* Arms the timer for the earliest known due time of a served queue (not
+/* Arms the timer for the earliest known due time of any queue (not
  * before the end of a store backoff); stops it when none is known. */
 static void
 rearm(void)
@@ -158,10 +161,6 @@ on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		for (i = 0; i < ndues && D.store_retry_at <= now; i++) {
 			if (dues[i].due == 0 || dues[i].due > now + DUE_SLACK)
 				continue;
-			if (!served(dues[i].queue)) {
-				dues[i].due = 0;	/* a reload took it away */
-				continue;
-			}
 			promote_queue(s, dues[i].queue, "timer");
 		}
 	}
@@ -173,7 +172,7 @@ promote_signal(const char *queue, int64_t wait_ms)
 {
 	ev_tstamp *due, at;
 
-	if (wait_ms < 0 || D.draining || !served(queue) ||
+	if (wait_ms < 0 || D.draining ||
 	    (due = due_slot(queue, 1)) == NULL)
 		return;
 	ev_now_update(D.loop);
