@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "clock.h"
 #include "json.h"
 
 #define BATCH_MAX 100		/* codeQ's limit for batch create */
@@ -122,6 +123,34 @@ read_task(struct api *a, const char *id, int *code, char *msg, size_t msglen)
 	return j;
 }
 
+/* The task just enqueued from s, in codeQ's shape, without reading it
+ * back: a new task is exactly what its spec says, created now (the api's
+ * clock; GET returns the store's).  A duplicate of an idempotency key is
+ * the existing task, which is read. */
+static json_t *
+new_task(struct api *a, const codeq_task_spec *s, const char *id, int dup,
+    int *code, char *msg, size_t msglen)
+{
+	codeq_task t;
+	int64_t now = clock_wall_ms();
+
+	if (dup)
+		return read_task(a, id, code, msg, msglen);
+	memset(&t, 0, sizeof(t));
+	t.id = (char *)id;
+	t.queue = (char *)s->queue;
+	t.payload = (char *)s->payload;
+	t.webhook = (char *)s->webhook;
+	t.idempotency_key = (char *)s->idempotency_key;
+	t.priority = s->priority;
+	t.max_attempts = s->max_attempts > 0 ? s->max_attempts :
+	    CODEQ_MAX_ATTEMPTS_DEFAULT;
+	t.created_at = now;
+	t.due_at = s->at_ms > 0 ? s->at_ms : now + s->delay_ms;
+	t.status = t.due_at > now ? CODEQ_DELAYED : CODEQ_READY;
+	return cq_task(&t, 0);
+}
+
 enum api_done
 h_create(struct api *a, struct req *r)
 {
@@ -144,12 +173,14 @@ h_create(struct api *a, struct req *r)
 		return api_unavailable(r);
 	}
 	rc = codeq_enqueue(a->c, &s, id, &dup, &e);
-	free(payload);
 	if (rc != CODEQ_OK) {
+		free(payload);
 		api_store_lost(a, rc);
 		return api_codeq_error(r, rc, e.msg);
 	}
-	if ((j = read_task(a, id, &rc, why, sizeof(why))) == NULL)
+	j = new_task(a, &s, id, dup, &rc, why, sizeof(why));
+	free(payload);
+	if (j == NULL)
 		return api_codeq_error(r, rc, why);
 	return api_json(r, MHD_HTTP_ACCEPTED, j);
 }
@@ -175,7 +206,9 @@ batch_item(struct api *a, struct batch *b, size_t i, size_t *k)
 		return json_pack("{ss}", "error", b->why[i]);
 	if (b->res[*k].status != CODEQ_OK)
 		return json_pack("{ss}", "error", b->res[(*k)++].msg);
-	t = read_task(a, b->res[(*k)++].id, &rc, msg, sizeof(msg));
+	t = new_task(a, &b->spec[*k], b->res[*k].id, b->res[*k].duplicate, &rc,
+	    msg, sizeof(msg));
+	(*k)++;
 	return t ? json_pack("{so}", "task", t) : json_pack("{ss}", "error", msg);
 }
 
@@ -225,13 +258,13 @@ h_create_batch(struct api *a, struct req *r)
 			free(b->payload[m]);
 	}
 	rc = m > 0 ? codeq_enqueue_batch(a->c, b->spec, m, b->res, &e) : CODEQ_OK;
-	for (i = 0; i < m; i++)
-		free(b->payload[i]);
 	if (rc != CODEQ_OK) {
 		api_store_lost(a, rc);
 		d = api_codeq_error(r, rc, e.msg);
 	} else
 		d = batch_answer(a, r, b, n);
+	for (i = 0; i < m; i++)
+		free(b->payload[i]);
 	free(b);
 	return d;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "clock.h"
 #include "json.h"
 
 #define CLAIM_QUEUES_MAX 32
@@ -339,6 +340,23 @@ verdict_from(json_t *o, struct verdict *v, char *why, size_t whylen)
 	return 0;
 }
 
+/* The result record of a verdict the store just accepted, without reading
+ * it back: what was submitted, completed now (the api's clock; GET
+ * /result returns the store's). */
+static json_t *
+verdict_record(const char *id, const struct verdict *v)
+{
+	codeq_task t;
+
+	memset(&t, 0, sizeof(t));
+	t.id = (char *)id;
+	t.status = v->failed ? CODEQ_FAILED : CODEQ_COMPLETED;
+	t.result = v->result;
+	t.error = v->failed ? (char *)(v->error ? v->error : "failed") : NULL;
+	t.completed_at = clock_wall_ms();
+	return cq_result(&t);
+}
+
 static int
 submit(struct api *a, const char *id, const char *tok, const struct verdict *v,
     codeq_error *e)
@@ -354,7 +372,6 @@ h_result(struct api *a, struct req *r)
 {
 	char tok[TOKEN_MAX], why[160];
 	struct verdict v;
-	codeq_task *t = NULL;
 	codeq_error e;
 	enum api_done d;
 	int rc;
@@ -366,14 +383,12 @@ h_result(struct api *a, struct req *r)
 		free(v.result);
 		return API_ANSWERED;
 	}
-	rc = submit(a, r->id, tok, &v, &e);
+	if ((rc = submit(a, r->id, tok, &v, &e)) != CODEQ_OK) {
+		free(v.result);
+		return store_error(a, r, rc, &e);
+	}
+	d = api_json(r, MHD_HTTP_OK, verdict_record(r->id, &v));
 	free(v.result);
-	if (rc != CODEQ_OK)
-		return store_error(a, r, rc, &e);
-	if ((rc = codeq_get(a->c, r->id, &t, &e)) != CODEQ_OK)
-		return store_error(a, r, rc, &e);
-	d = api_json(r, MHD_HTTP_OK, cq_result(t));
-	codeq_task_free(t);
 	return d;
 }
 

@@ -105,13 +105,15 @@ typedef enum codeq_task_status {
 
 const char *codeq_status_name(codeq_task_status s);
 
+#define CODEQ_MAX_ATTEMPTS_DEFAULT 5	/* a spec's max_attempts 0 */
+
 typedef struct codeq_task_spec {
 	const char *queue;
 	const char *payload;		/* JSON text; NULL means "{}" */
 	int priority;			/* 0-9, higher first; default 0 */
 	int64_t delay_ms;		/* run no earlier than now + delay */
 	int64_t at_ms;			/* or at this time (epoch ms); 0: unset */
-	int max_attempts;		/* 0: default 5 */
+	int max_attempts;		/* 0: CODEQ_MAX_ATTEMPTS_DEFAULT */
 	const char *idempotency_key;	/* NULL: none */
 	int64_t idempotency_ttl_ms;	/* 0: default 24 h */
 	const char *webhook;		/* result callback URL; NULL: none */

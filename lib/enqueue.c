@@ -18,7 +18,6 @@
 #define ENQ_PER_CALL 100	/* tasks of one queue per enqueue.lua call */
 #define ENQ_FIELDS 9		/* enqueue.lua's arguments per task */
 #define ENQ_NARGS (2 + ENQ_FIELDS)	/* KEYS[1], Q and one task */
-#define DEFAULT_MAX_ATTEMPTS 5
 #define DEFAULT_IDEM_TTL_MS (24LL * 3600 * 1000)
 
 /* The number strings of one task's arguments. */
@@ -125,7 +124,7 @@ item_args(const codeq_task_spec *s, struct enq_item *it, const char **argv)
 	snprintf(it->delay, sizeof(it->delay), "%lld", (long long)s->delay_ms);
 	snprintf(it->at, sizeof(it->at), "%lld", (long long)s->at_ms);
 	snprintf(it->maxatt, sizeof(it->maxatt), "%d",
-	    s->max_attempts > 0 ? s->max_attempts : DEFAULT_MAX_ATTEMPTS);
+	    s->max_attempts > 0 ? s->max_attempts : CODEQ_MAX_ATTEMPTS_DEFAULT);
 	snprintf(it->ttl, sizeof(it->ttl), "%lld", (long long)
 	    (s->idempotency_ttl_ms > 0 ? s->idempotency_ttl_ms :
 	    DEFAULT_IDEM_TTL_MS));

@@ -24,9 +24,24 @@ assert_eq "maxAttempts" 4 "$(jf 'j["maxAttempts"]')"
 assert_eq "webhook" https://example.org/done "$(jf 'j["webhook"]')"
 assert_eq "createdAt is RFC 3339" 1 "$(jf '1 if j["createdAt"].endswith("Z") and "T" in j["createdAt"] else 0')"
 
+cp "$T_DIR/body" "$T_DIR/created"
 expect "get" 200 GET "/tasks/$ID" w1
 assert_eq "get id" "$ID" "$(jf 'j["id"]')"
 assert_eq "get command" jobs "$(jf 'j["command"]')"
+# The create answer is built from the request, not read back: it must say
+# what the store holds, field for field (times within a second).
+same=$("$PYTHON3" - "$T_DIR/created" "$T_DIR/body" <<'EOP'
+import json, sys
+from datetime import datetime
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+bad = [k for k in set(a) | set(b) if k not in ("createdAt", "updatedAt")
+       and a.get(k) != b.get(k)]
+bad += [k for k in ("createdAt", "updatedAt") if abs(t(a[k]) - t(b[k])) > 1]
+print(",".join(sorted(bad)) or "same")
+EOP
+)
+assert_eq "create's answer is the stored task" same "$same"
 
 expect "claim" 200 POST /tasks/claim w1 '{"commands":["jobs"],"leaseSeconds":30}'
 assert_eq "claimed id" "$ID" "$(jf 'j["id"]')"
