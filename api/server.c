@@ -184,7 +184,8 @@ wall_ms(void)
 /* r->tok from the bearer: a JWT (with jwks_file, and two dots) is
  * verified into r->jwt, which the request owns -- a long poll keeps it
  * across its suspension; any other bearer is looked up in the tokens
- * file.  The token itself is never logged, only why it was refused. */
+ * file.  The token itself is never logged, only why it was refused (at
+ * debug level: unauthenticated clients must not flood the log). */
 static int
 identify(struct api *a, struct req *r, const char *bearer)
 {
@@ -194,7 +195,7 @@ identify(struct api *a, struct req *r, const char *bearer)
 	if (a->jwks.n > 0 && jwt_shaped(bearer, len)) {
 		if (jwt_verify(&a->jwks, &a->jwt, bearer, len, wall_ms(),
 		    &r->jwt, why, sizeof(why)) < 0) {
-			log_info("JWT refused", "why", why);
+			log_debug("JWT refused", "why", why);
 			api_error(r, MHD_HTTP_UNAUTHORIZED, "%s", why);
 			return -1;
 		}

@@ -3,9 +3,10 @@
 # command, the JWKS and RS256 tokens written by Python, codeq-api with
 # jwks_file, jwt_issuer and jwt_audience.  A producer's JWT creates (202);
 # an expired one, a forged one, alg none and a wrong audience are 401; a
-# missing scope or queue 403; claims carry the subject as workerId; the
-# rate limit is the subject's, whichever of its tokens is used (429 with
-# Retry-After); a bad JWKS stops it at startup, naming the file.
+# missing scope or queue 403; claims carry the subject as workerId, long
+# polls too; the rate limit is the subject's, whichever of its tokens is
+# used (429 with Retry-After); a bad JWKS stops it at startup, naming the
+# file.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v openssl >/dev/null || skip "openssl command not installed"
 [ -n "$PYTHON3" ] || skip "python3 not installed"
@@ -114,6 +115,19 @@ ID=$(jf 'j["id"]')
 jexpect "result without a lease token: the subject owns the lease" 200 \
 	POST "/tasks/$ID/result" "$W" '{"status":"COMPLETED","result":{"ok":true}}'
 jexpect "the queue limit holds for claims" 403 POST /tasks/claim "$W" '{"commands":["mine"]}'
+
+# A long poll keeps its JWT's identity while it is suspended.
+W8=$(jwt remote-8 codeq:claim '"queues":["lp"]')
+curl -s -o "$T_DIR/lp" -w '%{http_code}' -X POST -H "Authorization: Bearer $W8" \
+	-H 'Content-Type: application/json' \
+	--data-binary '{"commands":["lp"],"waitSeconds":10}' \
+	"$API_URL/tasks/claim" >"$T_DIR/lp.st" &
+LP=$!
+sleep 0.5
+jexpect "create while a JWT's claim waits" 202 POST /tasks "$SHOP" '{"command":"lp"}'
+wait "$LP" || fail "the long poll's curl"
+assert_eq "the long poll got it" 200 "$(cat "$T_DIR/lp.st")"
+assert_eq "as its subject" remote-8 "$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["workerId"])' "$T_DIR/lp")"
 
 # The subject's bucket: 4 at once, then 1/s, whichever token it uses.
 B1=$(jwt burst producer)
