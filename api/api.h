@@ -20,6 +20,7 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "jwt.h"
 
 struct api;
 struct req;
@@ -46,7 +47,8 @@ struct route {
 struct req {
 	struct MHD_Connection *conn;
 	const struct route *route;
-	struct api_token *tok;
+	struct api_token *tok;	/* the tokens file's, or &jwt */
+	struct api_token jwt;	/* a verified JWT's, owned by the request */
 	char id[192];		/* the ":id" segment, %-decoded */
 	char *body;
 	size_t len;
@@ -73,6 +75,9 @@ struct api {
 	struct ev_loop *loop;
 	const struct codeq_config *cfg;
 	struct api_tokens tokens;
+	struct jwt_keys jwks;	/* n 0: no jwks_file */
+	struct jwt_policy jwt;
+	struct jwt_subjects *subjects;	/* JWT subjects' rate limits */
 	struct codeq *c;	/* the store; NULL until connected */
 	int64_t store_retry_ms;	/* no connect attempt before (monotonic) */
 	struct MHD_Daemon *d;

@@ -162,8 +162,9 @@ main(int argc, char **argv)
 		log_error("cannot read the configuration", "error", err);
 		return 78;
 	}
-	if (cfg.api.tokens_file == NULL) {
-		log_error("no [api] tokens_file: no request could be authorized",
+	if (cfg.api.tokens_file == NULL && cfg.api.jwks_file == NULL) {
+		log_error("no [api] tokens_file or jwks_file: no request could "
+		    "be authorized",
 		    "config", path);
 		config_free(&cfg);
 		return 78;

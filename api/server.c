@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "api.h"
 #include "codeq.h"
@@ -171,6 +172,54 @@ api_store_lost(struct api *a, int code)
 
 /* ---- Requests ------------------------------------------------------- */
 
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* r->tok from the bearer: a JWT (with jwks_file, and two dots) is
+ * verified into r->jwt, which the request owns -- a long poll keeps it
+ * across its suspension; any other bearer is looked up in the tokens
+ * file.  The token itself is never logged, only why it was refused (at
+ * debug level: unauthenticated clients must not flood the log). */
+static int
+identify(struct api *a, struct req *r, const char *bearer)
+{
+	size_t len = strlen(bearer);
+	char why[128];
+
+	if (a->jwks.n > 0 && jwt_shaped(bearer, len)) {
+		if (jwt_verify(&a->jwks, &a->jwt, bearer, len, wall_ms(),
+		    &r->jwt, why, sizeof(why)) < 0) {
+			log_debug("JWT refused", "why", why);
+			api_error(r, MHD_HTTP_UNAUTHORIZED, "%s", why);
+			return -1;
+		}
+		r->tok = &r->jwt;
+		return 0;
+	}
+	if ((r->tok = auth_find(&a->tokens, bearer, len)) == NULL) {
+		api_error(r, MHD_HTTP_UNAUTHORIZED, "invalid token");
+		return -1;
+	}
+	return 0;
+}
+
+/* A JWT's bucket is its subject's (jwt.h): its api_token dies with the
+ * request.  The pointer is used here only, before anything else can
+ * evict the subject. */
+static struct ratelimit *
+bucket(struct api *a, struct req *r)
+{
+	if (r->tok == &r->jwt)
+		return jwt_subject_bucket(a->subjects, r->jwt.name);
+	return &r->tok->rl;
+}
+
 /* 401, 403 or 429 from the headers; API_ANSWERED when refused. */
 static int
 authorize(struct api *a, struct req *r)
@@ -183,16 +232,16 @@ authorize(struct api *a, struct req *r)
 		api_error(r, MHD_HTTP_UNAUTHORIZED, "missing bearer token");
 		return -1;
 	}
-	if ((r->tok = auth_find(&a->tokens, h + 7, strlen(h + 7))) == NULL) {
-		api_error(r, MHD_HTTP_UNAUTHORIZED, "invalid token");
+	if (identify(a, r, h + 7) < 0)
 		return -1;
-	}
 	if (!auth_allows(r->tok, r->route->scope)) {
 		api_error(r, MHD_HTTP_FORBIDDEN, "token lacks the scope of %s %s",
 		    r->route->method, r->route->pattern);
 		return -1;
 	}
-	wait = ratelimit_take(&r->tok->rl, a->cfg->api.rate_limit,
+	if (a->cfg->api.rate_limit == 0)
+		return 0;
+	wait = ratelimit_take(bucket(a, r), a->cfg->api.rate_limit,
 	    a->cfg->api.rate_burst, api_now_ms());
 	if (wait > 0) {
 		r->retry_after = (wait + 999) / 1000;
@@ -318,6 +367,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	for (i = 0; i < r->nqueues; i++)
 		free(r->queues[i]);
 	free(r->queues);
+	jwt_token_clear(&r->jwt);
 	json_decref(r->json);
 	free(r->body);
 	free(r);
@@ -503,6 +553,30 @@ fail:
 	return rc;
 }
 
+/* The tokens file and the JWKS, whichever are configured (conf.c made
+ * sure of one). */
+static int
+tokens_load(struct api *a, char *err, size_t errlen)
+{
+	const struct api_config *c = &a->cfg->api;
+
+	if (c->tokens_file != NULL &&
+	    auth_load(c->tokens_file, &a->tokens, err, errlen) < 0)
+		return -1;
+	if (c->jwks_file == NULL)
+		return 0;
+	if (jwt_keys_load(c->jwks_file, &a->jwks, err, errlen) < 0)
+		return -1;
+	if ((a->subjects = jwt_subjects_new(JWT_SUBJECTS_MAX)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	a->jwt.issuer = c->jwt_issuer;
+	a->jwt.audience = c->jwt_audience;
+	a->jwt.leeway_ms = c->jwt_leeway_ms;
+	return 0;
+}
+
 int
 api_start(struct api *a, char *err, size_t errlen)
 {
@@ -512,7 +586,7 @@ api_start(struct api *a, char *err, size_t errlen)
 	    a->cfg->store.max_payload;
 	ev_timer_init(&a->mhd_t, on_mhd_timer, 0, 0);
 	a->mhd_t.data = a;
-	if (auth_load(a->cfg->api.tokens_file, &a->tokens, err, errlen) < 0 ||
+	if (tokens_load(a, err, errlen) < 0 ||
 	    wait_start(a, err, errlen) < 0 || listener_start(a, err, errlen) < 0)
 		return -1;
 	run_mhd(a);
@@ -537,6 +611,9 @@ api_stop(struct api *a)
 	}
 	wait_stop(a);
 	auth_free(&a->tokens);
+	jwt_keys_free(&a->jwks);
+	jwt_subjects_free(a->subjects);
+	a->subjects = NULL;
 	codeq_close(a->c);
 	a->c = NULL;
 }

@@ -366,6 +366,11 @@ static const struct key_spec api_keys[] = {
 	{ "enabled", K_BOOL, A(enabled), 0, 0 },
 	{ "listen", K_LISTEN, A(listen), 0, 0 },
 	{ "tokens_file", K_PATH, A(tokens_file), 0, 0 },
+	{ "jwks_file", K_PATH, A(jwks_file), 0, 0 },
+	/* K_PATH: any text, but not empty (which would read as "any"). */
+	{ "jwt_issuer", K_PATH, A(jwt_issuer), 0, 0 },
+	{ "jwt_audience", K_PATH, A(jwt_audience), 0, 0 },
+	{ "jwt_leeway", K_DURATION, A(jwt_leeway_ms), 0, HOUR },
 	{ "max_connections", K_INT, A(max_connections), 1, 65536 },
 	{ "request_timeout", K_DURATION, A(request_timeout_ms), SEC, HOUR },
 	{ "max_body", K_SIZE, A(max_body), KIB, 512 * MIB },
@@ -888,6 +893,9 @@ api_lines(struct api_config *a, const struct reader *r, size_t sec)
 	a->tls_cert_line = entry_line(r, sec, "tls_cert");
 	a->tls_key_line = entry_line(r, sec, "tls_key");
 	a->rate_burst_line = entry_line(r, sec, "rate_burst");
+	a->jwks_file_line = entry_line(r, sec, "jwks_file");
+	a->jwt_issuer_line = entry_line(r, sec, "jwt_issuer");
+	a->jwt_audience_line = entry_line(r, sec, "jwt_audience");
 }
 
 void
@@ -925,9 +933,13 @@ api_check(struct loader *l)
 		    "tls_cert and tls_key go together: set both or neither");
 	if (a->enabled && a->listen == NULL)
 		return lerr(l, a->line, "[api]", "enabled, but listen is off");
-	if (a->enabled && a->tokens_file == NULL)
-		return lerr(l, a->line, "[api]", "enabled without tokens_file: "
-		    "no request could be authorized");
+	if (a->enabled && a->tokens_file == NULL && a->jwks_file == NULL)
+		return lerr(l, a->line, "[api]", "enabled without tokens_file "
+		    "or jwks_file: no request could be authorized");
+	if (a->jwks_file == NULL && (a->jwt_issuer || a->jwt_audience))
+		return lerr(l, a->jwt_issuer ? a->jwt_issuer_line :
+		    a->jwt_audience_line, a->jwt_issuer ? "jwt_issuer" :
+		    "jwt_audience", "needs jwks_file (the keys of the JWTs)");
 	if (a->rate_burst > 0 && a->rate_limit == 0)
 		return lerr(l, a->rate_burst_line, "rate_burst",
 		    "needs rate_limit (requests/s per token)");
@@ -1033,6 +1045,7 @@ config_defaults(struct codeq_config *cfg)
 	cfg->api.listen = strdup("127.0.0.1:8080");
 	cfg->api.max_connections = 256;
 	cfg->api.request_timeout_ms = 30 * SEC;
+	cfg->api.jwt_leeway_ms = 60 * SEC;
 }
 
 void
@@ -1052,6 +1065,9 @@ config_free(struct codeq_config *cfg)
 	free(cfg->metrics.listen);
 	free(cfg->api.listen);
 	free(cfg->api.tokens_file);
+	free(cfg->api.jwks_file);
+	free(cfg->api.jwt_issuer);
+	free(cfg->api.jwt_audience);
 	free(cfg->api.tls_cert);
 	free(cfg->api.tls_key);
 	free(cfg->api.public_url);
@@ -1261,6 +1277,8 @@ config_check_environment(const struct codeq_config *cfg, char *err,
 		return -1;
 	if (cfg->api.enabled && (readable(cfg->api.tokens_file, path,
 	    cfg->api.tokens_file_line, "tokens_file", err, errlen) == -1 ||
+	    readable(cfg->api.jwks_file, path, cfg->api.jwks_file_line,
+	    "jwks_file", err, errlen) == -1 ||
 	    readable(cfg->api.tls_cert, path, cfg->api.tls_cert_line,
 	    "tls_cert", err, errlen) == -1 ||
 	    readable(cfg->api.tls_key, path, cfg->api.tls_key_line,

@@ -96,6 +96,10 @@ struct api_config {
 	int enabled;			/* enabled = no */
 	char *listen;			/* listen = 127.0.0.1:8080 */
 	char *tokens_file;		/* tokens_file = path (SHA-256 hashes, scopes) */
+	char *jwks_file;		/* jwks_file = path (JWKS: RS256 JWT keys) */
+	char *jwt_issuer;		/* jwt_issuer = iss a JWT must carry (NULL: any) */
+	char *jwt_audience;		/* jwt_audience = one of a JWT's aud (NULL: any) */
+	int64_t jwt_leeway_ms;		/* jwt_leeway = 60s (clock skew on exp, nbf, iat) */
 	int max_connections;		/* max_connections = 256 */
 	int64_t request_timeout_ms;	/* request_timeout = 30s (idle connection) */
 	size_t max_body;		/* max_body = [store] max_payload (0: that) */
@@ -106,6 +110,7 @@ struct api_config {
 	char *public_url;		/* public_url = http(s)://listen: subscribers' way in */
 	int line;			/* where [api] starts; 0: not in the file */
 	int tokens_file_line, tls_cert_line, tls_key_line, rate_burst_line;
+	int jwks_file_line, jwt_issuer_line, jwt_audience_line;
 };
 
 struct codeq_config {

@@ -295,6 +295,21 @@ START_TEST(api_section)
 	ck_assert_int_eq(load("[api]\npublic_url = http://q.example.com\n"), 0);
 	config_api_claim_url(&cfg, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "");	/* the API is off */
+	config_free(&cfg);
+	/* JWTs alone will do. */
+	ck_assert_int_eq(load("[api]\nenabled = yes\njwks_file = /j.json\n"
+	    "jwt_issuer = https://idp.example.com/\njwt_audience = codeq\n"
+	    "jwt_leeway = 5s\n"), 0);
+	ck_assert_ptr_null(cfg.api.tokens_file);
+	ck_assert_str_eq(cfg.api.jwks_file, "/j.json");
+	ck_assert_int_eq(cfg.api.jwks_file_line, 3);
+	ck_assert_str_eq(cfg.api.jwt_issuer, "https://idp.example.com/");
+	ck_assert_str_eq(cfg.api.jwt_audience, "codeq");
+	ck_assert_int_eq(cfg.api.jwt_leeway_ms, 5000);
+	config_free(&cfg);
+	ck_assert_int_eq(load("[api]\njwks_file = /j.json\n"), 0);
+	ck_assert_int_eq(cfg.api.jwt_leeway_ms, 60000);	/* the default */
+	ck_assert_ptr_null(cfg.api.jwt_issuer);
 }
 END_TEST
 
@@ -316,8 +331,18 @@ START_TEST(api_errors)
 	    ":2: tls_cert: tls_cert and tls_key go together: set both or "
 	    "neither");
 	assert_error("[store]\n[api]\nenabled = yes\n",
-	    ":2: [api]: enabled without tokens_file: no request could be "
-	    "authorized");
+	    ":2: [api]: enabled without tokens_file or jwks_file: no request "
+	    "could be authorized");
+	assert_error("[api]\n\njwt_issuer = https://idp.example.com\n",
+	    ":3: jwt_issuer: needs jwks_file (the keys of the JWTs)");
+	assert_error("[api]\njwt_audience = codeq\n",
+	    ":2: jwt_audience: needs jwks_file (the keys of the JWTs)");
+	assert_error("[api]\njwks_file = /j\njwt_leeway = 2h\n",
+	    ":3: jwt_leeway: must be 0s-1h, got 2h");
+	assert_error("[api]\njwks_file =\n",
+	    ":2: jwks_file: must not be empty");
+	assert_error("[api]\njwks_file = /j\njwt_issuer =\n",
+	    ":3: jwt_issuer: must not be empty");
 	assert_error("[api]\nenabled = yes\nlisten = off\ntokens_file = /t\n",
 	    ":1: [api]: enabled, but listen is off");
 	assert_error("[api]\npublic_url = ftp://q.example.com\n",
@@ -530,6 +555,12 @@ START_TEST(environment)
 	    0);
 	ck_assert_int_eq(config_check_environment(&cfg, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, ":4: password_file: /nonexistent/pw: "
+	    "No such file or directory"));
+	config_free(&cfg);
+	ck_assert_int_eq(load("[api]\nenabled = yes\n"
+	    "jwks_file = /nonexistent/jwks.json\n"), 0);
+	ck_assert_int_eq(config_check_environment(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, ":3: jwks_file: /nonexistent/jwks.json: "
 	    "No such file or directory"));
 }
 END_TEST
