@@ -69,7 +69,24 @@ typedef struct codeq_options {
 	size_t max_payload;		/* 0: default 1 MiB */
 	int64_t retention_ms;		/* terminal tasks kept; 0: default 7 days */
 	const char *password;		/* overrides the URL's password; never logged */
+	/* Shards: stores beside the home store (url).  A queue lives on the
+	 * first shard whose queues name it (exact names before globs), else,
+	 * with shard_hash, on the store that rendezvous hashing of its name
+	 * over the home and every shard picks, else on the home.  Global
+	 * records (the queue registry, subscriptions) live on the home. */
+	const struct codeq_shard *shards;
+	size_t nshards;
+	int shard_hash;
 } codeq_options;
+
+typedef struct codeq_shard {
+	const char *name;		/* unique, not "home"; hashing uses it, not
+					 * the URL, so a store may change address */
+	const char *url;		/* as codeq_connect's */
+	const char *password;		/* NULL: the URL's */
+	const char *const *queues;	/* queue names or fnmatch(3) globs */
+	size_t nqueues;
+} codeq_shard;
 
 /* url: redis://[[user][:password]@]host[:port][/db] (port 6379, db 0 by
  * default; [v6addr] for IPv6), or unix://[[user][:password]@]/path
@@ -83,6 +100,10 @@ typedef struct codeq_options {
 int codeq_connect(const char *url, const codeq_options *opt, codeq_t **out,
     codeq_error *err);
 void codeq_close(codeq_t *c);
+
+/* The store that holds queue: 0 for the home, i for opt->shards[i - 1];
+ * *name (may be NULL) is "home" or the shard's name. */
+size_t codeq_shard_of(codeq_t *c, const char *queue, const char **name);
 
 /* Queue names: 1-100 characters of [A-Za-z0-9_.-]. */
 int codeq_queue_name_valid(const char *queue);
