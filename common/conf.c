@@ -256,6 +256,7 @@ enum key_type {
 	K_LISTEN,
 	K_ENVNAME,
 	K_QUEUES,	/* pool only */
+	K_PATTERNS,	/* shard only: queue names or globs */
 	K_EXEC,
 	K_COMMAND,
 	K_SO,
@@ -283,9 +284,19 @@ static const struct key_spec store_keys[] = {
 	{ "command_timeout", K_DURATION, S(command_timeout_ms), 1, HOUR },
 	{ "max_payload", K_SIZE, S(max_payload), 1, 512 * MIB },
 	{ "retention", K_DURATION, S(retention_ms), SEC, 3650 * DAY },
+	{ "shard_hash", K_BOOL, S(shard_hash), 0, 0 },
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef S
+
+#define H(f) offsetof(struct shard_config, f)
+static const struct key_spec shard_keys[] = {
+	{ "url", K_URL, H(url), 0, 0 },
+	{ "password_file", K_PATH, H(password_file), 0, 0 },
+	{ "queues", K_PATTERNS, 0, 0, 0 },
+	{ NULL, 0, 0, 0, 0 }
+};
+#undef H
 
 #define D(f) offsetof(struct daemon_config, f)
 static const struct key_spec daemon_keys[] = {
@@ -501,9 +512,25 @@ bad:
 	return fail;
 }
 
-/* queues = a, b c: claimed in that order.  Commas and blanks separate. */
+/* A glob of queue names: their characters and fnmatch's * ? [ ] !. */
 static int
-set_queues(struct loader *l, struct pool_config *p, const struct raw_entry *e)
+pattern_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > QUEUE_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && strchr("_.-*?[]!", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* queues = a, b c: claimed in that order (a pool's), or the queues a
+ * shard holds (globs allowed).  Commas and blanks separate. */
+static int
+set_queues(struct loader *l, char ***v, size_t *nv, const struct raw_entry *e,
+    int globs)
 {
 	char *copy, *tok, *save = NULL;
 	size_t i;
@@ -514,28 +541,28 @@ set_queues(struct loader *l, struct pool_config *p, const struct raw_entry *e)
 	    tok = strtok_r(NULL, ", \t", &save)) {
 		char **n;
 
-		if (!name_chars_ok(tok, QUEUE_NAME_MAX)) {
+		if (globs ? !pattern_ok(tok) : !name_chars_ok(tok, QUEUE_NAME_MAX)) {
 			lerr(l, e->line, e->key, "invalid queue name '%s' "
-			    "(1-%d characters of A-Z a-z 0-9 _ . -)", tok,
-			    QUEUE_NAME_MAX);
+			    "(1-%d characters of A-Z a-z 0-9 _ . -%s)", tok,
+			    QUEUE_NAME_MAX, globs ? ", or a glob of them with "
+			    "* ? [ ]" : "");
 			goto fail;
 		}
-		for (i = 0; i < p->nqueues; i++)
-			if (strcmp(p->queues[i], tok) == 0) {
+		for (i = 0; i < *nv; i++)
+			if (strcmp((*v)[i], tok) == 0) {
 				lerr(l, e->line, e->key, "queue '%s' listed twice",
 				    tok);
 				goto fail;
 			}
-		n = realloc(p->queues, (p->nqueues + 1) * sizeof(*n));
-		if (n == NULL)
+		if ((n = realloc(*v, (*nv + 1) * sizeof(*n))) == NULL)
 			goto oom;
-		p->queues = n;
-		if ((p->queues[p->nqueues] = strdup(tok)) == NULL)
+		*v = n;
+		if ((n[*nv] = strdup(tok)) == NULL)
 			goto oom;
-		p->nqueues++;
+		(*nv)++;
 	}
 	free(copy);
-	if (p->nqueues == 0)
+	if (*nv == 0)
 		return lerr(l, e->line, e->key, "needs at least one queue name");
 	return 0;
 oom:
@@ -750,7 +777,12 @@ apply_section(struct loader *l, const struct reader *r, size_t sec,
 				    "%s (first at line %d)", label,
 				    r->ents[j].line);
 		if (pool != NULL && k->type == K_QUEUES) {
-			if (set_queues(l, pool, e) == -1)
+			if (set_queues(l, &pool->queues, &pool->nqueues, e, 0) == -1)
+				return -1;
+		} else if (k->type == K_PATTERNS) {
+			struct shard_config *sh = base;
+
+			if (set_queues(l, &sh->queues, &sh->nqueues, e, 1) == -1)
 				return -1;
 		} else if (pool != NULL && (k->type == K_EXEC ||
 		    k->type == K_COMMAND || k->type == K_SO)) {
@@ -855,6 +887,91 @@ load_pool(struct loader *l, const struct reader *r, size_t sec,
 	    l->backoff_base_line);
 }
 
+static void
+shard_free(struct shard_config *sh)
+{
+	size_t i;
+
+	free(sh->name);
+	free(sh->url);
+	free(sh->password_file);
+	for (i = 0; i < sh->nqueues; i++)
+		free(sh->queues[i]);
+	free(sh->queues);
+}
+
+static int entry_line(const struct reader *r, size_t sec, const char *key);
+
+static int
+load_shard(struct loader *l, const struct reader *r, size_t sec,
+    const char *name)
+{
+	struct codeq_config *cfg = l->cfg;
+	const struct raw_section *s = &r->secs[sec];
+	struct shard_config *sh, *n;
+	char label[POOL_NAME_MAX + 16];
+	size_t i;
+
+	if (!name_chars_ok(name, POOL_NAME_MAX) || strcmp(name, "home") == 0)
+		return lerr(l, s->line, "[shard]", "invalid shard name '%s' "
+		    "(1-%d characters of A-Z a-z 0-9 _ . -; \"home\" is "
+		    "[store])", name, POOL_NAME_MAX);
+	for (i = 0; i < cfg->nshards; i++)
+		if (strcmp(cfg->shards[i].name, name) == 0)
+			return lerr(l, s->line, "[shard]", "duplicate shard '%s' "
+			    "(first at line %d)", name, cfg->shards[i].line);
+	if ((n = realloc(cfg->shards, (cfg->nshards + 1) * sizeof(*n))) == NULL)
+		return lerr(l, s->line, "[shard]", "out of memory");
+	cfg->shards = n;
+	sh = &cfg->shards[cfg->nshards++];
+	memset(sh, 0, sizeof(*sh));
+	sh->line = s->line;
+	sh->password_file_line = entry_line(r, sec, "password_file");
+	if ((sh->name = strdup(name)) == NULL)
+		return lerr(l, s->line, "[shard]", "out of memory");
+	snprintf(label, sizeof(label), "[shard %s]", name);
+	if (apply_section(l, r, sec, label, shard_keys, sh, NULL) == -1)
+		return -1;
+	if (sh->url == NULL)
+		return lerr(l, s->line, label, "no store: set url = redis://...");
+	return 0;
+}
+
+/* Two stores cannot hold one queue: a queue name (not a glob) listed by
+ * two shards, or two sections naming the same store, is refused. */
+static int
+shards_check(struct loader *l)
+{
+	const struct codeq_config *cfg = l->cfg;
+	size_t i, j, a, b;
+
+	for (i = 0; i < cfg->nshards; i++) {
+		const struct shard_config *x = &cfg->shards[i];
+
+		if (strcmp(x->url, cfg->store.url) == 0)
+			return lerr(l, x->line, "url", "[shard %s] is the store "
+			    "of [store]: one store, two names", x->name);
+		for (j = 0; j < i; j++) {
+			const struct shard_config *y = &cfg->shards[j];
+
+			if (strcmp(x->url, y->url) == 0)
+				return lerr(l, x->line, "url", "[shard %s] is "
+				    "the store of [shard %s] (line %d)", x->name,
+				    y->name, y->line);
+			for (a = 0; a < x->nqueues; a++)
+				for (b = 0; b < y->nqueues; b++)
+					if (strcmp(x->queues[a], y->queues[b]) == 0 &&
+					    strpbrk(x->queues[a], "*?[") == NULL)
+						return lerr(l, x->line, "queues",
+						    "queue '%s' is claimed by [shard "
+						    "%s] and [shard %s] (line %d)",
+						    x->queues[a], x->name, y->name,
+						    y->line);
+		}
+	}
+	return 0;
+}
+
 struct section_spec {
 	const char *name;
 	const struct key_spec *keys;
@@ -946,6 +1063,21 @@ api_check(struct loader *l)
 	return 0;
 }
 
+/* "pool NAME" with kind "pool": NAME ("" when missing); NULL when the
+ * section is not of that kind. */
+static const char *
+section_name(const char *name, const char *kind)
+{
+	size_t n = strlen(kind);
+
+	if (strncmp(name, kind, n) != 0 ||
+	    (name[n] != '\0' && !isspace((unsigned char)name[n])))
+		return NULL;
+	for (name += n; isspace((unsigned char)*name); name++)
+		;
+	return name;
+}
+
 static int
 load_sections(struct loader *l, const struct reader *r)
 {
@@ -957,7 +1089,7 @@ load_sections(struct loader *l, const struct reader *r)
 			    "key outside any section (put it under [store], "
 			    "[codeqd], [pool NAME], ...)");
 	for (i = 0; i < r->nsecs; i++) {
-		const char *name = r->secs[i].name;
+		const char *name = r->secs[i].name, *pn;
 		const struct section_spec *ss;
 		char label[80];
 
@@ -970,16 +1102,19 @@ load_sections(struct loader *l, const struct reader *r)
 		if (strcmp(name, "api") == 0)
 			api_lines(&l->cfg->api, r, i);
 
-		if (strncmp(name, "pool", 4) == 0 &&
-		    (name[4] == '\0' || isspace((unsigned char)name[4]))) {
-			const char *pn = name + 4;
-
-			while (isspace((unsigned char)*pn))
-				pn++;
+		if ((pn = section_name(name, "pool")) != NULL) {
 			if (*pn == '\0')
 				return lerr(l, r->secs[i].line, "[pool]",
 				    "needs a name: [pool NAME]");
 			if (load_pool(l, r, i, pn) == -1)
+				return -1;
+			continue;
+		}
+		if ((pn = section_name(name, "shard")) != NULL) {
+			if (*pn == '\0')
+				return lerr(l, r->secs[i].line, "[shard]",
+				    "needs a name: [shard NAME]");
+			if (load_shard(l, r, i, pn) == -1)
 				return -1;
 			continue;
 		}
@@ -989,8 +1124,8 @@ load_sections(struct loader *l, const struct reader *r)
 		snprintf(label, sizeof(label), "[%.60s]", name);
 		if (ss->name == NULL)
 			return lerr(l, r->secs[i].line, label, "unknown section "
-			    "(known: store, codeqd, pool NAME, webhooks, "
-			    "notifier, callbacks, metrics, api)");
+			    "(known: store, codeqd, pool NAME, shard NAME, "
+			    "webhooks, notifier, callbacks, metrics, api)");
 		for (j = 0; j < i; j++)
 			if (strcmp(r->secs[j].name, name) == 0)
 				return lerr(l, r->secs[i].line, label,
@@ -1074,6 +1209,9 @@ config_free(struct codeq_config *cfg)
 	for (i = 0; i < cfg->npools; i++)
 		pool_free(&cfg->pools[i]);
 	free(cfg->pools);
+	for (i = 0; i < cfg->nshards; i++)
+		shard_free(&cfg->shards[i]);
+	free(cfg->shards);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1125,7 +1263,7 @@ load_stream(FILE *fp, const char *path, struct codeq_config *out, char *err,
 		    "'key = value', '[section]' or a comment", path, rc);
 		goto fail;
 	}
-	if (load_sections(&l, &r) == -1)
+	if (load_sections(&l, &r) == -1 || shards_check(&l) == -1)
 		goto fail;
 	reader_free(&r);
 	*out = cfg;
@@ -1167,6 +1305,37 @@ config_load_fd(int fd, const char *name, struct codeq_config *out,
 		return -1;
 	}
 	return load_stream(fp, name, out, err, errlen);
+}
+
+static int
+shard_differs(const struct shard_config *a, const struct shard_config *b)
+{
+	size_t i;
+
+	if (strcmp(a->name, b->name) != 0 || strcmp(a->url, b->url) != 0 ||
+	    config_str_differs(a->password_file, b->password_file) ||
+	    a->nqueues != b->nqueues)
+		return 1;
+	for (i = 0; i < a->nqueues; i++)
+		if (strcmp(a->queues[i], b->queues[i]) != 0)
+			return 1;
+	return 0;
+}
+
+int
+config_stores_differ(const struct codeq_config *a, const struct codeq_config *b)
+{
+	size_t i;
+
+	if (config_str_differs(a->store.url, b->store.url) ||
+	    config_str_differs(a->store.password_file, b->store.password_file) ||
+	    a->store.shard_hash != b->store.shard_hash ||
+	    a->nshards != b->nshards)
+		return 1;
+	for (i = 0; i < a->nshards; i++)
+		if (shard_differs(&a->shards[i], &b->shards[i]))
+			return 1;
+	return 0;
 }
 
 const struct pool_config *
@@ -1284,6 +1453,11 @@ config_check_environment(const struct codeq_config *cfg, char *err,
 	    readable(cfg->api.tls_key, path, cfg->api.tls_key_line,
 	    "tls_key", err, errlen) == -1))
 		return -1;
+	for (i = 0; i < cfg->nshards; i++)
+		if (readable(cfg->shards[i].password_file, path,
+		    cfg->shards[i].password_file_line, "password_file", err,
+		    errlen) == -1)
+			return -1;
 	for (i = 0; i < cfg->npools; i++) {
 		const struct pool_config *p = &cfg->pools[i];
 		int hl = p->handler_line ? p->handler_line : p->line;

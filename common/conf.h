@@ -48,6 +48,21 @@ struct store_config {
 	size_t max_payload;		/* max_payload = 1MiB */
 	int64_t retention_ms;		/* retention = 7d */
 	int password_file_line;		/* for messages; 0: not in the file */
+	int shard_hash;			/* shard_hash = no: queues no [shard] names
+					 * are rendezvous-hashed over [store]
+					 * and every [shard] (else on [store]) */
+};
+
+/* [shard NAME]: a store beside [store] (the home, which keeps the queue
+ * registry and the subscriptions) holding the queues it names
+ * (docs/storage.md "Clusters and shards"). */
+struct shard_config {
+	char *name;			/* [shard NAME]; not "home" */
+	char *url;			/* url = redis://... (required) */
+	char *password_file;		/* password_file = path */
+	char **queues;			/* queues = names or fnmatch globs */
+	size_t nqueues;
+	int line, password_file_line;
 };
 
 struct daemon_config {
@@ -124,6 +139,8 @@ struct codeq_config {
 	struct api_config api;
 	struct pool_config *pools;
 	size_t npools;
+	struct shard_config *shards;
+	size_t nshards;
 };
 
 /* The claimUrl of a WORK_AVAILABLE body: [api] public_url (else
@@ -154,6 +171,10 @@ const struct pool_config *config_find_pool(const struct codeq_config *cfg,
     const char *name);
 /* Non-zero when two optional settings (NULL: unset) differ. */
 int config_str_differs(const char *a, const char *b);
+/* Non-zero when the stores differ: [store] url, password_file or
+ * shard_hash, or any [shard NAME]. */
+int config_stores_differ(const struct codeq_config *a,
+    const struct codeq_config *b);
 /* Non-zero when two pools differ in anything a restart would change. */
 int pool_config_differs(const struct pool_config *a,
     const struct pool_config *b);

@@ -356,10 +356,10 @@ END_TEST
 START_TEST(errors_sections)
 {
 	assert_error("[store]\nurl = redis://h:1\n[colour]\nx = 1\n",
-	    ":3: [colour]: unknown section (known: store, codeqd, pool NAME, "
+	    ":3: [colour]: unknown section (known: store, codeqd, pool NAME, shard NAME, "
 	    "webhooks, notifier, callbacks, metrics, api)");
 	assert_error("; empty unknown sections are errors too\n[colour]\n",
-	    ":2: [colour]: unknown section (known: store, codeqd, pool NAME, "
+	    ":2: [colour]: unknown section (known: store, codeqd, pool NAME, shard NAME, "
 	    "webhooks, notifier, callbacks, metrics, api)");
 	assert_error("url = redis://h\n",
 	    ":1: url: key outside any section (put it under [store], "
@@ -425,6 +425,55 @@ START_TEST(errors_keys)
 	assert_error("[callbacks]\nbackoff_base = 1m\nbackoff_max = 10s\n",
 	    ":3: backoff_max: backoff_max (10s) must not be below "
 	    "backoff_base (1m)");
+}
+END_TEST
+
+START_TEST(shards)
+{
+	const char *text =
+	    "[store]\nurl = redis://127.0.0.1:6379\nshard_hash = yes\n"
+	    "[shard b]\nurl = redis://127.0.0.1:6380\nqueues = emails, sms-*\n"
+	    "[shard c]\nurl = redis://127.0.0.1:6381\n";
+
+	ck_assert_int_eq(load(text), 0);
+	ck_assert_int_eq(cfg.store.shard_hash, 1);
+	ck_assert_uint_eq(cfg.nshards, 2);
+	ck_assert_str_eq(cfg.shards[0].name, "b");
+	ck_assert_str_eq(cfg.shards[0].url, "redis://127.0.0.1:6380");
+	ck_assert_uint_eq(cfg.shards[0].nqueues, 2);
+	ck_assert_str_eq(cfg.shards[0].queues[1], "sms-*");
+	ck_assert_uint_eq(cfg.shards[1].nqueues, 0);
+	ck_assert_int_eq(cfg.shards[1].line, 7);
+}
+END_TEST
+
+START_TEST(errors_shards)
+{
+	assert_error("[shard]\nurl = redis://h:1\n",
+	    ":1: [shard]: needs a name: [shard NAME]");
+	assert_error("[shard home]\nurl = redis://h:1\n",
+	    ":1: [shard]: invalid shard name 'home' (1-64 characters of A-Z "
+	    "a-z 0-9 _ . -; \"home\" is [store])");
+	assert_error("[shard b]\nqueues = q\n",
+	    ":1: [shard b]: no store: set url = redis://...");
+	assert_error("[shard b]\nurl = redis://h:1\nqueues = a/b\n",
+	    ":3: queues: invalid queue name 'a/b' (1-100 characters of A-Z "
+	    "a-z 0-9 _ . -, or a glob of them with * ? [ ])");
+	assert_error("[shard b]\nurl = redis://h:1\nlease = 1s\n",
+	    ":3: lease: unknown key in [shard b]");
+	assert_error("[shard b]\nurl = redis://h:1\n[shard b]\nurl = redis://h:2\n",
+	    ":3: [shard]: duplicate shard 'b' (first at line 1)");
+	assert_error("[store]\nurl = redis://h:1\n[shard b]\nurl = redis://h:1\n",
+	    ":3: url: [shard b] is the store of [store]: one store, two names");
+	assert_error("[shard b]\nurl = redis://h:1\n[shard c]\nurl = redis://h:1\n",
+	    ":3: url: [shard c] is the store of [shard b] (line 1)");
+	assert_error("[shard b]\nurl = redis://h:1\nqueues = x, y\n"
+	    "[shard c]\nurl = redis://h:2\nqueues = y\n",
+	    ":4: queues: queue 'y' is claimed by [shard c] and [shard b] "
+	    "(line 1)");
+	/* Globs may overlap: the first shard in the file wins. */
+	ck_assert_int_eq(load("[shard b]\nurl = redis://h:1\nqueues = a*\n"
+	    "[shard c]\nurl = redis://h:2\nqueues = a*\n"), 0);
 }
 END_TEST
 
@@ -659,6 +708,8 @@ main(void)
 	tcase_add_test(tc, errors_sections);
 	tcase_add_test(tc, errors_keys);
 	tcase_add_test(tc, errors_pools);
+	tcase_add_test(tc, shards);
+	tcase_add_test(tc, errors_shards);
 	tcase_add_test(tc, error_first_in_file_wins);
 	tcase_add_test(tc, error_keeps_config);
 	tcase_add_test(tc, missing_file);
