@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "store_options.h"
 #include "codeq.h"
 #include "log.h"
 
@@ -114,26 +115,16 @@ api_codeq_error(struct req *r, int code, const char *msg)
 static int
 store_connect(struct api *a, char *err, size_t errlen)
 {
-	const struct store_config *s = &a->cfg->store;
-	codeq_options o;
+	struct store_options so;
 	codeq_error e;
-	char *pw = NULL;
 	int rc;
 
-	memset(&o, 0, sizeof(o));
-	o.connect_timeout_ms = s->connect_timeout_ms;
-	o.command_timeout_ms = s->command_timeout_ms;
-	o.max_payload = s->max_payload;
-	o.retention_ms = s->retention_ms;
 	/* One try per call: a lost store must not hold the loop in
 	 * libcodeq's reconnect backoff. */
-	o.reconnect_attempts = -1;
-	if (s->password_file && *s->password_file &&
-	    (pw = read_secret_line(s->password_file, err, errlen)) == NULL)
+	if (store_options_load(a->cfg, -1, &so, err, errlen) < 0)
 		return -1;
-	o.password = pw && *pw ? pw : NULL;
-	rc = codeq_connect(s->url, &o, &a->c, &e);
-	free_secret(pw);
+	rc = codeq_connect(a->cfg->store.url, &so.o, &a->c, &e);
+	store_options_free(&so);
 	if (rc != CODEQ_OK) {
 		snprintf(err, errlen, "%s", e.msg);
 		return -1;

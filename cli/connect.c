@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "store_options.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -45,33 +46,23 @@ cli_load_config(struct cli *cli)
 int
 cli_connect(struct cli *cli)
 {
-	codeq_options opt;
+	struct store_options so;
 	codeq_error err;
 	const char *url, *source;
-	char *password = NULL, perr[512];
+	char perr[512];
 	int rc, status;
 
 	if (cli->c != NULL)
 		return 0;
 	if ((status = cli_load_config(cli)) != 0)
 		return status;
-	memset(&opt, 0, sizeof(opt));
-	opt.connect_timeout_ms = cli->cfg.store.connect_timeout_ms;
-	opt.command_timeout_ms = cli->cfg.store.command_timeout_ms;
-	opt.max_payload = cli->cfg.store.max_payload;
-	opt.retention_ms = cli->cfg.store.retention_ms;
 	/* A command-line tool reports a lost store instead of waiting out
-	 * the reconnect backoff a daemon wants. */
-	opt.reconnect_attempts = 1;
-	if (cli->cfg.store.password_file != NULL) {
-		/* Read here, not passed on argv: it never reaches a
-		 * process listing or a message. */
-		if ((password = read_secret_line(cli->cfg.store.password_file,
-		    perr, sizeof(perr))) == NULL)
-			return cli_error(cli, EX_CONFIG, "%s: [store] "
-			    "password_file: %s", cli->config_path, perr);
-		opt.password = password;
-	}
+	 * the reconnect backoff a daemon wants (reconnect_attempts 1).
+	 * Passwords are read from their files, never passed on argv: they
+	 * never reach a process listing or a message. */
+	if (store_options_load(&cli->cfg, 1, &so, perr, sizeof(perr)) < 0)
+		return cli_error(cli, EX_CONFIG, "%s: %s", cli->config_path,
+		    perr);
 	if (cli->redis_url != NULL) {
 		url = cli->redis_url;
 		source = "--redis";
@@ -81,8 +72,8 @@ cli_connect(struct cli *cli)
 		url = cli->cfg.store.url;
 		source = cli->config_path ? "[store] url" : "default store URL";
 	}
-	rc = codeq_connect(url, &opt, &cli->c, &err);
-	free_secret(password);
+	rc = codeq_connect(url, &so.o, &cli->c, &err);
+	store_options_free(&so);
 	if (rc == CODEQ_OK)
 		return 0;
 	cli->c = NULL;

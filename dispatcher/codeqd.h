@@ -45,6 +45,7 @@
 
 #include "codeq.h"
 #include "conf.h"
+#include "store_options.h"
 #include "crashloop.h"
 #include "handler_proof.h"
 #include "ipc.h"
@@ -181,8 +182,7 @@ struct codeqd {
 	size_t nchildren, capchildren;
 	struct pool *pools;
 
-	codeq_options opt;		/* for every store connection */
-	char *password;			/* from password_file, or NULL */
+	struct store_options so;	/* so.o for every store connection */
 	codeq_t *store;			/* the dispatcher's own connection */
 	int store_fails;
 	int store_refused;		/* the last connect: password refused */

@@ -33,7 +33,7 @@ dstore_get(void)
 		return NULL;
 	if (D.store != NULL)
 		return D.store;
-	if (codeq_connect(D.cfg->store.url, &D.opt, &D.store, &err) == CODEQ_OK) {
+	if (codeq_connect(D.cfg->store.url, &D.so.o, &D.store, &err) == CODEQ_OK) {
 		if (D.store_fails > 0) {
 			log_notice("store reachable again");
 			cqm_store_reconnect("dispatcher");

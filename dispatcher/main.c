@@ -86,7 +86,7 @@ shutdown_free(void)
 		config_free(D.cfg);
 		free(D.cfg);
 	}
-	free_secret(D.password);
+	store_options_free(&D.so);
 	if (D.loop != NULL)
 		ev_loop_destroy(D.loop);
 }
@@ -289,10 +289,9 @@ main(int argc, char **argv)
 		log_level_parse(D.cfg->daemon.log_level, &lvl);
 	D.level_forced = level_arg != NULL;
 	log_init("dispatcher", lvl);
-	if (D.cfg->store.password_file != NULL &&
-	    (D.password = read_secret_line(D.cfg->store.password_file, err,
-	    sizeof(err))) == NULL) {
-		fprintf(stderr, "codeqd: password_file: %s\n", err);
+	/* No sleeps in calls (reconnect_attempts -1): codeqd backs off. */
+	if (store_options_load(D.cfg, -1, &D.so, err, sizeof(err)) < 0) {
+		fprintf(stderr, "codeqd: %s\n", err);
 		shutdown_free();
 		return EXIT_CONFIG;
 	}
@@ -302,12 +301,6 @@ main(int argc, char **argv)
 				log_warning("pool runs its handlers as root (no user set)",
 				    "pool", D.cfg->pools[i].name);
 	env_url_warning(D.cfg);
-	D.opt.connect_timeout_ms = D.cfg->store.connect_timeout_ms;
-	D.opt.command_timeout_ms = D.cfg->store.command_timeout_ms;
-	D.opt.reconnect_attempts = -1;	/* no sleeps in calls: codeqd backs off */
-	D.opt.max_payload = D.cfg->store.max_payload;
-	D.opt.retention_ms = D.cfg->store.retention_ms;
-	D.opt.password = D.password;
 
 	notify_init();
 	if (!D.foreground && daemonize() < 0) {

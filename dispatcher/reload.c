@@ -36,14 +36,14 @@ settings_apply(const struct codeq_config *n, struct ipc_msg *m)
 {
 	const struct store_config *st = &n->store;
 
-	if (D.opt.retention_ms != st->retention_ms ||
-	    D.opt.max_payload != st->max_payload ||
-	    D.opt.connect_timeout_ms != st->connect_timeout_ms ||
-	    D.opt.command_timeout_ms != st->command_timeout_ms) {
-		D.opt.retention_ms = st->retention_ms;
-		D.opt.max_payload = st->max_payload;
-		D.opt.connect_timeout_ms = st->connect_timeout_ms;
-		D.opt.command_timeout_ms = st->command_timeout_ms;
+	if (D.so.o.retention_ms != st->retention_ms ||
+	    D.so.o.max_payload != st->max_payload ||
+	    D.so.o.connect_timeout_ms != st->connect_timeout_ms ||
+	    D.so.o.command_timeout_ms != st->command_timeout_ms) {
+		D.so.o.retention_ms = st->retention_ms;
+		D.so.o.max_payload = st->max_payload;
+		D.so.o.connect_timeout_ms = st->connect_timeout_ms;
+		D.so.o.command_timeout_ms = st->command_timeout_ms;
 		codeq_close(D.store);	/* the next call connects anew */
 		D.store = NULL;
 	}
@@ -54,6 +54,23 @@ settings_apply(const struct codeq_config *n, struct ipc_msg *m)
 	m->u.reload.max_payload = (uint64_t)st->max_payload;
 	m->u.reload.connect_timeout_ms = (uint64_t)st->connect_timeout_ms;
 	m->u.reload.command_timeout_ms = (uint64_t)st->command_timeout_ms;
+}
+
+/* New addresses, passwords or shards: the options every store connection
+ * of codeqd is made with from now on (children read their own). */
+static void
+stores_reload(const struct codeq_config *n)
+{
+	struct store_options so;
+	char err[512];
+
+	if (store_options_load(n, -1, &so, err, sizeof(err)) < 0) {
+		log_error("reload: keeping the stores' old passwords", "error",
+		    err);
+		return;
+	}
+	store_options_free(&D.so);
+	D.so = so;
 }
 
 void
@@ -98,8 +115,8 @@ reload(void)
 	D.oldcfgs = v;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)clock_mono_us());
-	store_changed = config_str_differs(old->store.url, n->store.url) ||
-	    config_str_differs(old->store.password_file, n->store.password_file);
+	if ((store_changed = config_stores_differ(old, n)))
+		stores_reload(n);
 	if (!D.level_forced && n->daemon.log_level != NULL &&
 	    log_level_parse(n->daemon.log_level, &lvl) == 0)
 		log_init("dispatcher", lvl);

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "ipc.h"
 #include "log.h"
+#include "store_options.h"
 #include "store.h"
 #include "webhook.h"
 
@@ -309,25 +310,16 @@ int
 wh_store_connect(const struct codeq_config *cfg, struct codeq **out,
     char *err, size_t errlen)
 {
-	codeq_options o;
+	struct store_options so;
 	codeq_error e;
-	char *pw = NULL;
 	int rc;
 
-	memset(&o, 0, sizeof(o));
-	o.connect_timeout_ms = cfg->store.connect_timeout_ms;
-	o.command_timeout_ms = cfg->store.command_timeout_ms;
-	o.max_payload = cfg->store.max_payload;
-	o.retention_ms = cfg->store.retention_ms;
-	/* Read at each connect (codeqd and codeq-worker read it once at
+	/* Read at each connect (codeqd and codeq-worker read them once at
 	 * start): a rotated password is picked up by the next reconnect. */
-	if (cfg->store.password_file && *cfg->store.password_file &&
-	    (pw = read_secret_line(cfg->store.password_file, err, errlen)) ==
-	    NULL)
+	if (store_options_load(cfg, 0, &so, err, errlen) < 0)
 		return -1;
-	o.password = pw;
-	rc = codeq_connect(cfg->store.url, &o, out, &e);
-	free_secret(pw);
+	rc = codeq_connect(cfg->store.url, &so.o, out, &e);
+	store_options_free(&so);
 	if (rc != CODEQ_OK) {
 		snprintf(err, errlen, "%s", e.msg);
 		return -1;

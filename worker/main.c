@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "store_options.h"
 #include "handler.h"
 #include "log.h"
 #include "worker.h"
@@ -55,8 +56,8 @@ main(int argc, char **argv)
 	const struct pool_config *pool;
 	struct codeq_config cfg;
 	enum log_level lvl = LOG_L_INFO;
-	codeq_options opt;
-	char err[512], *password = NULL, *end;
+	struct store_options so;
+	char err[512], *end;
 	long fd = -1;
 	int ch, rc;
 
@@ -87,23 +88,14 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return WORKER_EXIT_CONFIG;
 	}
-	if (cfg.store.password_file != NULL &&
-	    (password = read_secret_line(cfg.store.password_file, err,
-	    sizeof(err))) == NULL) {
-		log_error("cannot read password_file", "error", err);
+	/* As codeqd builds them (dispatcher/main.c): the same shards. */
+	if (store_options_load(&cfg, -1, &so, err, sizeof(err)) < 0) {
+		log_error("cannot read a password_file", "error", err);
 		config_free(&cfg);
 		return WORKER_EXIT_CONFIG;
 	}
-	/* As codeqd builds them for its children (dispatcher/main.c). */
-	memset(&opt, 0, sizeof(opt));
-	opt.connect_timeout_ms = cfg.store.connect_timeout_ms;
-	opt.command_timeout_ms = cfg.store.command_timeout_ms;
-	opt.reconnect_attempts = -1;
-	opt.max_payload = cfg.store.max_payload;
-	opt.retention_ms = cfg.store.retention_ms;
-	opt.password = password;
-	rc = worker_main(&cfg, pool, cfg.store.url, &opt, (int)fd);
-	free_secret(password);
+	rc = worker_main(&cfg, pool, cfg.store.url, &so.o, (int)fd);
+	store_options_free(&so);
 	config_free(&cfg);
 	return rc;
 }
