@@ -18,16 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-
 #include "api.h"
-#include "backoff.h"
 #include "clock.h"
 #include "keys.h"
-#include "log.h"
-#include "store_async.h"
-#include "url.h"
+#include "subscriber.h"
 
 /* The channel of docs/storage.md ("Q N": N tasks of Q became ready). */
 #define TICK_S 0.05
@@ -37,10 +31,7 @@
 struct api_wait {
 	struct req *head, *tail;
 	ev_timer tick;
-	ev_timer retry;
-	redisAsyncContext *ac;
-	int fails, subscribed, stopping;
-	char *password;
+	struct subscriber *sub;
 };
 
 int64_t
@@ -169,119 +160,26 @@ wake_claims(struct api *a)
 
 /* ---- The codeq:ready subscription ---------------------------------- */
 
-static void schedule_retry(struct api *a);
-
 static void
-on_message(redisAsyncContext *c, void *reply, void *priv)
+on_subscribed(void *priv, const char *channel, size_t store)
 {
-	struct api *a = c->data;
-	redisReply *m = reply, *p;
-	char queue[128];
-	const char *sp;
-	size_t qlen;
-
-	if (a == NULL || m == NULL || m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
-	    m->element[0]->type != REDIS_REPLY_STRING)
-		return;
-	if (strcmp(m->element[0]->str, "subscribe") == 0) {
-		a->wait->subscribed = 1;
-		a->wait->fails = 0;
-		wake_claims(a);		/* what was published while away */
-		return;
-	}
-	p = m->element[2];
-	if (strcmp(m->element[0]->str, "message") != 0 ||
-	    p->type != REDIS_REPLY_STRING ||
-	    (sp = memchr(p->str, ' ', p->len)) == NULL)
-		return;
-	qlen = (size_t)(sp - p->str);
-	if (qlen == 0 || qlen >= sizeof(queue))
-		return;
-	memcpy(queue, p->str, qlen);
-	queue[qlen] = '\0';
-	wake_queue(a, queue, strtoll(sp + 1, NULL, 10));
+	(void)channel;
+	(void)store;
+	wake_claims(priv);	/* what was published while away */
 }
 
 static void
-on_connect(const redisAsyncContext *c, int status)
+on_message(void *priv, const char *channel, const char *queue, long long n)
 {
-	struct api *a = c->data;
-
-	if (a == NULL || status == REDIS_OK || c != a->wait->ac)
-		return;
-	if (a->wait->fails == 0)
-		log_warning("work notifications: cannot connect, retrying",
-		    "error", c->errstr);
-	a->wait->ac = NULL;	/* hiredis frees it after this */
-	schedule_retry(a);
-}
-
-static void
-on_disconnect(const redisAsyncContext *c, int status)
-{
-	struct api *a = c->data;
-
-	if (a == NULL || c != a->wait->ac)
-		return;
-	a->wait->ac = NULL;
-	a->wait->subscribed = 0;
-	if (!a->wait->stopping)
-		schedule_retry(a);
-}
-
-static int
-subscribe_now(struct api *a)
-{
-	struct api_wait *w = a->wait;
-	struct store_url u;
-	struct store_async sa = {
-		.loop = a->loop,
-		.url = &u,
-		.password = w->password,
-		.select_db = 0,		/* channels are not per database */
-		.data = a,
-		.on_connect = on_connect,
-		.on_disconnect = on_disconnect,
-	};
-	codeq_error err;
-	char why[256];
-
-	if (store_url_parse(a->cfg->store.url, &u, &err) != CODEQ_OK)
-		return -1;
-	w->ac = store_async_connect(&sa, NULL, why, sizeof(why));
-	explicit_bzero(&u, sizeof(u));
-	if (w->ac == NULL) {
-		log_warning("work notifications: cannot connect", "error", why);
-		return -1;
-	}
-	redisAsyncCommand(w->ac, on_message, NULL, "SUBSCRIBE %s",
-	    CODEQ_CH_READY);
-	return 0;
-}
-
-static void
-on_retry(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct api *a = t->data;
-
-	if (a->wait->ac == NULL && !a->wait->stopping && subscribe_now(a) < 0)
-		schedule_retry(a);
-}
-
-static void
-schedule_retry(struct api *a)
-{
-	struct api_wait *w = a->wait;
-
-	ev_timer_stop(a->loop, &w->retry);
-	ev_timer_set(&w->retry, backoff_ms(++w->fails, 100, 5000) / 1000., 0.);
-	ev_timer_start(a->loop, &w->retry);
+	(void)channel;
+	wake_queue(priv, queue, n);
 }
 
 int
 wait_start(struct api *a, char *err, size_t errlen)
 {
-	const char *pf = a->cfg->store.password_file;
+	static const char *const channels[] = { CODEQ_CH_READY };
+	static const struct subscriber_cbs cbs = { on_subscribed, on_message };
 	struct api_wait *w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -289,16 +187,13 @@ wait_start(struct api *a, char *err, size_t errlen)
 		return -1;
 	}
 	a->wait = w;
-	if (pf && *pf && (w->password = read_secret_line(pf, err, errlen)) == NULL)
-		return -1;
 	ev_init(&w->tick, on_tick);
 	w->tick.repeat = TICK_S;
 	w->tick.data = a;
-	ev_timer_init(&w->retry, on_retry, 0.1, 0.);
-	w->retry.data = a;
-	if (subscribe_now(a) < 0)
-		schedule_retry(a);
-	return 0;
+	/* On every store: a queue's scripts publish on the one holding it. */
+	w->sub = subscriber_start(a->loop, a->cfg, channels, 1, &cbs, a,
+	    "work notifications", err, errlen);
+	return w->sub == NULL ? -1 : 0;
 }
 
 void
@@ -308,14 +203,8 @@ wait_stop(struct api *a)
 
 	if (w == NULL)
 		return;
-	w->stopping = 1;
 	ev_timer_stop(a->loop, &w->tick);
-	ev_timer_stop(a->loop, &w->retry);
-	if (w->ac != NULL) {
-		w->ac->data = NULL;	/* its callbacks find nothing to do */
-		redisAsyncDisconnect(w->ac);
-	}
-	free_secret(w->password);
+	subscriber_stop(w->sub);
 	free(w);
 	a->wait = NULL;
 }

@@ -4,8 +4,9 @@
  * Signals: the task scripts PUBLISH "Q N" on codeq:ready (CODEQ_CH_READY
  * of keys.h) when N tasks of queue Q became ready (enqueue, promotion of
  * a delayed task, requeue).
- * One asynchronous hiredis connection (libev adapter) is subscribed to
- * that channel; the signalled queues collect for [notifier] coalesce
+ * A subscription to that channel on every store (common/subscriber.c:
+ * each queue publishes on the store holding it); the signalled queues
+ * collect for [notifier] coalesce
  * (50 ms), then their ready depth is read and each queue is assigned to
  * its subscribers (route.c): one POST per subscriber carries every queue
  * with work for it.  The depths are read over an asynchronous connection
@@ -14,7 +15,7 @@
  * go together in the next.  Short synchronous calls on a third
  * connection read the subscriptions (every second).
  *
- * Signals are advisory and get lost while the subscriber connection is
+ * Signals are advisory and get lost while a subscription's link is
  * down: after every (re)connect, and every [notifier] scan_interval, a
  * depth scan assigns the non-empty queues nobody was told about during
  * the last interval.
@@ -40,26 +41,24 @@
 #include "notifier.h"
 #include "notifier_route.h"
 #include "store.h"
-#include "store_async.h"
+#include "subscriber.h"
 #include "webhook.h"
 
 #define SUBS_REFRESH_MS 1000
-#define RECONNECT_MS 1000
 #define RETRY_MAX_S 64.0	/* longest wait before a retry (2^6 s) */
 
 struct notifier {
 	struct wh_proc proc;
 	const struct codeq_config *cfg;
 	struct wh_store store;
-	redisAsyncContext *ac;
-	int subscribed;
+	struct subscriber *sub;
 	struct http *http;
 	struct sign_key key;
 	int have_key;
 	struct route *route;
 	struct depth_reader *depth;
 	int64_t subs_at;
-	ev_timer coalesce, sends, scan, reconnect, refresh;
+	ev_timer coalesce, sends, scan, refresh;
 	struct strset signalled;	/* queues signalled this window */
 	struct strset told;		/* queues assigned lately, */
 	int64_t *told_at;		/* when (parallel to told.keys) */
@@ -94,7 +93,6 @@ struct send {
 };
 
 static void schedule_sends(struct notifier *n);
-static void subscribe_connect(struct notifier *n);
 
 /* ---- small helpers ----------------------------------------------- */
 
@@ -603,38 +601,27 @@ on_sends(struct ev_loop *loop, ev_timer *w, int revents)
 	schedule_sends(w->data);
 }
 
-/* ---- the subscriber connection ----------------------------------- */
+/* ---- the subscriptions ------------------------------------------ */
 
 static void
-on_message(redisAsyncContext *ac, void *reply, void *priv)
+on_subscribed(void *priv, const char *channel, size_t store)
 {
 	struct notifier *n = priv;
-	redisReply *r = reply;
-	char queue[128];
-	const char *msg, *sp;
-	size_t len;
 
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-	    r->element[0]->type != REDIS_REPLY_STRING)
-		return;
-	if (strcmp(r->element[0]->str, "subscribe") == 0) {
-		n->subscribed = 1;
-		log_info("listening", "channel", CODEQ_CH_READY);
-		/* Signals sent while we were away are lost: look. */
-		scan(n);
-		return;
-	}
-	if (strcmp(r->element[0]->str, "message") != 0 ||
-	    r->element[2]->type != REDIS_REPLY_STRING)
-		return;
-	msg = r->element[2]->str;
-	sp = strrchr(msg, ' ');
-	len = sp ? (size_t)(sp - msg) : strlen(msg);
-	if (len == 0 || len >= sizeof(queue))
-		return;
-	memcpy(queue, msg, len);
-	queue[len] = '\0';
-	if (!codeq_queue_name_valid(queue) || !route_wants(n->route, queue))
+	(void)store;
+	log_info("listening", "channel", channel);
+	/* Signals sent while we were away are lost: look. */
+	scan(n);
+}
+
+static void
+on_message(void *priv, const char *channel, const char *queue, long long cnt)
+{
+	struct notifier *n = priv;
+
+	(void)channel;
+	(void)cnt;
+	if (!route_wants(n->route, queue))
 		return;
 	if (strset_add(&n->signalled, queue, NULL) < 0)
 		return;		/* advisory: the depth scan finds it */
@@ -645,77 +632,19 @@ on_message(redisAsyncContext *ac, void *reply, void *priv)
 	}
 }
 
-static void
-on_connect(const redisAsyncContext *ac, int status)
+/* On every store: a queue's scripts publish on the one holding it. */
+static int
+subscribe(struct notifier *n)
 {
-	struct notifier *n = ac->data;
+	static const char *const channels[] = { CODEQ_CH_READY };
+	static const struct subscriber_cbs cbs = { on_subscribed, on_message };
+	char err[256];
 
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback. */
-		n->ac = NULL;
-		if (!n->proc.stopping)
-			ev_timer_start(n->proc.loop, &n->reconnect);
-	}
-}
-
-static void
-on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct notifier *n = ac->data;
-
-	n->ac = NULL;
-	n->subscribed = 0;
-	if (!n->proc.stopping) {
-		log_warning("subscriber connection lost: reconnecting");
-		ev_timer_start(n->proc.loop, &n->reconnect);
-	}
-}
-
-static void
-subscribe_connect(struct notifier *n)
-{
-	struct store_async a = {
-		.loop = n->proc.loop,
-		.select_db = 0,		/* channels are not per database */
-		.data = n,
-		.on_connect = on_connect,
-		.on_disconnect = on_disconnect,
-	};
-	char why[256];
-
-	if (n->ac != NULL || wh_store_ready(&n->store) < 0) {
-		if (n->ac == NULL)
-			ev_timer_start(n->proc.loop, &n->reconnect);
-		return;
-	}
-	/* The synchronous link's URL holds the password_file's password. */
-	a.url = &n->store.c->url;
-	if ((n->ac = store_async_connect(&a, NULL, why, sizeof(why))) == NULL) {
-		log_warning("subscriber connection failed", "error", why);
-		ev_timer_start(n->proc.loop, &n->reconnect);
-		return;
-	}
-	/* A subscriber only reads: without keepalive a store that vanished
-	 * (host down, link cut) would leave it waiting for ever, and only
-	 * the depth scan would find work meanwhile. */
-	if (n->store.c->url.path[0] == '\0' &&
-	    redisEnableKeepAlive(&n->ac->c) != REDIS_OK) {
-		log_warning("subscriber connection: no TCP keepalive",
-		    "error", n->ac->c.errstr);
-		/* Not fatal: the connection itself is fine. */
-		n->ac->c.err = 0;
-		n->ac->c.errstr[0] = '\0';
-	}
-	redisAsyncCommand(n->ac, on_message, n, "SUBSCRIBE %s", CODEQ_CH_READY);
-}
-
-static void
-on_reconnect(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct notifier *n = w->data;
-
-	ev_timer_stop(loop, w);
-	subscribe_connect(n);
+	n->sub = subscriber_start(n->proc.loop, n->cfg, channels, 1, &cbs, n,
+	    "work notifications", err, sizeof(err));
+	if (n->sub == NULL)
+		log_error("notifier: cannot subscribe", "error", err);
+	return n->sub == NULL ? -1 : 0;
 }
 
 /* ---- the process ------------------------------------------------- */
@@ -728,7 +657,8 @@ on_stop(struct wh_proc *p)
 	ev_timer_stop(p->loop, &n->coalesce);
 	ev_timer_stop(p->loop, &n->sends);
 	ev_timer_stop(p->loop, &n->scan);
-	ev_timer_stop(p->loop, &n->reconnect);
+	subscriber_stop(n->sub);	/* no callback after this */
+	n->sub = NULL;
 	ev_timer_stop(p->loop, &n->refresh);
 	/* WORK_AVAILABLE is advisory: nothing in flight is worth waiting
 	 * for at shutdown. */
@@ -758,11 +688,27 @@ setup(struct notifier *n, const struct codeq_config *cfg)
 	ev_timer_init(&n->coalesce, on_coalesce, 0., 0.);
 	ev_timer_init(&n->sends, on_sends, 0., 0.);
 	ev_timer_init(&n->scan, on_scan, scan_s, scan_s);
-	ev_timer_init(&n->reconnect, on_reconnect, RECONNECT_MS / 1000.0, 0.);
 	ev_timer_init(&n->refresh, on_refresh, 0., SUBS_REFRESH_MS / 1000.0);
 	n->coalesce.data = n->sends.data = n->scan.data = n;
-	n->reconnect.data = n->refresh.data = n;
+	n->refresh.data = n;
 	return 0;
+}
+
+static void
+notifier_free(struct notifier *n)
+{
+	subscriber_stop(n->sub);
+	depth_reader_free(n->depth);
+	http_free(n->http);
+	route_free(n->route);
+	strset_free(&n->signalled);
+	strset_free(&n->hosts);
+	free(n->host_busy);
+	strset_free(&n->told);
+	free(n->told_at);
+	wh_store_close(&n->store);
+	sign_key_clear(&n->key);
+	wh_proc_fini(&n->proc);
 }
 
 int
@@ -787,29 +733,16 @@ notifier_main(const struct codeq_config *cfg, int ipc_fd)
 		refresh_subs(&n);
 		ev_timer_start(n.proc.loop, &n.refresh);
 		ev_timer_start(n.proc.loop, &n.scan);
-		subscribe_connect(&n);
+		if (subscribe(&n) < 0) {
+			notifier_free(&n);
+			return 1;
+		}
 	}
 	wh_proc_ready(&n.proc);
 	log_info("notifier started", "enabled",
 	    cfg->notifier.enabled ? "yes" : "no", "signed",
 	    n.have_key ? "yes" : "no");
 	ev_run(n.proc.loop, 0);
-	if (n.ac) {
-		redisAsyncContext *ac = n.ac;
-
-		n.ac = NULL;
-		redisAsyncFree(ac);
-	}
-	depth_reader_free(n.depth);
-	http_free(n.http);
-	route_free(n.route);
-	strset_free(&n.signalled);
-	strset_free(&n.hosts);
-	free(n.host_busy);
-	strset_free(&n.told);
-	free(n.told_at);
-	wh_store_close(&n.store);
-	sign_key_clear(&n.key);
-	wh_proc_fini(&n.proc);
+	notifier_free(&n);
 	return 0;
 }
