@@ -73,7 +73,9 @@ typedef struct codeq_options {
 	 * first shard whose queues name it (exact names before globs), else,
 	 * with shard_hash, on the store that rendezvous hashing of its name
 	 * over the home and every shard picks, else on the home.  Global
-	 * records (the queue registry, subscriptions) live on the home. */
+	 * records (the queue registry, subscriptions) live on the home.
+	 * password is the home's only; codeq_connect connects every store
+	 * (one unreachable: CODEQ_ESTORE naming it, "shard b (URL): ..."). */
 	const struct codeq_shard *shards;
 	size_t nshards;
 	int shard_hash;

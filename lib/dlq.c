@@ -78,7 +78,7 @@ out:
 	if (out != NULL) {
 		codeq_tasks_free(out, *n);
 		*n = 0;
-		if (sent > 0 && c->rc != NULL) {
+		if (sent > 0) {
 			/* Replies may still be pending: drop the link. */
 			codeq_error e;
 			store_lost(c, &e);

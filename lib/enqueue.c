@@ -358,8 +358,7 @@ enqueue_round(codeq_t *c, const codeq_task_spec *specs, size_t from,
 			snprintf(res[i].msg, sizeof(res[i].msg),
 			    "store: connection lost, outcome unknown");
 		}
-	if (c->rc != NULL)
-		store_lost(c, &e);
+	store_lost(c, &e);
 	return cq_err(err, CODEQ_ESTORE, "store: connection lost during a "
 	    "batch (tasks %zu-%zu)", from, to - 1);
 }

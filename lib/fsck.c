@@ -179,8 +179,10 @@ scan_hashes(struct fsck *f, codeq_error *err)
 		return cq_err(err, CODEQ_EINVAL, "queue: name too long");
 	plen = strlen(pattern) - 1;	/* the prefix before the '*' */
 	do {
-		r = store_command(f->c, err, "SCAN %s MATCH %s COUNT %d",
-		    cursor, pattern, CHUNK);
+		/* SCAN has no key: it goes to the queue's store by name. */
+		r = store_link_command(f->c, store_link_of_queue(f->c,
+		    f->queue), err, "SCAN %s MATCH %s COUNT %d", cursor,
+		    pattern, CHUNK);
 		if (r == NULL)
 			return err->code;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -437,61 +439,90 @@ check_queue(struct fsck *f, codeq_error *err)
 	return code;
 }
 
-/* Queues known to codeq:queues plus those found by their seq key. */
+/* A queue q whose seq key is on store li: one to check when the registry
+ * lacks it (added to it on repair).  A queue whose keys are on a store
+ * the shard map does not put it on (the map changed under it) is
+ * reported; fsck cannot move it. */
 static int
-registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
+found_queue(struct fsck *f, size_t li, const char *q, char ***names,
+    size_t *n, codeq_error *err)
 {
-	char cursor[32] = "0", q[CODEQ_ID_MAX], **v;
-	redisReply *r;
-	size_t i, j;
-	int code, known;
+	size_t j, home = store_link_of_queue(f->c, q);
+	char why[sizeof(f->c->links[0].label) + 64];
+	redisReply *a;
+	char **v;
 
-	if ((code = codeq_queues(f->c, names, n, err)) != CODEQ_OK)
-		return code;
+	if (home != li) {
+		f->problems++;
+		snprintf(why, sizeof(why), "keys on %s, which is not the "
+		    "queue's store", f->c->links[li].label);
+		if (f->report != NULL)
+			f->report(f->arg, q, NULL, why, 0);
+	}
+	for (j = 0; j < *n; j++)
+		if (strcmp((*names)[j], q) == 0)
+			return CODEQ_OK;
+	f->problems++;
+	if (f->repair && (a = store_command(f->c, err, "SADD %s %s",
+	    CODEQ_KEY_QUEUES, q)) != NULL)
+		freeReplyObject(a);
+	if (f->report != NULL)
+		f->report(f->arg, q, NULL, "queue missing from " CODEQ_KEY_QUEUES,
+		    f->repair);
+	if ((v = realloc(*names, (*n + 2) * sizeof(*v))) == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	*names = v;
+	if ((v[*n] = strdup(q)) == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	(*n)++;
+	return CODEQ_OK;
+}
+
+/* The queues of store li, found by their seq keys. */
+static int
+scan_store(struct fsck *f, size_t li, char ***names, size_t *n,
+    codeq_error *err)
+{
+	char cursor[32] = "0", q[CODEQ_ID_MAX];
+	redisReply *r;
+	size_t i;
+	int code = CODEQ_OK;
+
 	do {
 		/* A prefix pattern: KVRocks matches SCAN patterns by prefix
 		 * only in some versions; the suffix is checked here. */
-		r = store_command(f->c, err, "SCAN %s MATCH %s COUNT %d",
+		r = store_link_command(f->c, li, err, "SCAN %s MATCH %s COUNT %d",
 		    cursor, CODEQ_KEY_ANY_QUEUE, CHUNK);
 		if (r == NULL)
 			return err->code;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 			freeReplyObject(r);
-			return cq_err(err, CODEQ_EPROTO, "store: bad SCAN reply");
+			return cq_err(err, CODEQ_EPROTO, "%s: bad SCAN reply",
+			    f->c->links[li].label);
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (i = 0; i < r->element[1]->elements; i++) {
+		for (i = 0; i < r->element[1]->elements && code == CODEQ_OK; i++)
 			if (key_seq_queue(r->element[1]->element[i]->str, q,
-			    sizeof(q)) < 0 || !codeq_queue_name_valid(q))
-				continue;
-			for (j = 0, known = 0; j < *n && !known; j++)
-				known = strcmp((*names)[j], q) == 0;
-			if (known)
-				continue;
-			f->problems++;
-			if (f->repair) {
-				redisReply *a = store_command(f->c, err,
-				    "SADD %s %s", CODEQ_KEY_QUEUES, q);
-				if (a != NULL)
-					freeReplyObject(a);
-			}
-			if (f->report != NULL)
-				f->report(f->arg, q, NULL,
-				    "queue missing from " CODEQ_KEY_QUEUES,
-				    f->repair);
-			v = realloc(*names, (*n + 2) * sizeof(*v));
-			if (v == NULL || (v[*n] = strdup(q)) == NULL) {
-				if (v != NULL)
-					*names = v;
-				freeReplyObject(r);
-				return cq_err(err, CODEQ_ENOMEM, "out of memory");
-			}
-			*names = v;
-			(*n)++;
-		}
+			    sizeof(q)) == 0 && codeq_queue_name_valid(q))
+				code = found_queue(f, li, q, names, n, err);
 		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-	return CODEQ_OK;
+	} while (code == CODEQ_OK && strcmp(cursor, "0") != 0);
+	return code;
+}
+
+/* Queues known to codeq:queues (on the home) plus those found by their
+ * seq key on any store. */
+static int
+registry(struct fsck *f, char ***names, size_t *n, codeq_error *err)
+{
+	size_t li;
+	int code;
+
+	if ((code = codeq_queues(f->c, names, n, err)) != CODEQ_OK)
+		return code;
+	for (li = 0; li < store_nlinks(f->c) && code == CODEQ_OK; li++)
+		code = scan_store(f, li, names, n, err);
+	return code;
 }
 
 int

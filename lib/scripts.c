@@ -40,32 +40,58 @@ script_sha(int i)
 }
 
 static int
-script_load(codeq_t *c, int i, codeq_error *err)
+script_load(codeq_t *c, size_t li, int i, codeq_error *err)
 {
+	struct store_link *l = &c->links[li];
 	redisReply *r;
 	int code = CODEQ_OK;
 
-	if (c->sha[i][0] != '\0')
+	if (l->sha[i][0] != '\0')
 		return CODEQ_OK;
-	r = store_command(c, err, "SCRIPT LOAD %s", script_defs[i].source);
+	r = store_link_command(c, li, err, "SCRIPT LOAD %s",
+	    script_defs[i].source);
 	if (r == NULL)
 		return err->code;
 	if (r->type == REDIS_REPLY_STRING && r->len == 40)
-		memcpy(c->sha[i], r->str, 41);
+		memcpy(l->sha[i], r->str, 41);
 	else if (r->type == REDIS_REPLY_ERROR)
-		code = cq_err(err, CODEQ_EPROTO, "store: SCRIPT LOAD %s: %s",
-		    script_defs[i].name, r->str);
+		code = cq_err(err, CODEQ_EPROTO, "%s: SCRIPT LOAD %s: %s",
+		    l->label, script_defs[i].name, r->str);
 	else
 		code = cq_err(err, CODEQ_EPROTO,
-		    "store: SCRIPT LOAD %s: unexpected reply",
+		    "%s: SCRIPT LOAD %s: unexpected reply", l->label,
 		    script_defs[i].name);
 	freeReplyObject(r);
 	return code;
 }
 
+/* The store of a call: its keys' (every script's keys are one queue's,
+ * so they must agree: a call whose keys span stores is refused rather
+ * than run where some of its keys are not). */
+static int
+script_link(codeq_t *c, const char *name, int nkeys, const char *const *args,
+    const size_t *lens, size_t *li, codeq_error *err)
+{
+	size_t k, l;
+
+	*li = 0;
+	if (c->nlinks == 1)
+		return CODEQ_OK;
+	for (k = 0; k < (size_t)nkeys; k++) {
+		l = store_link_of_key(c, args[k] ? args[k] : "",
+		    lens ? lens[k] : args[k] ? strlen(args[k]) : 0);
+		if (k > 0 && l != *li)
+			return cq_err(err, CODEQ_EINVAL, "script %s: its keys "
+			    "are on different stores (%s and %s)", name,
+			    c->links[*li].label, c->links[l].label);
+		*li = l;
+	}
+	return CODEQ_OK;
+}
+
 /* Builds EVALSHA sha nkeys args... into freshly allocated arrays. */
 static int
-build_argv(codeq_t *c, int i, int nkeys, int nargs, const char *const *args,
+build_argv(const char *sha, int nkeys, int nargs, const char *const *args,
     const size_t *lens, char *nkeys_buf, const char ***av, size_t **al)
 {
 	int k;
@@ -79,7 +105,7 @@ build_argv(codeq_t *c, int i, int nkeys, int nargs, const char *const *args,
 	}
 	snprintf(nkeys_buf, 16, "%d", nkeys);
 	(*av)[0] = "EVALSHA";
-	(*av)[1] = c->sha[i];
+	(*av)[1] = sha;
 	(*av)[2] = nkeys_buf;
 	for (k = 0; k < 3; k++)
 		(*al)[k] = strlen((*av)[k]);
@@ -106,20 +132,22 @@ script_run(codeq_t *c, const char *name, int nkeys, int nargs,
 {
 	redisReply *r = NULL;
 	const char **av;
-	size_t *al;
+	size_t *al, li;
 	char nk[16];
 	int i, tries;
 
-	if ((i = lookup(name, err)) < 0)
+	if ((i = lookup(name, err)) < 0 ||
+	    script_link(c, name, nkeys, args, lens, &li, err) != CODEQ_OK)
 		return NULL;
 	for (tries = 0; tries < 2; tries++) {
-		if (script_load(c, i, err) != CODEQ_OK)
+		if (script_load(c, li, i, err) != CODEQ_OK)
 			return NULL;
-		if (build_argv(c, i, nkeys, nargs, args, lens, nk, &av, &al)) {
+		if (build_argv(c->links[li].sha[i], nkeys, nargs, args, lens,
+		    nk, &av, &al)) {
 			cq_err(err, CODEQ_ENOMEM, "out of memory");
 			return NULL;
 		}
-		r = store_argv(c, nargs + 3, av, al, err);
+		r = store_link_argv(c, li, nargs + 3, av, al, err);
 		free(av);
 		free(al);
 		if (r == NULL || !script_is_noscript(r))
@@ -127,10 +155,10 @@ script_run(codeq_t *c, const char *name, int nkeys, int nargs,
 		/* The store forgot the script (restart, SCRIPT FLUSH). */
 		freeReplyObject(r);
 		r = NULL;
-		c->sha[i][0] = '\0';
+		c->links[li].sha[i][0] = '\0';
 	}
-	cq_err(err, CODEQ_EPROTO, "store: script %s: NOSCRIPT after reload",
-	    name);
+	cq_err(err, CODEQ_EPROTO, "%s: script %s: NOSCRIPT after reload",
+	    c->links[li].label, name);
 	return NULL;
 }
 
@@ -139,17 +167,19 @@ script_append(codeq_t *c, const char *name, int nkeys, int nargs,
     const char *const *args, const size_t *lens, codeq_error *err)
 {
 	const char **av;
-	size_t *al;
+	size_t *al, li;
 	char nk[16];
 	int i, code;
 
 	if ((i = lookup(name, err)) < 0)
 		return err->code;
-	if ((code = script_load(c, i, err)) != CODEQ_OK)
+	if ((code = script_link(c, name, nkeys, args, lens, &li, err)) !=
+	    CODEQ_OK || (code = script_load(c, li, i, err)) != CODEQ_OK)
 		return code;
-	if (build_argv(c, i, nkeys, nargs, args, lens, nk, &av, &al))
+	if (build_argv(c->links[li].sha[i], nkeys, nargs, args, lens, nk,
+	    &av, &al))
 		return cq_err(err, CODEQ_ENOMEM, "out of memory");
-	code = store_append_argv(c, nargs + 3, av, al, err);
+	code = store_link_append_argv(c, li, nargs + 3, av, al, err);
 	free(av);
 	free(al);
 	return code;
@@ -243,6 +273,7 @@ script_pipeline_v(codeq_t *c, const char *name, const int *nkeys,
     const int *nargs, size_t stride, size_t n, const char *const **argvs,
     redisReply **replies, codeq_error *err)
 {
+	char why[sizeof(err->msg)];
 	size_t i;
 	int code;
 
@@ -278,8 +309,10 @@ lost:
 			freeReplyObject(replies[i]);
 		replies[i] = NULL;
 	}
-	if (c->rc != NULL)
-		store_lost(c, err);
-	return cq_err(err, CODEQ_ESTORE, "store: connection lost during a "
-	    "pipelined %s", name);
+	/* Keep what went wrong (which store), then drop what still owes
+	 * replies. */
+	snprintf(why, sizeof(why), "%s", err->msg);
+	store_lost(c, NULL);
+	return cq_err(err, err->code == CODEQ_EINVAL ? CODEQ_EINVAL : CODEQ_ESTORE,
+	    "%s (during a pipelined %s)", why, name);
 }

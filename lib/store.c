@@ -1,7 +1,8 @@
 /*
- * store.c: the blocking connection of a codeq_t: connect (with timeout,
- * AUTH, SELECT), command timeout, and reconnection with exponential
- * backoff after a lost link.
+ * store.c: the blocking connections of a codeq_t, one link per store (the
+ * home and each shard): connect (with timeout, AUTH, SELECT), command
+ * timeout, and reconnection with exponential backoff after a lost link.
+ * Sending commands and routing them is store_cmd.c's.
  */
 #include "backoff.h"
 #include "config.h"
@@ -51,12 +52,6 @@ sleep_ms(int64_t ms)
  * writes what is there) or cannot hurt (SIGPIPE ignored by the process,
  * as codeq's own programs do: one sigaction query instead of four calls).
  */
-struct pipe_guard {
-	sigset_t old;
-	int was_pending;
-	int active;
-};
-
 static int
 pipe_ignored(void)
 {
@@ -65,7 +60,7 @@ pipe_ignored(void)
 	return sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 }
 
-static void
+void
 pipe_block(struct pipe_guard *g)
 {
 	sigset_t set, pending;
@@ -80,7 +75,7 @@ pipe_block(struct pipe_guard *g)
 	pthread_sigmask(SIG_BLOCK, &set, &g->old);
 }
 
-static void
+void
 pipe_unblock(struct pipe_guard *g)
 {
 	static const struct timespec zero = { 0, 0 };
@@ -98,80 +93,37 @@ pipe_unblock(struct pipe_guard *g)
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+
 static int
-handshake_check(codeq_t *c, redisContext *rc, redisReply *r, const char *what,
-    codeq_error *err)
+handshake_check(const struct store_link *l, redisContext *rc, redisReply *r,
+    const char *what, codeq_error *err)
 {
 	int code = CODEQ_OK;
 
 	if (r == NULL)
-		code = cq_err(err, CODEQ_ESTORE, "store %s: %s: %s",
-		    c->url.where, what,
+		code = cq_err(err, CODEQ_ESTORE, "%s: %s: %s", l->label, what,
 		    rc->err == REDIS_ERR_IO && (errno == EAGAIN ||
 		    errno == EWOULDBLOCK) ? "timed out" : rc->errstr);
 	else if (r->type == REDIS_REPLY_ERROR && strcmp(what, "AUTH") == 0 &&
-	    c->url.user[0] != '\0' && strstr(r->str, "wrong number of arg"))
-		code = cq_err(err, CODEQ_EAUTH, "store %s: the store refused the "
+	    l->url->user[0] != '\0' && strstr(r->str, "wrong number of arg"))
+		code = cq_err(err, CODEQ_EAUTH, "%s: the store refused the "
 		    "password: it has no ACL users (KVRocks?): give the password "
-		    "without a user: %s", c->url.where, r->str);
+		    "without a user: %s", l->label, r->str);
 	else if (r->type == REDIS_REPLY_ERROR && strcmp(what, "AUTH") == 0)
-		code = cq_err(err, CODEQ_EAUTH, "store %s: the store refused "
-		    "the password: %s", c->url.where, r->str);
+		code = cq_err(err, CODEQ_EAUTH, "%s: the store refused "
+		    "the password: %s", l->label, r->str);
 	else if (r->type == REDIS_REPLY_ERROR &&
 	    strncmp(r->str, "NOAUTH", 6) == 0)
-		code = cq_err(err, CODEQ_EAUTH, "store %s: the store wants a "
-		    "password and none was given: %s", c->url.where, r->str);
+		code = cq_err(err, CODEQ_EAUTH, "%s: the store wants a "
+		    "password and none was given: %s", l->label, r->str);
 	else if (r->type == REDIS_REPLY_ERROR)
-		code = cq_err(err, CODEQ_ESTORE, "store %s: %s: %s",
-		    c->url.where, what, r->str);
+		code = cq_err(err, CODEQ_ESTORE, "%s: %s: %s", l->label, what,
+		    r->str);
 	if (r != NULL)
 		freeReplyObject(r);
 	return code;
 }
 
-static int handshake(codeq_t *, redisContext *, codeq_error *);
-
-/* One connection attempt, bounded by the connect timeout for the TCP
- * connect and for the handshake (AUTH, SELECT, PING). */
-static int
-connect_once(codeq_t *c, codeq_error *err)
-{
-	struct pipe_guard g;
-	redisContext *rc;
-	int code;
-
-	rc = store_url_connect(&c->url, ms_tv(c->connect_timeout_ms));
-	if (rc == NULL)
-		return cq_err(err, CODEQ_ENOMEM, "store: out of memory");
-	if (rc->err) {
-		code = cq_err(err, CODEQ_ESTORE, "store %s: %s", c->url.where,
-		    rc->errstr);
-		redisFree(rc);
-		return code;
-	}
-	/* hiredis opens its socket without SOCK_CLOEXEC: a program this
-	 * process starts must not inherit an authenticated connection. */
-	if (fcntl(rc->fd, F_SETFD, FD_CLOEXEC) < 0) {
-		code = cq_err(err, CODEQ_ESTORE, "store: fcntl: %s", strerror(errno));
-		redisFree(rc);
-		return code;
-	}
-	redisSetTimeout(rc, ms_tv(c->connect_timeout_ms));
-	pipe_block(&g);
-	code = handshake(c, rc, err);
-	pipe_unblock(&g);
-	if (code != CODEQ_OK) {
-		redisFree(rc);
-		return code;
-	}
-	redisSetTimeout(rc, ms_tv(c->command_timeout_ms));
-	if (c->url.path[0] == '\0')	/* a socket has no keepalive */
-		redisEnableKeepAlive(rc);
-	c->rc = rc;
-	return CODEQ_OK;
-}
-
-/* AUTH, SELECT, PING on a fresh connection. */
 /*
  * KVRocks answers SELECT with OK and ignores it: every database number is
  * the same keyspace (namespaces, chosen by the AUTH token, separate
@@ -179,58 +131,100 @@ connect_once(codeq_t *c, codeq_error *err)
  * database 0's queues, so it is refused; INFO server names the server.
  */
 static int
-db_is_real(codeq_t *c, redisContext *rc, codeq_error *err)
+db_is_real(const struct store_link *l, redisContext *rc, codeq_error *err)
 {
 	redisReply *r = redisCommand(rc, "INFO server");
 	int kvrocks;
 
 	if (r == NULL || r->type != REDIS_REPLY_STRING)
-		return handshake_check(c, rc, r, "INFO", err);
+		return handshake_check(l, rc, r, "INFO", err);
 	kvrocks = strstr(r->str, "kvrocks_version:") != NULL;
 	freeReplyObject(r);
 	if (kvrocks)
-		return cq_err(err, CODEQ_EINVAL, "store %s is KVRocks, which "
+		return cq_err(err, CODEQ_EINVAL, "%s is KVRocks, which "
 		    "has no database %d (SELECT is ignored there): use /0, and a "
 		    "KVRocks namespace token as the password to separate "
-		    "deployments", c->url.where, c->url.db);
+		    "deployments", l->label, l->url->db);
 	return CODEQ_OK;
 }
 
+/* AUTH, SELECT, PING on a fresh connection. */
 static int
-handshake(codeq_t *c, redisContext *rc, codeq_error *err)
+handshake(const struct store_link *l, redisContext *rc, codeq_error *err)
 {
+	const struct store_url *u = l->url;
 	redisReply *r;
 	int code;
 
-	if (c->url.password[0] != '\0') {
-		r = c->url.user[0] != '\0' ?
-		    redisCommand(rc, "AUTH %s %s", c->url.user, c->url.password) :
-		    redisCommand(rc, "AUTH %s", c->url.password);
-		if ((code = handshake_check(c, rc, r, "AUTH", err)) != CODEQ_OK)
+	if (u->password[0] != '\0') {
+		r = u->user[0] != '\0' ?
+		    redisCommand(rc, "AUTH %s %s", u->user, u->password) :
+		    redisCommand(rc, "AUTH %s", u->password);
+		if ((code = handshake_check(l, rc, r, "AUTH", err)) != CODEQ_OK)
 			return code;
 	}
-	if (c->url.db != 0) {
-		r = redisCommand(rc, "SELECT %d", c->url.db);
-		if ((code = handshake_check(c, rc, r, "SELECT", err)) != CODEQ_OK)
+	if (u->db != 0) {
+		r = redisCommand(rc, "SELECT %d", u->db);
+		if ((code = handshake_check(l, rc, r, "SELECT", err)) != CODEQ_OK)
 			return code;
-		if ((code = db_is_real(c, rc, err)) != CODEQ_OK)
+		if ((code = db_is_real(l, rc, err)) != CODEQ_OK)
 			return code;
 	}
 	r = redisCommand(rc, "PING");
-	return handshake_check(c, rc, r, "PING", err);
+	return handshake_check(l, rc, r, "PING", err);
+}
+
+/* One connection attempt, bounded by the connect timeout for the TCP
+ * connect and for the handshake (AUTH, SELECT, PING). */
+static int
+connect_once(codeq_t *c, struct store_link *l, codeq_error *err)
+{
+	struct pipe_guard g;
+	redisContext *rc;
+	int code;
+
+	rc = store_url_connect(l->url, ms_tv(c->connect_timeout_ms));
+	if (rc == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "%s: out of memory", l->label);
+	if (rc->err) {
+		code = cq_err(err, CODEQ_ESTORE, "%s: %s", l->label, rc->errstr);
+		goto fail;
+	}
+	/* hiredis opens its socket without SOCK_CLOEXEC: a program this
+	 * process starts must not inherit an authenticated connection. */
+	if (fcntl(rc->fd, F_SETFD, FD_CLOEXEC) < 0) {
+		code = cq_err(err, CODEQ_ESTORE, "%s: fcntl: %s", l->label,
+		    strerror(errno));
+		goto fail;
+	}
+	redisSetTimeout(rc, ms_tv(c->connect_timeout_ms));
+	pipe_block(&g);
+	code = handshake(l, rc, err);
+	pipe_unblock(&g);
+	if (code != CODEQ_OK)
+		goto fail;
+	redisSetTimeout(rc, ms_tv(c->command_timeout_ms));
+	if (l->url->path[0] == '\0')	/* a socket has no keepalive */
+		redisEnableKeepAlive(rc);
+	l->rc = rc;
+	return CODEQ_OK;
+fail:
+	redisFree(rc);
+	return code;
 }
 
 int
-store_ensure(codeq_t *c, codeq_error *err)
+store_link_ensure(codeq_t *c, size_t li, codeq_error *err)
 {
+	struct store_link *l = &c->links[li];
 	int i, code = CODEQ_ESTORE;
 
-	if (c->rc != NULL)
+	if (l->rc != NULL)
 		return CODEQ_OK;
 	for (i = 0; i <= c->reconnect_attempts; i++) {
 		if (i > 0)
 			sleep_ms(backoff_ms(i, 100, 2000));
-		code = connect_once(c, err);
+		code = connect_once(c, l, err);
 		/* A refusal in the middle of calls (a rotated password) is
 		 * an unavailable store to the caller, which retries later;
 		 * the message still says what happened. */
@@ -246,26 +240,111 @@ store_ensure(codeq_t *c, codeq_error *err)
 }
 
 int
-store_lost(codeq_t *c, codeq_error *err)
+store_link_lost(codeq_t *c, size_t li, codeq_error *err)
 {
+	struct store_link *l = &c->links[li];
 	const char *why = "connection lost";
 	int code;
 
-	if (c->rc != NULL) {
-		if (c->rc->err == REDIS_ERR_IO && (errno == EAGAIN ||
+	if (l->rc != NULL) {
+		if (l->rc->err == REDIS_ERR_IO && (errno == EAGAIN ||
 		    errno == EWOULDBLOCK))
 			why = "command timed out";
-		else if (c->rc->err == REDIS_ERR_EOF)
+		else if (l->rc->err == REDIS_ERR_EOF)
 			why = "connection closed by the store";
-		else if (c->rc->err)
-			why = c->rc->errstr;
+		else if (l->rc->err)
+			why = l->rc->errstr;
 	}
-	code = cq_err(err, CODEQ_ESTORE, "store %s: %s", c->url.where, why);
-	if (c->rc != NULL) {
-		redisFree(c->rc);
-		c->rc = NULL;
+	code = cq_err(err, CODEQ_ESTORE, "%s: %s", l->label, why);
+	if (l->rc != NULL) {
+		redisFree(l->rc);
+		l->rc = NULL;
 	}
 	return code;
+}
+
+/* Parses url into link l, named label ("store HOST:PORT" for the home,
+ * whose messages stay what they were before shards). */
+static int
+link_init(struct store_link *l, struct store_url *u, const char *url,
+    const char *shard, const char *password, codeq_error *err)
+{
+	char redacted[256];
+	int code;
+
+	l->url = u;
+	if ((code = store_url_parse(url, l->url, err)) != CODEQ_OK) {
+		if (shard != NULL && err != NULL) {
+			snprintf(redacted, sizeof(redacted), "%s", err->msg);
+			cq_err(err, code, "shard %s: %s", shard, redacted);
+		}
+		return code;
+	}
+	if (password != NULL) {
+		if (strlen(password) >= sizeof(l->url->password))
+			return cq_err(err, CODEQ_EINVAL, "%s%spassword: too "
+			    "long", shard ? shard : "", shard ? ": " : "");
+		strcpy(l->url->password, password);
+	}
+	store_url_redact(url, redacted, sizeof(redacted));
+	if (shard == NULL)
+		snprintf(l->label, sizeof(l->label), "store %s", l->url->where);
+	else
+		snprintf(l->label, sizeof(l->label), "shard %s (%s)", shard,
+		    redacted);
+	l->sha = calloc(script_ndefs ? script_ndefs : 1, sizeof(*l->sha));
+	if (l->sha == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	return CODEQ_OK;
+}
+
+static void
+options(codeq_t *c, const codeq_options *opt)
+{
+	c->connect_timeout_ms = STORE_DEFAULT_CONNECT_TIMEOUT_MS;
+	c->command_timeout_ms = STORE_DEFAULT_COMMAND_TIMEOUT_MS;
+	c->reconnect_attempts = STORE_DEFAULT_RECONNECT_ATTEMPTS;
+	c->max_payload = STORE_DEFAULT_MAX_PAYLOAD;
+	c->retention_ms = STORE_DEFAULT_RETENTION_MS;
+	if (opt == NULL)
+		return;
+	if (opt->connect_timeout_ms > 0)
+		c->connect_timeout_ms = opt->connect_timeout_ms;
+	if (opt->command_timeout_ms > 0)
+		c->command_timeout_ms = opt->command_timeout_ms;
+	if (opt->reconnect_attempts > 0)
+		c->reconnect_attempts = opt->reconnect_attempts;
+	else if (opt->reconnect_attempts < 0)
+		c->reconnect_attempts = 0;	/* event loops: no sleeping */
+	if (opt->max_payload > 0)
+		c->max_payload = opt->max_payload;
+	if (opt->retention_ms > 0)
+		c->retention_ms = opt->retention_ms;
+}
+
+/* The map and one link per store, not connected yet. */
+static int
+links_init(codeq_t *c, const char *url, const codeq_options *opt,
+    codeq_error *err)
+{
+	size_t n = opt != NULL ? opt->nshards : 0, i;
+	int code;
+
+	if (n > 0 && (code = shardmap_build(&c->map, opt->shards, n,
+	    opt->shard_hash, err)) != CODEQ_OK)
+		return code;
+	if ((c->links = calloc(n + 1, sizeof(*c->links))) == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	c->nlinks = n + 1;
+	if ((code = link_init(&c->links[0], &c->url, url, NULL,
+	    opt != NULL ? opt->password : NULL, err)) != CODEQ_OK)
+		return code;
+	for (i = 1; i <= n; i++)
+		if ((code = link_init(&c->links[i], &c->links[i].own,
+		    c->map->urls[i],
+		    c->map->names[i], c->map->passwords[i], err)) != CODEQ_OK)
+			return code;
+	return CODEQ_OK;
 }
 
 int
@@ -273,51 +352,23 @@ codeq_connect(const char *url, const codeq_options *opt, codeq_t **out,
     codeq_error *err)
 {
 	codeq_t *c;
+	size_t i;
 	int code;
 
 	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return cq_err(err, CODEQ_ENOMEM, "out of memory");
-	if ((code = store_url_parse(url, &c->url, err)) != CODEQ_OK)
+	options(c, opt);
+	if ((code = links_init(c, url, opt, err)) != CODEQ_OK)
 		goto fail;
-	c->connect_timeout_ms = STORE_DEFAULT_CONNECT_TIMEOUT_MS;
-	c->command_timeout_ms = STORE_DEFAULT_COMMAND_TIMEOUT_MS;
-	c->reconnect_attempts = STORE_DEFAULT_RECONNECT_ATTEMPTS;
-	c->max_payload = STORE_DEFAULT_MAX_PAYLOAD;
-	c->retention_ms = STORE_DEFAULT_RETENTION_MS;
-	if (opt != NULL) {
-		if (opt->connect_timeout_ms > 0)
-			c->connect_timeout_ms = opt->connect_timeout_ms;
-		if (opt->command_timeout_ms > 0)
-			c->command_timeout_ms = opt->command_timeout_ms;
-		if (opt->reconnect_attempts > 0)
-			c->reconnect_attempts = opt->reconnect_attempts;
-		else if (opt->reconnect_attempts < 0)
-			c->reconnect_attempts = 0;	/* event loops: no sleeping */
-		if (opt->max_payload > 0)
-			c->max_payload = opt->max_payload;
-		if (opt->retention_ms > 0)
-			c->retention_ms = opt->retention_ms;
-		if (opt->password != NULL) {
-			if (strlen(opt->password) >= sizeof(c->url.password)) {
-				code = cq_err(err, CODEQ_EINVAL,
-				    "password: too long");
-				goto fail;
-			}
-			strcpy(c->url.password, opt->password);
-		}
-	}
-	c->sha = calloc(script_ndefs ? script_ndefs : 1, sizeof(*c->sha));
-	if (c->sha == NULL) {
-		code = cq_err(err, CODEQ_ENOMEM, "out of memory");
-		goto fail;
-	}
 	c->rand_state = (unsigned int)time(NULL) ^ ((unsigned int)getpid() << 16);
-	/* The first connection is tried once: an unreachable store is an
-	 * error within the connect timeout, not after the retries. */
-	if ((code = connect_once(c, err)) != CODEQ_OK)
-		goto fail;
+	/* The first connection to each store is tried once: an unreachable
+	 * store is an error within the connect timeout, not after the
+	 * retries; a shard map naming one is an error now, not at the
+	 * first call on its queues. */
+	for (i = 0; i < c->nlinks; i++)
+		if ((code = connect_once(c, &c->links[i], err)) != CODEQ_OK)
+			goto fail;
 	*out = c;
 	return CODEQ_OK;
 fail:
@@ -332,112 +383,30 @@ codeq_close(codeq_t *c)
 
 	if (c == NULL)
 		return;
-	if (c->rc != NULL)
-		redisFree(c->rc);
+	for (i = 0; c->links != NULL && i < c->nlinks; i++) {
+		if (c->links[i].rc != NULL)
+			redisFree(c->links[i].rc);
+		free(c->links[i].sha);
+		explicit_bzero(c->links[i].own.password,
+		    sizeof(c->links[i].own.password));
+	}
 	for (i = 0; i < c->nknown; i++)
 		free(c->known[i]);
-	free(c->sha);
 	explicit_bzero(c->url.password, sizeof(c->url.password));
+	free(c->links);
+	free(c->fifo);
+	shardmap_free(c->map);
 	free(c);
 }
 
-redisReply *
-store_command(codeq_t *c, codeq_error *err, const char *fmt, ...)
+size_t
+codeq_shard_of(codeq_t *c, const char *queue, const char **name)
 {
-	struct pipe_guard g;
-	redisReply *r;
-	va_list ap;
+	size_t i = c != NULL ? shardmap_route(c->map, queue) : 0;
 
-	if (store_ensure(c, err) != CODEQ_OK)
-		return NULL;
-	pipe_block(&g);
-	va_start(ap, fmt);
-	r = redisvCommand(c->rc, fmt, ap);
-	va_end(ap);
-	pipe_unblock(&g);
-	if (r == NULL)
-		store_lost(c, err);
-	return r;
-}
-
-redisReply *
-store_argv(codeq_t *c, int argc, const char **argv, const size_t *lens,
-    codeq_error *err)
-{
-	struct pipe_guard g;
-	redisReply *r;
-
-	if (store_ensure(c, err) != CODEQ_OK)
-		return NULL;
-	pipe_block(&g);
-	r = redisCommandArgv(c->rc, argc, argv, lens);
-	pipe_unblock(&g);
-	if (r == NULL)
-		store_lost(c, err);
-	return r;
-}
-
-int
-store_append_argv(codeq_t *c, int argc, const char **argv, const size_t *lens,
-    codeq_error *err)
-{
-	int code;
-
-	if ((code = store_ensure(c, err)) != CODEQ_OK)
-		return code;
-	if (redisAppendCommandArgv(c->rc, argc, argv, lens) != REDIS_OK)
-		return cq_err(err, CODEQ_ENOMEM, "store: cannot queue a command");
-	return CODEQ_OK;
-}
-
-int
-store_append_command(codeq_t *c, codeq_error *err, const char *fmt, ...)
-{
-	va_list ap;
-	int code;
-
-	if ((code = store_ensure(c, err)) != CODEQ_OK)
-		return code;
-	va_start(ap, fmt);
-	code = redisvAppendCommand(c->rc, fmt, ap);
-	va_end(ap);
-	if (code != REDIS_OK)
-		return cq_err(err, CODEQ_ENOMEM, "store: cannot queue a command");
-	return CODEQ_OK;
-}
-
-redisReply *
-store_get_reply(codeq_t *c, codeq_error *err)
-{
-	struct pipe_guard g;
-	void *r = NULL;
-	int rc;
-
-	if (c->rc == NULL) {
-		cq_err(err, CODEQ_ESTORE, "store: connection lost");
-		return NULL;
-	}
-	if (sdslen(c->rc->obuf) == 0) {
-		/* Nothing to write: a buffered reply or a read only. */
-		rc = redisGetReply(c->rc, &r);
-	} else {
-		pipe_block(&g);
-		rc = redisGetReply(c->rc, &r);
-		pipe_unblock(&g);
-	}
-	if (rc != REDIS_OK || r == NULL) {
-		store_lost(c, err);
-		return NULL;
-	}
-	return r;
-}
-
-int
-store_reply_ok(const redisReply *r, const char *what, codeq_error *err)
-{
-	if (r->type == REDIS_REPLY_ERROR)
-		return cq_err(err, CODEQ_EPROTO, "store: %s: %s", what, r->str);
-	return CODEQ_OK;
+	if (name != NULL)
+		*name = i == 0 ? SHARDMAP_HOME : c->map->names[i];
+	return i;
 }
 
 int
