@@ -88,16 +88,21 @@ check_shard(const struct codeq_shard *s, size_t i,
 	return CODEQ_OK;
 }
 
+/* The map keeps its own copy of q: the caller's options may be freed
+ * once codeq_connect returns. */
 static int
 add_rule(struct shardmap *m, const char *q, size_t store, codeq_error *err)
 {
+	char *own;
 	size_t i;
 
 	if (is_glob(q)) {
 		if (!glob_valid(q))
 			return map_err(err, CODEQ_EINVAL, "shard '%s': invalid "
 			    "queue pattern '%.100s'", m->names[store], q);
-		m->globs[m->nglobs].queue = q;
+		if ((own = strdup(q)) == NULL)
+			return map_err(err, CODEQ_ENOMEM, "out of memory");
+		m->globs[m->nglobs].queue = own;
 		m->globs[m->nglobs++].store = store;
 		return CODEQ_OK;
 	}
@@ -109,7 +114,9 @@ add_rule(struct shardmap *m, const char *q, size_t store, codeq_error *err)
 			return map_err(err, CODEQ_EINVAL, "queue '%s' is "
 			    "claimed by shards %s and %s", q,
 			    m->names[m->exact[i].store], m->names[store]);
-	m->exact[m->nexact].queue = q;
+	if ((own = strdup(q)) == NULL)
+		return map_err(err, CODEQ_ENOMEM, "out of memory");
+	m->exact[m->nexact].queue = own;
 	m->exact[m->nexact++].store = store;
 	return CODEQ_OK;
 }
@@ -200,6 +207,10 @@ shardmap_free(struct shardmap *m)
 	free(m->names);
 	free(m->urls);
 	free(m->passwords);
+	for (i = 0; m->exact != NULL && i < m->nexact; i++)
+		free((char *)m->exact[i].queue);
+	for (i = 0; m->globs != NULL && i < m->nglobs; i++)
+		free((char *)m->globs[i].queue);
 	free(m->exact);
 	free(m->globs);
 	free(m);

@@ -26,7 +26,7 @@
 #define SHARDMAP_HOME "home"
 
 struct shardmap_rule {
-	const char *queue;	/* a name or a glob (points into names) */
+	const char *queue;	/* a name or a glob (the map's copy) */
 	size_t store;		/* 1.. */
 };
 

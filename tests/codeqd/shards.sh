@@ -15,6 +15,7 @@ start_redis; P_C=$REDIS_PORT; U_C=$REDIS_URL
 start_redis; P_H=$REDIS_PORT	# the home, last: REDIS_URL and rcli are its
 api_token p1 producer
 API_PORT=$(free_port)
+API_URL="http://127.0.0.1:$API_PORT/v1/codeq"
 QUEUES="q0 q1 q2 q3 q4 q5 q6 q7 q8 q9 pinned"
 write_conf "$T_DIR/c.conf" <<EOC
 [shard b]
@@ -47,7 +48,9 @@ wait_done() { wait_for 20 done_task "$1" || fail "$1 did not complete: $(cq get 
 # Where each queue is, from the stores themselves.
 holder() {
 	for p in $P_H $P_B $P_C; do
-		[ "$(redis-cli -p "$p" EXISTS "codeq:{$1}:seq")" = 1 ] && echo "$p"
+		if [ "$(redis-cli -p "$p" EXISTS "codeq:{$1}:seq")" = 1 ]; then
+			echo "$p"
+		fi
 	done
 }
 
@@ -81,7 +84,7 @@ assert_eq "no registry on shard c" 0 "$(redis-cli -p "$P_C" SCARD codeq:queues)"
 
 # A delayed task on a queue some shard holds: promoted by codeqd, run.
 for q in $QUEUES; do
-	[ "$(holder "$q")" = "$P_C" ] && { onc=$q; break; }
+	if [ "$(holder "$q")" = "$P_C" ]; then onc=$q; break; fi
 done
 id=$(cq enqueue "$onc" --delay 1s --payload '{"op":"echo"}')
 wait_done "$id"

@@ -207,6 +207,26 @@ START_TEST(validation)
 }
 END_TEST
 
+/* The map outlives the options it was built from (codeqd and the CLI
+ * free them once connected): it holds copies. */
+START_TEST(owns_its_rules)
+{
+	char *names[] = { strdup("jobs"), strdup("mail-*") };
+	struct codeq_shard s = { "b", "redis://b", NULL,
+	    (const char *const *)names, 2 };
+	struct shardmap *m = build(&s, 1, 0);
+
+	memset(names[0], 'x', 4);
+	memset(names[1], 'x', 6);
+	free(names[0]);
+	free(names[1]);
+	ck_assert_uint_eq(shardmap_route(m, "jobs"), 1);
+	ck_assert_uint_eq(shardmap_route(m, "mail-out"), 1);
+	ck_assert_uint_eq(shardmap_route(m, "xxxx"), 0);
+	shardmap_free(m);
+}
+END_TEST
+
 START_TEST(no_shards)
 {
 	struct shardmap *m = build(NULL, 0, 1);
@@ -223,7 +243,8 @@ main(void)
 {
 	const TTest *tests[] = {
 		explicit_rules, hash_spread, hash_add_remove,
-		explicit_before_hash, route_key, validation, no_shards,
+		explicit_before_hash, route_key, validation, owns_its_rules,
+		no_shards,
 	};
 
 	return unit_run("shardmap", tests, sizeof(tests) / sizeof(tests[0]));
