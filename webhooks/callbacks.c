@@ -44,8 +44,8 @@
 #include "log.h"
 #include "keys.h"
 #include "scripts_async.h"
-#include "store_async.h"
 #include "store.h"
+#include "store_links.h"
 #include "webhook.h"
 
 #define BODY_SOFT_MAX (1024 * 1024)	/* a batch stops growing past this */
@@ -89,12 +89,12 @@ struct cbp {
 	int64_t visibility_ms;
 	struct call *pend;		/* calls for the next round trip */
 	size_t npend, cappend;
-	/* The asynchronous connection the outbox scripts run on, so that
-	 * requests go on while the store works; up to ROUNDS_MAX round
-	 * trips in flight, so that the store works on the next one while
-	 * this process turns the last one's items into requests. */
-	redisAsyncContext *ac;
-	int ac_broken;			/* going away: do not use */
+	/* The asynchronous connections the outbox scripts run on (one per
+	 * store, each call to the store of its queue), so that requests go
+	 * on while the stores work; up to ROUNDS_MAX round trips in
+	 * flight, so that the stores work on the next one while this
+	 * process turns the last one's items into requests. */
+	struct store_links *links;
 	int rounds;			/* round trips in flight */
 	size_t taking;			/* items their takes may still bring */
 	int again, again_take;		/* another one was asked for meanwhile */
@@ -642,6 +642,7 @@ static int
 ac_send(struct cbp *p, struct rslot *s)
 {
 	struct call *c = &s->rd->calls[s->i];
+	redisAsyncContext *ac;
 
 	s->sc.name = c->script;
 	s->sc.nkeys = 1;
@@ -650,7 +651,9 @@ ac_send(struct cbp *p, struct rslot *s)
 	s->sc.lens = NULL;
 	s->sc.done = on_reply;
 	s->sc.priv = s;
-	return script_async_run(p->ac, &s->sc);
+	ac = store_links_get(p->links, store_links_route_key(p->links,
+	    c->argv[0]));
+	return ac == NULL ? -1 : script_async_run(ac, &s->sc);
 }
 
 static void
@@ -663,7 +666,6 @@ on_reply(redisAsyncContext *ac, redisReply *r, struct script_call *sc)
 	if (r == NULL) {
 		/* The connection is going away (hiredis frees it after
 		 * calling back every command in flight). */
-		p->ac_broken = 1;
 		rd->lost = 1;
 	} else if (s->i < rd->nsettle) {
 		if (r->type == REDIS_REPLY_ERROR)
@@ -682,70 +684,35 @@ on_reply(redisAsyncContext *ac, redisReply *r, struct script_call *sc)
 }
 
 static void
-on_ac_connect(const redisAsyncContext *ac, int status)
+on_links_lost(void *priv, size_t store, const char *why)
 {
-	struct cbp *p = ac->data;
+	struct cbp *p = priv;
 
-	if (status != REDIS_OK) {
-		/* hiredis frees the context after this callback. */
-		p->ac = NULL;
-		p->ac_broken = 0;
-		wh_store_failed(&p->store, ac->errstr);
-	}
+	(void)store;
+	if (!p->proc.stopping)
+		wh_store_failed(&p->store, why);
 }
 
-static void
-on_ac_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct cbp *p = ac->data;
-
-	p->ac = NULL;
-	p->ac_broken = 0;
-	if (status != REDIS_OK && !p->proc.stopping)
-		wh_store_failed(&p->store, ac->errstr[0] ? ac->errstr :
-		    "connection lost");
-}
-
-/* A round trip that takes longer than the command timeout: the store
- * hangs.  Dropping the connection ends the round (its items come back
+/* A round trip that takes longer than the command timeout: a store
+ * hangs.  Dropping the connections ends the round (its items come back
  * when their lease runs out). */
 static void
 on_round_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct cbp *p = w->data;
 
-	if (p->ac != NULL && p->rounds > 0) {
-		p->ac_broken = 1;
-		redisAsyncFree(p->ac);
+	if (p->rounds > 0) {
+		store_links_drop(p->links);
 		wh_store_failed(&p->store, "store call timed out");
 	}
 }
 
-/* 0 when p->ac may take commands (connecting if needed). */
+/* 0 when calls may be sent: the stores answer (the links connect when
+ * a call asks for them). */
 static int
 ac_ready(struct cbp *p)
 {
-	struct store_async a = {
-		.loop = p->proc.loop,
-		.select_db = 1,
-		.data = p,
-		.on_connect = on_ac_connect,
-		.on_disconnect = on_ac_disconnect,
-	};
-	char why[256];
-
-	if (p->ac != NULL)
-		return p->ac_broken ? -1 : 0;
-	if (wh_store_ready(&p->store) < 0)
-		return -1;
-	/* The synchronous link's URL holds the password_file's password. */
-	a.url = &p->store.c->url;
-	if ((p->ac = store_async_connect(&a, NULL, why, sizeof(why))) == NULL) {
-		wh_store_failed(&p->store, why);
-		return -1;
-	}
-	p->ac_broken = 0;
-	return 0;
+	return wh_store_ready(&p->store) < 0 ? -1 : 0;
 }
 
 static void
@@ -1159,7 +1126,7 @@ finish_rounds(struct cbp *p)
 	ev_timer_init(&t, on_wake, 2., 0.);
 	t.data = &late;
 	ev_timer_start(p->proc.loop, &t);
-	while (!late && p->ac != NULL && !p->ac_broken) {
+	while (!late) {
 		if (p->rounds < ROUNDS_MAX && p->npend)
 			flush(p, 0, 0);
 		if (p->rounds == 0)
@@ -1168,10 +1135,7 @@ finish_rounds(struct cbp *p)
 	}
 	ev_timer_stop(p->proc.loop, &t);
 	ev_timer_stop(p->proc.loop, &p->round_t);
-	if (p->ac != NULL) {
-		p->ac_broken = 1;
-		redisAsyncFree(p->ac);	/* calls back what is left: lost */
-	}
+	store_links_drop(p->links);	/* calls back what is left: lost */
 }
 
 static int
@@ -1179,8 +1143,15 @@ setup(struct cbp *p, const struct codeq_config *cfg)
 {
 	const struct webhook_policy *w = &cfg->webhooks;
 
+	char why[256];
+
 	p->cfg = cfg;
 	wh_store_init(&p->store, cfg, "callbacks");
+	if ((p->links = store_links_new(p->proc.loop, cfg, 1, on_links_lost, p,
+	    why, sizeof(why))) == NULL) {
+		log_error("callbacks setup failed", "error", why);
+		return -1;
+	}
 	ev_timer_init(&p->round_t, on_round_timeout, 0., (double)
 	    (cfg->store.command_timeout_ms > 0 ? cfg->store.command_timeout_ms :
 	    5000) / 1000.0);
@@ -1214,6 +1185,8 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	if (wh_proc_init(&p.proc, "callbacks", ipc_fd) < 0)
 		return 1;
 	if (setup(&p, cfg) < 0) {
+		store_links_free(p.links);
+		http_free(p.http);
 		wh_proc_fini(&p.proc);
 		return 1;
 	}
@@ -1240,6 +1213,7 @@ callbacks_main(const struct codeq_config *cfg, int ipc_fd)
 	free(p.poll_at);
 	free(p.poll_gap);
 	endpoint_gc(&p);
+	store_links_free(p.links);
 	wh_store_close(&p.store);
 	sign_key_clear(&p.key);
 	wh_proc_fini(&p.proc);

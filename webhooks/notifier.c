@@ -334,8 +334,8 @@ want_depths(struct notifier *n, char *const *queues, size_t nq)
 	if (nq == 0)
 		return;
 	if (wh_store_ready(&n->store) < 0 || (n->depth == NULL &&
-	    (n->depth = depth_reader_new(n->proc.loop, &n->store.c->url,
-	    n->cfg->store.command_timeout_ms, on_depths, n)) == NULL)) {
+	    (n->depth = depth_reader_new(n->proc.loop, n->cfg, on_depths,
+	    n)) == NULL)) {
 		assign(n, queues, NULL, nq);
 		return;
 	}

@@ -1,5 +1,5 @@
 /*
- * depth.c - ready depths over an asynchronous store connection (see
+ * depth.c - ready depths over asynchronous store connections (see
  * depth.h).
  *
  * A read sends ten LLEN per queue (its priority lists) in one pipeline
@@ -7,8 +7,8 @@
  * collect in `want`; when a read starts the two sets swap, so that the
  * queue names of the read in flight stay put while new ones arrive.
  * Nothing here blocks: a store that hangs is noticed by the deadline,
- * which drops the connection (hiredis then calls every command back with
- * no reply, and the read ends with its depths unknown).
+ * which drops the connections (hiredis then calls every command back
+ * with no reply, and the read ends with its depths unknown).
  */
 #include "config.h"
 
@@ -21,9 +21,10 @@
 #include "codeq.h"
 
 #include "keys.h"
+#include "log.h"
 #include "notifier_depth.h"
 #include "notifier_route.h"
-#include "store_async.h"
+#include "store_links.h"
 #include "webhook.h"
 
 struct slot {
@@ -33,10 +34,9 @@ struct slot {
 
 struct depth_reader {
 	struct ev_loop *loop;
-	struct store_url url;
+	struct store_links *links;
 	depth_done_fn *done;
 	void *arg;
-	redisAsyncContext *ac;
 	struct strset want, reading;
 	int64_t *depth;			/* parallel to reading.keys */
 	struct slot *slots;
@@ -94,37 +94,20 @@ on_llen(redisAsyncContext *ac, void *reply, void *priv)
 }
 
 static void
-on_connect(const redisAsyncContext *ac, int status)
+on_lost(void *priv, size_t store, const char *why)
 {
-	struct depth_reader *r = ac->data;
-
-	if (status != REDIS_OK) {
-		/* hiredis calls the commands back and frees the context. */
-		lose(r, ac->errstr);
-		r->ac = NULL;
-	}
+	(void)store;
+	lose(priv, why);
 }
 
-static void
-on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct depth_reader *r = ac->data;
-
-	r->ac = NULL;
-}
-
-/* The store did not answer in time: drop the connection. */
+/* The stores did not answer in time: drop the connections. */
 static void
 on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct depth_reader *r = w->data;
-	redisAsyncContext *ac = r->ac;
 
 	lose(r, "store call timed out");
-	if (ac != NULL) {
-		r->ac = NULL;
-		redisAsyncFree(ac);
-	}
+	store_links_drop(r->links);	/* calls the LLENs back: finish() */
 	if (r->inflight)	/* no connection had the commands */
 		finish(r);
 }
@@ -133,28 +116,6 @@ static void
 on_next(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	depth_read(w->data);
-}
-
-static int
-connect_store(struct depth_reader *r)
-{
-	struct store_async a = {
-		.loop = r->loop,
-		.url = &r->url,
-		.select_db = 1,
-		.data = r,
-		.on_connect = on_connect,
-		.on_disconnect = on_disconnect,
-	};
-	char why[256];
-
-	if (r->ac != NULL)
-		return 0;
-	if ((r->ac = store_async_connect(&a, NULL, why, sizeof(why))) == NULL) {
-		lose(r, why);
-		return -1;
-	}
-	return 0;
 }
 
 /* Room for n queues in depth and slots. */
@@ -183,6 +144,7 @@ void
 depth_read(struct depth_reader *r)
 {
 	char key[CODEQ_ID_MAX + 32];
+	redisAsyncContext *ac;
 	struct strset t;
 	size_t i;
 	int p;
@@ -204,17 +166,17 @@ depth_read(struct depth_reader *r)
 	}
 	for (i = 0; i < r->reading.n; i++)
 		r->depth[i] = 0;
-	if (connect_store(r) < 0) {
-		finish(r);
-		return;
-	}
 	for (i = 0; i < r->reading.n; i++) {
 		r->slots[i].r = r;
 		r->slots[i].i = i;
+		ac = store_links_get(r->links, store_links_route(r->links,
+		    r->reading.keys[i]));
+		if (ac == NULL)
+			break;		/* lost, with why */
 		for (p = 0; p < CODEQ_PRIORITIES; p++) {
 			/* Fits: notifier.c asks for valid queue names only. */
 			(void)key_ready(key, sizeof(key), r->reading.keys[i], p);
-			if (redisAsyncCommand(r->ac, on_llen, &r->slots[i],
+			if (redisAsyncCommand(ac, on_llen, &r->slots[i],
 			    "LLEN %s", key) != REDIS_OK) {
 				lose(r, "could not queue the command");
 				break;
@@ -236,15 +198,22 @@ depth_want(struct depth_reader *r, const char *queue)
 }
 
 struct depth_reader *
-depth_reader_new(struct ev_loop *loop, const struct store_url *url,
-    int64_t timeout_ms, depth_done_fn *done, void *arg)
+depth_reader_new(struct ev_loop *loop, const struct codeq_config *cfg,
+    depth_done_fn *done, void *arg)
 {
 	struct depth_reader *r = calloc(1, sizeof(*r));
+	int64_t timeout_ms = cfg->store.command_timeout_ms;
+	char why[256];
 
 	if (r == NULL)
 		return NULL;
+	if ((r->links = store_links_new(loop, cfg, 1, on_lost, r, why,
+	    sizeof(why))) == NULL) {
+		log_error("notifier: no depth reader", "error", why);
+		free(r);
+		return NULL;
+	}
 	r->loop = loop;
-	r->url = *url;
 	r->done = done;
 	r->arg = arg;
 	ev_timer_init(&r->deadline, on_deadline, 0.,
@@ -257,21 +226,15 @@ depth_reader_new(struct ev_loop *loop, const struct store_url *url,
 void
 depth_reader_free(struct depth_reader *r)
 {
-	redisAsyncContext *ac;
-
 	if (r == NULL)
 		return;
 	r->freeing = 1;
 	ev_timer_stop(r->loop, &r->deadline);
 	ev_timer_stop(r->loop, &r->next);
-	if ((ac = r->ac) != NULL) {
-		r->ac = NULL;
-		redisAsyncFree(ac);	/* calls the read back: not passed on */
-	}
+	store_links_free(r->links);	/* calls the read back: not passed on */
 	strset_free(&r->want);
 	strset_free(&r->reading);
 	free(r->depth);
 	free(r->slots);
-	explicit_bzero(r->url.password, sizeof(r->url.password));
 	free(r);
 }
