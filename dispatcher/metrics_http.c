@@ -366,7 +366,7 @@ store_new(struct metrics_http *mh, const struct codeq_config *cfg, char *err,
 		snprintf(err, errlen, "metrics: %s", perr);
 		return NULL;
 	}
-	ms = metrics_store_new(mh->loop, cfg->store.url,
+	ms = metrics_store_new(mh->loop, cfg,
 	    password && password[0] ? password : NULL, COLLECT_TIMEOUT_MS,
 	    MAX_QUEUES, on_collected, mh, err, errlen);
 	free_secret(password);

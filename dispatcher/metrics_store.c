@@ -24,6 +24,7 @@
 #include "metrics_store.h"
 #include "scripts_async.h"
 #include "store_async.h"
+#include "store_links.h"
 #include "url.h"
 
 struct qsnap {
@@ -41,8 +42,9 @@ struct metrics_store {
 	metrics_store_done_fn done;
 	void *arg;
 
-	redisAsyncContext *ac;	/* NULL while disconnected */
+	redisAsyncContext *ac;	/* the home's; NULL while disconnected */
 	int ever_connected;
+	struct store_links *shards;	/* the others' (NULL: none) */
 
 	/* The collection in progress. */
 	int busy;
@@ -289,10 +291,27 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The link to the store holding queue: the home's, or a shard's. */
+static redisAsyncContext *
+queue_link(struct metrics_store *ms, const char *queue)
+{
+	size_t st = ms->shards ? store_links_route(ms->shards, queue) : 0;
+
+	return st == 0 ? ms->ac : store_links_get(ms->shards, st);
+}
+
+static void
+on_shard_lost(void *priv, size_t store, const char *why)
+{
+	(void)store;
+	fail(priv, why);
+}
+
 static void
 on_queues(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct metrics_store *ms = privdata;
+	redisAsyncContext *link;
 	redisReply *reply = r;
 	char **names = NULL;
 	size_t i, n;
@@ -340,7 +359,8 @@ on_queues(redisAsyncContext *ac, void *r, void *privdata)
 		qc->sc = (struct script_call){ .name = CODEQ_SCRIPT_STATS,
 		    .nkeys = 1, .nargs = 2, .args = qc->args, .done = on_stats,
 		    .priv = qc };
-		if (script_async_run(ms->ac, &qc->sc) < 0) {
+		if ((link = queue_link(ms, ms->q[i].name)) == NULL ||
+		    script_async_run(link, &qc->sc) < 0) {
 			free(qc);
 			fail(ms, "stats: cannot send");
 			break;
@@ -359,6 +379,7 @@ on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 
 	fail(ms, "timed out");
 	/* Runs every pending callback with NULL, which ends the collection. */
+	store_links_drop(ms->shards);
 	if (ms->ac != NULL) {
 		redisAsyncContext *ac = ms->ac;
 		ms->ac = NULL;
@@ -391,9 +412,9 @@ metrics_store_refresh(struct metrics_store *ms)
 }
 
 struct metrics_store *
-metrics_store_new(struct ev_loop *loop, const char *url, const char *password,
-    int64_t timeout_ms, size_t max_queues, metrics_store_done_fn done,
-    void *arg, char *err, size_t errlen)
+metrics_store_new(struct ev_loop *loop, const struct codeq_config *cfg,
+    const char *password, int64_t timeout_ms, size_t max_queues,
+    metrics_store_done_fn done, void *arg, char *err, size_t errlen)
 {
 	struct metrics_store *ms;
 	codeq_error e;
@@ -402,8 +423,13 @@ metrics_store_new(struct ev_loop *loop, const char *url, const char *password,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (store_url_parse(url, &ms->url, &e) != CODEQ_OK) {
+	if (store_url_parse(cfg->store.url, &ms->url, &e) != CODEQ_OK) {
 		snprintf(err, errlen, "%s", e.msg);
+		free(ms);
+		return NULL;
+	}
+	if (cfg->nshards > 0 && (ms->shards = store_links_new(loop, cfg, 1,
+	    on_shard_lost, ms, err, errlen)) == NULL) {
 		free(ms);
 		return NULL;
 	}
@@ -427,6 +453,7 @@ metrics_store_free(struct metrics_store *ms)
 		return;
 	ms->done = NULL;
 	ev_timer_stop(ms->loop, &ms->deadline);
+	store_links_free(ms->shards);
 	if (ms->ac != NULL) {
 		redisAsyncContext *ac = ms->ac;
 		ms->ac = NULL;

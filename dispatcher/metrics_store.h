@@ -17,17 +17,22 @@
 #include <stdint.h>
 #include <ev.h>
 
+#include "conf.h"
+
 struct metrics_store;
 
 /* Called once when a collection ends, successfully or not. */
 typedef void (*metrics_store_done_fn)(void *arg);
 
-/* url: redis://...; password: NULL or a password that overrides the
- * URL's.  timeout_ms bounds a whole collection.  NULL with err filled on a
- * bad URL or when out of memory. */
-struct metrics_store *metrics_store_new(struct ev_loop *loop, const char *url,
-    const char *password, int64_t timeout_ms, size_t max_queues,
-    metrics_store_done_fn done, void *arg, char *err, size_t errlen);
+/* The stores of cfg ([store] url, the home, whose registry names the
+ * queues; each queue's stats come from the store holding it, [shard
+ * NAME]); password: NULL or one that overrides the home URL's.
+ * timeout_ms bounds a whole collection.  NULL with err filled on a bad
+ * URL or shard map, or when out of memory. */
+struct metrics_store *metrics_store_new(struct ev_loop *loop,
+    const struct codeq_config *cfg, const char *password, int64_t timeout_ms,
+    size_t max_queues, metrics_store_done_fn done, void *arg, char *err,
+    size_t errlen);
 void metrics_store_free(struct metrics_store *ms);
 
 /* Starts a collection unless one is running. */

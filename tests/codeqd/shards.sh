@@ -33,8 +33,11 @@ so = $TEST_SO
 processes = 2
 prefetch = 8
 EOC
-# shard_hash belongs to [store], which write_conf writes first.
-sed -i 's|^\[store\]$|[store]\nshard_hash = yes|' "$T_DIR/c.conf"
+# shard_hash belongs to [store], which write_conf writes first; the
+# metrics listener is on.
+MPORT=$(free_port)
+sed -i -e 's|^\[store\]$|[store]\nshard_hash = yes|' \
+	-e "/^\[metrics\]\$/{n;s/.*/listen = 127.0.0.1:$MPORT/}" "$T_DIR/c.conf"
 start_codeqd "$T_DIR/c.conf"
 export CODEQ_CONFIG="$T_DIR/c.conf"
 cq() { "$CODEQ" -c "$T_DIR/c.conf" "$@"; }
@@ -98,4 +101,17 @@ wait_done "$hid"
 assert_eq "the HTTP task's hash is on shard b" 1 \
 	"$(redis-cli -p "$P_B" EXISTS "codeq:{pinned}:t:${hid##*:}")"
 ok "a task created over HTTP ran from shard b"
+# /metrics: each queue's depth from the store holding it.
+for q in idle1 idle2 idle3 idle4 idle5 idle6; do
+	cq enqueue "$q" >/dev/null && cq enqueue "$q" >/dev/null
+done
+depths() {
+	curl -fsS "http://127.0.0.1:$MPORT/metrics" |
+		grep -c '^codeq_queue_depth{queue="idle[1-6]",state="ready"} 2$'
+}
+six() { [ "$(depths)" = 6 ]; }
+wait_for 10 six || fail "metrics: $(curl -fsS "http://127.0.0.1:$MPORT/metrics" | grep 'queue="idle')"
+idle_stores=$(for q in idle1 idle2 idle3 idle4 idle5 idle6; do holder "$q"; done | sort -u | wc -l)
+[ "$idle_stores" -ge 2 ] || fail "the idle queues are on $idle_stores store(s)"
+ok "/metrics reports the depth of queues on $idle_stores stores"
 stop_codeqd
