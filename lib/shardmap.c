@@ -11,20 +11,7 @@
 #include <string.h>
 
 #include "shardmap.h"
-
-static int
-map_err(codeq_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL) {
-		err->code = code;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
+#include "store.h"	/* cq_err */
 
 static int
 is_glob(const char *s)
@@ -71,19 +58,19 @@ check_shard(const struct codeq_shard *s, size_t i,
 	size_t j;
 
 	if (s->name == NULL || s->name[0] == '\0')
-		return map_err(err, CODEQ_EINVAL, "shard %zu: no name", i + 1);
+		return cq_err(err, CODEQ_EINVAL, "shard %zu: no name", i + 1);
 	if (strcmp(s->name, SHARDMAP_HOME) == 0)
-		return map_err(err, CODEQ_EINVAL, "shard '%s': the name is the "
+		return cq_err(err, CODEQ_EINVAL, "shard '%s': the name is the "
 		    "home store's", s->name);
 	if (!codeq_queue_name_valid(s->name))
-		return map_err(err, CODEQ_EINVAL, "shard '%.100s': a name is "
+		return cq_err(err, CODEQ_EINVAL, "shard '%.100s': a name is "
 		    "1-100 characters of [A-Za-z0-9_.-]", s->name);
 	for (j = 0; j < i; j++)
 		if (strcmp(all[j].name, s->name) == 0)
-			return map_err(err, CODEQ_EINVAL, "shard '%s' is "
+			return cq_err(err, CODEQ_EINVAL, "shard '%s' is "
 			    "defined twice", s->name);
 	if (s->url == NULL || s->url[0] == '\0')
-		return map_err(err, CODEQ_EINVAL, "shard '%s': no url",
+		return cq_err(err, CODEQ_EINVAL, "shard '%s': no url",
 		    s->name);
 	return CODEQ_OK;
 }
@@ -98,24 +85,24 @@ add_rule(struct shardmap *m, const char *q, size_t store, codeq_error *err)
 
 	if (is_glob(q)) {
 		if (!glob_valid(q))
-			return map_err(err, CODEQ_EINVAL, "shard '%s': invalid "
+			return cq_err(err, CODEQ_EINVAL, "shard '%s': invalid "
 			    "queue pattern '%.100s'", m->names[store], q);
 		if ((own = strdup(q)) == NULL)
-			return map_err(err, CODEQ_ENOMEM, "out of memory");
+			return cq_err(err, CODEQ_ENOMEM, "out of memory");
 		m->globs[m->nglobs].queue = own;
 		m->globs[m->nglobs++].store = store;
 		return CODEQ_OK;
 	}
 	if (!codeq_queue_name_valid(q))
-		return map_err(err, CODEQ_EINVAL, "shard '%s': invalid queue "
+		return cq_err(err, CODEQ_EINVAL, "shard '%s': invalid queue "
 		    "name '%.100s'", m->names[store], q);
 	for (i = 0; i < m->nexact; i++)
 		if (strcmp(m->exact[i].queue, q) == 0)
-			return map_err(err, CODEQ_EINVAL, "queue '%s' is "
+			return cq_err(err, CODEQ_EINVAL, "queue '%s' is "
 			    "claimed by shards %s and %s", q,
 			    m->names[m->exact[i].store], m->names[store]);
 	if ((own = strdup(q)) == NULL)
-		return map_err(err, CODEQ_ENOMEM, "out of memory");
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
 	m->exact[m->nexact].queue = own;
 	m->exact[m->nexact++].store = store;
 	return CODEQ_OK;
@@ -132,10 +119,10 @@ add_shard(struct shardmap *m, const struct codeq_shard *s, size_t store,
 	m->urls[store] = dup_or_null(s->url, &nomem);
 	m->passwords[store] = dup_or_null(s->password, &nomem);
 	if (nomem)
-		return map_err(err, CODEQ_ENOMEM, "out of memory");
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
 	for (k = 0; k < s->nqueues; k++) {
 		if (s->queues[k] == NULL)
-			return map_err(err, CODEQ_EINVAL, "shard '%s': queue "
+			return cq_err(err, CODEQ_EINVAL, "shard '%s': queue "
 			    "%zu is NULL", s->name, k + 1);
 		if ((code = add_rule(m, s->queues[k], store, err)) != CODEQ_OK)
 			return code;
@@ -172,7 +159,7 @@ shardmap_build(struct shardmap **out, const struct codeq_shard *shards,
 
 	*out = NULL;
 	if ((m = calloc(1, sizeof(*m))) == NULL || alloc_map(m, shards, n)) {
-		code = map_err(err, CODEQ_ENOMEM, "out of memory");
+		code = cq_err(err, CODEQ_ENOMEM, "out of memory");
 		goto fail;
 	}
 	m->hash = hash != 0;

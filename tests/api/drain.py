@@ -8,24 +8,17 @@ import json
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
+import os
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client import request  # noqa: E402
 
 URL, N, WORKERS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 DEADLINE = 120     # seconds: a slow machine fails, never hangs
 
 
 def call(token, method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(URL + path, data=data, method=method, headers={
-        "Authorization": "Bearer secret-" + token,
-        "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    return request(URL, token, method, path, body)
 
 
 created, done, errors = [], {}, []

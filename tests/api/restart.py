@@ -17,8 +17,9 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client import request  # noqa: E402
 
 URL, N, WORKERS, LOG = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 DEADLINE = 120     # seconds: a slow machine fails, never hangs
@@ -28,16 +29,8 @@ t0 = time.time()
 
 def call_once(token, method, path, body=None):
     """(status, json), or (None, why) when the connection failed."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(URL + path, data=data, method=method, headers={
-        "Authorization": "Bearer secret-" + token,
-        "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+        return request(URL, token, method, path, body)
     except (OSError, ValueError) as e:     # refused, reset, cut short
         return None, str(e)
 

@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
+#include "unit.h"
 #include "jwt.h"
 
 #define NOW_MS 1700000000000LL
@@ -489,26 +490,15 @@ main(void)
 	const TTest *tests[] = { valid, times, issuer_audience,
 	    subject_queues, algorithms, signatures, kids, encoding, jwks_errors,
 	    subjects };
-	Suite *s = suite_create("api_jwt");
-	TCase *tc = tcase_create("jwt");
-	SRunner *sr;
-	size_t i;
-	int failed;
+	int rc;
 
 	key1 = EVP_RSA_gen(2048);
 	key2 = EVP_RSA_gen(2048);
 	if (key1 == NULL || key2 == NULL)
 		return EXIT_FAILURE;
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		tcase_add_test(tc, tests[i]);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = unit_run_fixture("api_jwt", tests, sizeof(tests) / sizeof(tests[0]),
+	    setup, teardown, 30);
 	EVP_PKEY_free(key1);
 	EVP_PKEY_free(key2);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }
