@@ -20,6 +20,7 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "mhd_ev.h"
 #include "jwt.h"
 
 struct api;
@@ -81,8 +82,7 @@ struct api {
 	struct codeq *c;	/* the store; NULL until connected */
 	int64_t store_retry_ms;	/* no connect attempt before (monotonic) */
 	struct MHD_Daemon *d;
-	ev_io io;
-	ev_timer mhd_t;
+	struct mhd_ev ev;	/* d on the loop */
 	size_t max_body;
 	unsigned short port;	/* bound */
 	int stopping;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "mhd_ev.h"
 #include "store_options.h"
 #include "codeq.h"
 #include "log.h"
@@ -365,41 +366,10 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	*req_cls = NULL;
 }
 
-/* ---- libmicrohttpd on libev ---------------------------------------- */
-
-static void
-run_mhd(struct api *a)
-{
-	MHD_UNSIGNED_LONG_LONG ms;
-
-	MHD_run(a->d);
-	ev_timer_stop(a->loop, &a->mhd_t);
-	if (MHD_get_timeout(a->d, &ms) == MHD_YES) {
-		ev_timer_set(&a->mhd_t, (double)ms / 1000.0, 0);
-		ev_timer_start(a->loop, &a->mhd_t);
-	}
-}
-
-static void
-on_io(struct ev_loop *loop, ev_io *w, int revents)
-{
-	run_mhd(w->data);
-}
-
-static void
-on_mhd_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	run_mhd(w->data);
-}
-
 void
 api_kick(struct api *a)
 {
-	/* A resumed connection is served by the next MHD_run(); run it from
-	 * the loop, never from inside a handler (inside MHD_run()). */
-	ev_timer_stop(a->loop, &a->mhd_t);
-	ev_timer_set(&a->mhd_t, 0, 0);
-	ev_timer_start(a->loop, &a->mhd_t);
+	mhd_ev_kick(&a->ev);
 }
 
 static char mhd_last_error[256];
@@ -529,10 +499,11 @@ listener_start(struct api *a, char *err, size_t errlen)
 		    mhd_last_error[0] ? mhd_last_error : "cannot start");
 		goto fail;
 	}
-	info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_EPOLL_FD);
-	ev_io_init(&a->io, on_io, info->epoll_fd, EV_READ);
-	a->io.data = a;
-	ev_io_start(a->loop, &a->io);
+	if (mhd_ev_start(&a->ev, a->loop, a->d) < 0) {
+		snprintf(err, errlen, "listen %s: no epoll descriptor from "
+		    "libmicrohttpd", a->cfg->api.listen);
+		goto fail;
+	}
 	info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
 	a->port = info ? info->port : 0;
 	rc = 0;
@@ -575,12 +546,9 @@ api_start(struct api *a, char *err, size_t errlen)
 
 	a->max_body = a->cfg->api.max_body ? a->cfg->api.max_body :
 	    a->cfg->store.max_payload;
-	ev_timer_init(&a->mhd_t, on_mhd_timer, 0, 0);
-	a->mhd_t.data = a;
 	if (tokens_load(a, err, errlen) < 0 ||
 	    wait_start(a, err, errlen) < 0 || listener_start(a, err, errlen) < 0)
 		return -1;
-	run_mhd(a);
 	snprintf(port, sizeof(port), "%u", a->port);
 	log_info("listening", "listen", a->cfg->api.listen, "port", port,
 	    "tls", a->cfg->api.tls_cert ? "yes" : "no");
@@ -595,8 +563,7 @@ api_stop(struct api *a)
 		wait_all(a);
 		MHD_run(a->d);
 		MHD_quiesce_daemon(a->d);
-		ev_io_stop(a->loop, &a->io);
-		ev_timer_stop(a->loop, &a->mhd_t);
+		mhd_ev_stop(&a->ev);
 		MHD_stop_daemon(a->d);
 		a->d = NULL;
 	}

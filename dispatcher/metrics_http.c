@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics_http.h"
+#include "mhd_ev.h"
 #include "metrics_store.h"
 
 #define CACHE_SECONDS		1.0	/* queue depths younger than this are served */
@@ -33,8 +34,7 @@ struct request {
 struct metrics_http {
 	struct ev_loop *loop;
 	struct MHD_Daemon *d;
-	ev_io io;
-	ev_timer timer;
+	struct mhd_ev ev;
 	struct metrics_store *store;
 	struct metrics_http_hooks hooks;
 	struct MHD_Connection *waiters[MAX_WAITERS];
@@ -77,33 +77,6 @@ metrics_listen_parse(const char *listen, char *host, size_t hostlen,
 		return -1;
 	*port = (unsigned short)v;
 	return 0;
-}
-
-/* ---- Driving MHD from libev --------------------------------------- */
-
-static void
-run_mhd(struct metrics_http *mh)
-{
-	MHD_UNSIGNED_LONG_LONG ms;
-
-	MHD_run(mh->d);
-	ev_timer_stop(mh->loop, &mh->timer);
-	if (MHD_get_timeout(mh->d, &ms) == MHD_YES) {
-		ev_timer_set(&mh->timer, (double)ms / 1000.0, 0);
-		ev_timer_start(mh->loop, &mh->timer);
-	}
-}
-
-static void
-on_epoll(struct ev_loop *loop, ev_io *w, int revents)
-{
-	run_mhd(w->data);
-}
-
-static void
-on_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	run_mhd(w->data);
 }
 
 /* libmicrohttpd's last message, to say why the listener did not start. */
@@ -194,11 +167,8 @@ on_collected(void *arg)
 	 * libmicrohttpd's wake-up does not always make its epoll descriptor
 	 * readable: run it from the loop right away (not from here, which
 	 * may be inside MHD_run()). */
-	if (mh->nwaiters > 0) {
-		ev_timer_stop(mh->loop, &mh->timer);
-		ev_timer_set(&mh->timer, 0, 0);
-		ev_timer_start(mh->loop, &mh->timer);
-	}
+	if (mh->nwaiters > 0)
+		mhd_ev_kick(&mh->ev);
 	mh->nwaiters = 0;
 }
 
@@ -317,19 +287,12 @@ listener_start(struct metrics_http *mh, const char *listen, char *err,
 		    "cannot start the HTTP listener");
 		return -1;
 	}
-	info = MHD_get_daemon_info(mh->d, MHD_DAEMON_INFO_EPOLL_FD);
-	if (info == NULL || info->epoll_fd < 0) {
+	if (mhd_ev_start(&mh->ev, mh->loop, mh->d) < 0) {
 		snprintf(err, errlen, "metrics: no epoll descriptor from libmicrohttpd");
 		MHD_stop_daemon(mh->d);
 		mh->d = NULL;
 		return -1;
 	}
-	ev_io_init(&mh->io, on_epoll, info->epoll_fd, EV_READ);
-	mh->io.data = mh;
-	ev_io_start(mh->loop, &mh->io);
-	ev_timer_init(&mh->timer, on_timer, 0, 0);
-	mh->timer.data = mh;
-	run_mhd(mh);
 	/* The port actually bound: "HOST:0" picks a free one. */
 	info = MHD_get_daemon_info(mh->d, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(host, sizeof(host), "%u", info != NULL ? info->port : port);
@@ -346,8 +309,7 @@ listener_stop(struct metrics_http *mh)
 	 * answer them (from the cache) first. */
 	on_collected(mh);
 	MHD_run(mh->d);
-	ev_io_stop(mh->loop, &mh->io);
-	ev_timer_stop(mh->loop, &mh->timer);
+	mhd_ev_stop(&mh->ev);
 	MHD_stop_daemon(mh->d);
 	mh->d = NULL;
 }
