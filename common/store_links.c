@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "cluster.h"
 #include "shardmap.h"
 #include "store_async.h"
 #include "store_links.h"
@@ -19,13 +21,25 @@ struct link {
 	redisAsyncContext *ac;	/* NULL while closed */
 };
 
+/* On a Redis Cluster ([store] cluster = yes) the "stores" are its nodes,
+ * indexed as lib/cluster.c indexes them (a node keeps its index across
+ * map reads), and a queue's store is the node of its slot.  The map is
+ * read again, synchronously and with a short timeout, when it is older
+ * than MAP_TTL_MS: a slot that moved sends its commands to the old node
+ * until then, which answers MOVED (an error reply: the callers' calls
+ * fail, and their items or reads come back as when a store is down). */
+#define MAP_TTL_MS 2000
+#define MAP_TIMEOUT_MS 200
+
 struct store_links {
 	struct ev_loop *loop;
 	const struct codeq_config *cfg;
 	int select_db;
 	store_links_lost_fn *lost;
 	void *priv;
-	struct shardmap *map;
+	struct shardmap *map;	/* shards; NULL on a cluster */
+	struct cluster *cl;	/* a cluster's slot map; NULL: shards */
+	int64_t map_at_ms;
 	size_t n;
 	struct link *links;
 };
@@ -68,9 +82,21 @@ static void
 store_of(const struct codeq_config *cfg, size_t i, const char **url,
     const char **pwfile)
 {
-	*url = i == 0 ? cfg->store.url : cfg->shards[i - 1].url;
-	*pwfile = i == 0 ? cfg->store.password_file :
+	*url = i == 0 || cfg->store.cluster ? cfg->store.url :
+	    cfg->shards[i - 1].url;
+	*pwfile = i == 0 || cfg->store.cluster ? cfg->store.password_file :
 	    cfg->shards[i - 1].password_file;
+}
+
+/* A cluster node's address in place of the seed's. */
+static void
+node_url(const struct store_links *l, size_t i, struct store_url *u)
+{
+	if (l->cl == NULL || i >= l->cl->nnodes)
+		return;
+	snprintf(u->host, sizeof(u->host), "%s", l->cl->nodes[i].host);
+	u->port = l->cl->nodes[i].port;
+	snprintf(u->where, sizeof(u->where), "%s:%d", u->host, u->port);
 }
 
 static int
@@ -100,6 +126,7 @@ link_open(struct link *k)
 		tell_lost(k, why);
 		return -1;
 	}
+	node_url(l, k->idx, &u);
 	a.url = &u;
 	a.password = pw;
 	k->ac = store_async_connect(&a, NULL, why, sizeof(why));
@@ -108,6 +135,49 @@ link_open(struct link *k)
 	if (k->ac == NULL)
 		tell_lost(k, why);
 	return k->ac == NULL ? -1 : 0;
+}
+
+/* Reads a cluster's slot map from the seed (the password file's
+ * password, as libcodeq logs in). */
+static int
+cluster_map_read(struct store_links *l, char *err, size_t errlen)
+{
+	const struct store_config *st = &l->cfg->store;
+	struct timeval tv = { 0, MAP_TIMEOUT_MS * 1000 };
+	struct store_url u;
+	codeq_error e;
+	char *pw = NULL;
+	int rc;
+
+	if (store_url_parse(st->url, &u, &e) != CODEQ_OK) {
+		snprintf(err, errlen, "%s", e.msg);
+		return -1;
+	}
+	if (st->password_file && *st->password_file &&
+	    (pw = read_secret_line(st->password_file, err, errlen)) == NULL)
+		return -1;
+	if (pw && *pw)
+		snprintf(u.password, sizeof(u.password), "%s", pw);
+	free_secret(pw);
+	cluster_close(l->cl);
+	rc = cluster_open(l->cl, &u, tv, &e);
+	explicit_bzero(&u, sizeof(u));
+	if (rc != CODEQ_OK)
+		snprintf(err, errlen, "%s", e.msg);
+	l->map_at_ms = clock_mono_ms();
+	return rc == CODEQ_OK ? 0 : -1;
+}
+
+/* An old map is read again; one that cannot be read is kept. */
+static void
+cluster_map_fresh(struct store_links *l)
+{
+	char err[256];
+
+	if (l->cl == NULL || clock_mono_ms() - l->map_at_ms < MAP_TTL_MS)
+		return;
+	if (cluster_map_read(l, err, sizeof(err)) < 0 && l->lost != NULL)
+		l->lost(l->priv, 0, err);
 }
 
 static struct shardmap *
@@ -141,9 +211,18 @@ store_links_new(struct ev_loop *loop, const struct codeq_config *cfg,
 	l->select_db = select_db;
 	l->lost = lost;
 	l->priv = priv;
-	if ((l->map = map_build(cfg, err, errlen)) == NULL)
+	if (cfg->store.cluster) {
+		if ((l->cl = calloc(1, sizeof(*l->cl))) == NULL)
+			goto oom;
+		/* A cluster not answering yet is no error: until its map
+		 * is read, every command goes to the seed. */
+		(void)cluster_map_read(l, err, errlen);
+		err[0] = '\0';
+		l->n = CLUSTER_NODES_MAX;	/* indices of nodes seen later */
+	} else if ((l->map = map_build(cfg, err, errlen)) == NULL)
 		goto fail;
-	l->n = l->map->nstores;
+	else
+		l->n = l->map->nstores;
 	if ((l->links = calloc(l->n, sizeof(*l->links))) == NULL)
 		goto oom;
 	for (i = 0; i < l->n; i++) {
@@ -164,16 +243,35 @@ store_links_count(const struct store_links *l)
 	return l->n;
 }
 
-size_t
-store_links_route(const struct store_links *l, const char *queue)
+/* The node of key's slot; the seed's index (0) when none is known. */
+static size_t
+node_of(struct store_links *l, const char *key, size_t len)
 {
-	return shardmap_route(l->map, queue);
+	int i;
+
+	cluster_map_fresh(l);
+	i = l->cl->slot_node[cluster_key_slot(key, len)];
+	return i < 0 ? 0 : (size_t)i;
 }
 
 size_t
-store_links_route_key(const struct store_links *l, const char *key)
+store_links_route(struct store_links *l, const char *queue)
 {
-	return shardmap_route_key(l->map, key, strlen(key));
+	char key[160];
+	int n;
+
+	if (l->cl == NULL)
+		return shardmap_route(l->map, queue);
+	n = snprintf(key, sizeof(key), "{%s}", queue);
+	return node_of(l, key, n > 0 && (size_t)n < sizeof(key) ? (size_t)n : 0);
+}
+
+size_t
+store_links_route_key(struct store_links *l, const char *key)
+{
+	if (l->cl == NULL)
+		return shardmap_route_key(l->map, key, strlen(key));
+	return node_of(l, key, strlen(key));
 }
 
 redisAsyncContext *
@@ -217,6 +315,9 @@ store_links_free(struct store_links *l)
 	l->lost = NULL;
 	store_links_drop(l);
 	shardmap_free(l->map);
+	if (l->cl != NULL)
+		cluster_close(l->cl);
+	free(l->cl);
 	free(l->links);
 	free(l);
 }

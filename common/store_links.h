@@ -1,6 +1,7 @@
 /*
  * store_links.h - one asynchronous link per store of a configuration
- * (the home, then each [shard NAME]), for the daemons' event loops: the
+ * (the home, then each [shard NAME]; or each node of a Redis Cluster,
+ * [store] cluster = yes), for the daemons' event loops: the
  * asynchronous side of libcodeq's routing (lib/shardmap.h gives both the
  * same answer).  The notifier's depth reads and the callbacks' outbox
  * scripts send each command to the store holding its queue.
@@ -32,9 +33,10 @@ struct store_links *store_links_new(struct ev_loop *loop,
     const struct codeq_config *cfg, int select_db, store_links_lost_fn *lost,
     void *priv, char *err, size_t errlen);
 size_t store_links_count(const struct store_links *l);
-/* The store of a queue, of a key (codeq:{Q}:... as Q, else the home). */
-size_t store_links_route(const struct store_links *l, const char *queue);
-size_t store_links_route_key(const struct store_links *l, const char *key);
+/* The store of a queue, of a key (codeq:{Q}:... as Q, else the home; on
+ * a cluster, the node of the key's slot). */
+size_t store_links_route(struct store_links *l, const char *queue);
+size_t store_links_route_key(struct store_links *l, const char *key);
 /* Store i's link, opened if needed; NULL when it cannot even start (lost
  * has been told why). */
 redisAsyncContext *store_links_get(struct store_links *l, size_t i);

@@ -45,6 +45,7 @@ struct metrics_store {
 	redisAsyncContext *ac;	/* the home's; NULL while disconnected */
 	int ever_connected;
 	struct store_links *shards;	/* the others' (NULL: none) */
+	int cluster;			/* the others are a cluster's nodes */
 
 	/* The collection in progress. */
 	int busy;
@@ -291,13 +292,28 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The link to the store holding queue: the home's, or a shard's. */
+/* The link to the store holding queue: the home's, or a shard's (a
+ * cluster node's). */
 static redisAsyncContext *
 queue_link(struct metrics_store *ms, const char *queue)
 {
 	size_t st = ms->shards ? store_links_route(ms->shards, queue) : 0;
 
-	return st == 0 ? ms->ac : store_links_get(ms->shards, st);
+	return st == 0 && !ms->cluster ? ms->ac : store_links_get(ms->shards, st);
+}
+
+/* The registry's: on the home, or on a cluster the node of its slot (the
+ * home link, to the seed, still says whether the password is taken). */
+static redisAsyncContext *
+registry_link(struct metrics_store *ms)
+{
+	redisAsyncContext *ac;
+
+	if (!ms->cluster)
+		return ms->ac;
+	ac = store_links_get(ms->shards, store_links_route_key(ms->shards,
+	    CODEQ_KEY_QUEUES));
+	return ac != NULL ? ac : ms->ac;
 }
 
 static void
@@ -402,8 +418,8 @@ metrics_store_refresh(struct metrics_store *ms)
 	ev_timer_set(&ms->deadline, ms->timeout, 0);
 	ev_timer_start(ms->loop, &ms->deadline);
 	if (ensure_connected(ms) == 0 || ms->ac != NULL) {
-		if (redisAsyncCommand(ms->ac, on_queues, ms, "SMEMBERS %s",
-		    CODEQ_KEY_QUEUES) == REDIS_OK)
+		if (redisAsyncCommand(registry_link(ms), on_queues, ms,
+		    "SMEMBERS %s", CODEQ_KEY_QUEUES) == REDIS_OK)
 			ms->pending++;
 		else
 			fail(ms, "SMEMBERS: cannot send");
@@ -428,8 +444,10 @@ metrics_store_new(struct ev_loop *loop, const struct codeq_config *cfg,
 		free(ms);
 		return NULL;
 	}
-	if (cfg->nshards > 0 && (ms->shards = store_links_new(loop, cfg, 1,
-	    on_shard_lost, ms, err, errlen)) == NULL) {
+	ms->cluster = cfg->store.cluster;
+	if ((cfg->nshards > 0 || ms->cluster) && (ms->shards =
+	    store_links_new(loop, cfg, 1, on_shard_lost, ms, err, errlen)) ==
+	    NULL) {
 		free(ms);
 		return NULL;
 	}
