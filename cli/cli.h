@@ -144,5 +144,7 @@ int cmd_reap(struct cli *, int, char **);
 int cmd_subscribe(struct cli *, int, char **);
 int cmd_subscriptions(struct cli *, int, char **);
 int cmd_callbacks(struct cli *, int, char **);
+/* shards: cli/cmd_shard.c */
+int cmd_shard(struct cli *, int, char **);
 
 #endif

@@ -59,6 +59,8 @@ static const struct cli_command commands[] = {
 	    "result callbacks that were not delivered", cmd_callbacks },
 	{ "top", "[QUEUE...] [--interval D]", "live view of queues and rates",
 	    cmd_top },
+	{ "shard", "list|verify [QUEUE...]|move QUEUE --to STORE [--finish]",
+	    "where queues live; move one between stores", cmd_shard },
 	{ NULL, NULL, NULL, NULL }
 };
 

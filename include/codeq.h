@@ -346,6 +346,74 @@ typedef void (*codeq_fsck_report)(void *arg, const char *queue,
 int codeq_fsck(codeq_t *c, const char *queue, int repair,
     codeq_fsck_report report, void *arg, size_t *problems, codeq_error *err);
 
+/* ---- Shards ---------------------------------------------------------- */
+
+/*
+ * The stores of a connection and the queues on them (docs/storage.md,
+ * "Shards" and "Moving a queue").  Store 0 is the home; store i is
+ * opt->shards[i - 1].
+ */
+size_t codeq_store_count(codeq_t *c);
+/* "home" or the shard's name; NULL past the last store. */
+const char *codeq_store_name(codeq_t *c, size_t i);
+/* The store's URL with its user and password shown as "***". */
+void codeq_store_url(codeq_t *c, size_t i, char *buf, size_t len);
+/* The store called name ("home" or a shard's); CODEQ_EINVAL if none. */
+int codeq_store_find(codeq_t *c, const char *name, size_t *i,
+    codeq_error *err);
+
+typedef struct codeq_placement {
+	char *queue;
+	size_t store;		/* the store the map puts it on */
+	size_t *keys;		/* keys[i]: its keys found on store i */
+	size_t nstores;
+} codeq_placement;
+
+/* Where the keys codeq:{Q}:* of each queue are, found by SCAN on every
+ * store.  queues NULL: every registered queue plus every queue with keys
+ * on any store; else those nqueues (checked names).  *out is sorted by
+ * name; free it with codeq_placements_free.  A queue is misplaced when
+ * a store other than its own holds keys of it. */
+int codeq_shard_verify(codeq_t *c, const char *const *queues,
+    size_t nqueues, codeq_placement **out, size_t *n, codeq_error *err);
+void codeq_placements_free(codeq_placement *p, size_t n);
+
+typedef struct codeq_move {
+	size_t from, to;	/* stores */
+	size_t keys;		/* keys of the queue on the source */
+	size_t identical;	/* copy: already on the destination, the same */
+	size_t copied;		/* copy: written to the destination */
+	size_t deleted;		/* finish: deleted from the source */
+	int already;		/* finish: no other store holds keys of it */
+} codeq_move;
+
+/*
+ * Moving a queue between stores, in two steps around a change of the
+ * shard map (which is configuration); each is safe to interrupt and to
+ * run again.  dry_run: check and count (keys, identical), change nothing.
+ *
+ * codeq_shard_copy copies every key of queue from the store the map puts
+ * it on to store `to` (DEL, then the values by type, and the expiry, in
+ * one MULTI per key), reads both back and compares them, and records the
+ * copy and a digest of it in codeq:{Q}:move on the source.  Refused
+ * (CODEQ_ESTATE) while tasks of it are leased, when `to` holds keys of it
+ * that are not a copy of the source's (an interrupted run's are), and
+ * when the queue changed during the copy (then run it again, once quiet).
+ * No key of it on the source: CODEQ_ENOTFOUND; `to` its store already:
+ * CODEQ_EINVAL.
+ *
+ * codeq_shard_finish, once the map puts queue on `to` (else
+ * CODEQ_ESTATE), deletes the keys of it on the one other store that holds
+ * some (several: CODEQ_ESTATE), in one transaction, only if that store
+ * recorded a copy to `to` and its keys still match the copy's digest:
+ * work done on the source after the copy is never deleted.  No other
+ * store holds keys of it: CODEQ_OK with m->already set.
+ */
+int codeq_shard_copy(codeq_t *c, const char *queue, size_t to, int dry_run,
+    codeq_move *m, codeq_error *err);
+int codeq_shard_finish(codeq_t *c, const char *queue, size_t to,
+    int dry_run, codeq_move *m, codeq_error *err);
+
 /* ---- Shared-object handler ABI --------------------------------------- */
 
 /*

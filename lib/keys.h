@@ -40,6 +40,8 @@
 #define CODEQ_KEY_CONF		"conf"		/* hash: backoff settings */
 #define CODEQ_KEY_OUTBOX	"outbox"	/* zset: callback items */
 #define CODEQ_KEY_CBDLQ		"cbdlq"		/* list: dead callback items */
+#define CODEQ_KEY_MOVE		"move"		/* hash: a copy to another store
+						 * (lib/shard.c), on the source */
 
 /* The ready lists: codeq:{Q}:ready:0 .. codeq:{Q}:ready:9 (9 first). */
 #define CODEQ_PRIORITIES	10
