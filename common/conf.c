@@ -285,6 +285,7 @@ static const struct key_spec store_keys[] = {
 	{ "max_payload", K_SIZE, S(max_payload), 1, 512 * MIB },
 	{ "retention", K_DURATION, S(retention_ms), SEC, 3650 * DAY },
 	{ "shard_hash", K_BOOL, S(shard_hash), 0, 0 },
+	{ "cluster", K_BOOL, S(cluster), 0, 0 },
 	{ NULL, 0, 0, 0, 0 }
 };
 #undef S
@@ -945,6 +946,13 @@ shards_check(struct loader *l)
 	const struct codeq_config *cfg = l->cfg;
 	size_t i, j, a, b;
 
+	/* A cluster routes by slot itself: a [shard] beside it would split
+	 * the registry's view of the queues from where they live. */
+	if (cfg->store.cluster && cfg->nshards > 0)
+		return lerr(l, cfg->shards[0].line, "[shard]", "[shard %s]: "
+		    "[store] cluster = yes (line %d) routes every queue by "
+		    "its slot: remove the [shard] sections or set cluster = no",
+		    cfg->shards[0].name, cfg->store.cluster_line);
 	for (i = 0; i < cfg->nshards; i++) {
 		const struct shard_config *x = &cfg->shards[i];
 
@@ -1093,9 +1101,11 @@ load_sections(struct loader *l, const struct reader *r)
 		const struct section_spec *ss;
 		char label[80];
 
-		if (strcmp(name, "store") == 0)
+		if (strcmp(name, "store") == 0) {
 			l->cfg->store.password_file_line = entry_line(r, i,
 			    "password_file");
+			l->cfg->store.cluster_line = entry_line(r, i, "cluster");
+		}
 		if (strcmp(name, "webhooks") == 0)
 			l->cfg->webhooks.secret_file_line = entry_line(r, i,
 			    "secret_file");
@@ -1330,6 +1340,7 @@ config_stores_differ(const struct codeq_config *a, const struct codeq_config *b)
 	if (config_str_differs(a->store.url, b->store.url) ||
 	    config_str_differs(a->store.password_file, b->store.password_file) ||
 	    a->store.shard_hash != b->store.shard_hash ||
+	    a->store.cluster != b->store.cluster ||
 	    a->nshards != b->nshards)
 		return 1;
 	for (i = 0; i < a->nshards; i++)

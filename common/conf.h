@@ -51,6 +51,9 @@ struct store_config {
 	int shard_hash;			/* shard_hash = no: queues no [shard] names
 					 * are rendezvous-hashed over [store]
 					 * and every [shard] (else on [store]) */
+	int cluster;			/* cluster = no: url is the seed node of a
+					 * Redis Cluster (no [shard] then) */
+	int cluster_line;		/* for messages; 0: not in the file */
 };
 
 /* [shard NAME]: a store beside [store] (the home, which keeps the queue

@@ -110,6 +110,7 @@ store_options_load(const struct codeq_config *cfg, int reconnect_attempts,
 	so->o.shards = so->shards;
 	so->o.nshards = so->nshards;
 	so->o.shard_hash = s->shard_hash;
+	so->o.cluster = s->cluster;
 	return 0;
 fail:
 	store_options_free(so);

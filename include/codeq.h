@@ -79,6 +79,12 @@ typedef struct codeq_options {
 	const struct codeq_shard *shards;
 	size_t nshards;
 	int shard_hash;
+	/* 1: url is the seed node of a Redis Cluster (or KVRocks in cluster
+	 * mode).  The slot map is read from it; every command goes to the
+	 * node of its key's slot (a queue is one slot, {Q}), following MOVED
+	 * and ASK; keyless commands go to any node.  Pipelines become one
+	 * round trip per command.  Not with shards (CODEQ_EINVAL). */
+	int cluster;
 } codeq_options;
 
 typedef struct codeq_shard {

@@ -471,6 +471,15 @@ START_TEST(errors_shards)
 	    "[shard c]\nurl = redis://h:2\nqueues = y\n",
 	    ":4: queues: queue 'y' is claimed by [shard c] and [shard b] "
 	    "(line 1)");
+	assert_error("[store]\nurl = redis://h:1\ncluster = yes\n"
+	    "[shard b]\nurl = redis://h:2\n",
+	    ":4: [shard]: [shard b]: [store] cluster = yes (line 3) routes "
+	    "every queue by its slot: remove the [shard] sections or set "
+	    "cluster = no");
+	ck_assert_int_eq(load("[store]\nurl = redis://h:1\ncluster = yes\n"), 0);
+	ck_assert_int_eq(cfg.store.cluster, 1);
+	ck_assert_int_eq(load("[store]\nurl = redis://h:1\n"), 0);
+	ck_assert_int_eq(cfg.store.cluster, 0);
 	/* Globs may overlap: the first shard in the file wins. */
 	ck_assert_int_eq(load("[shard b]\nurl = redis://h:1\nqueues = a*\n"
 	    "[shard c]\nurl = redis://h:2\nqueues = a*\n"), 0);
