@@ -133,46 +133,56 @@ nap_ms(int64_t ms)
 		;
 }
 
-/* TRYAGAIN: a multi-key command on a slot being migrated whose keys are
- * split between the two nodes; nothing ran, and the migration ends. */
+/* A slot being migrated, which ends soon: TRYAGAIN (a multi-key
+ * command whose keys are split between the two nodes: nothing ran), or
+ * Redis 7 refusing a script a key the migrating source lacks (codeq's
+ * scripts build their keys from the queue's tag, undeclared, and read
+ * absent ones such as codeq:{Q}:conf).  The latter aborts the script at
+ * that call: what it wrote before stays (docs/storage.md, "Redis
+ * Cluster", says why that is a limit of live migration). */
 static int
 is_tryagain(const redisReply *r)
 {
 	return r->type == REDIS_REPLY_ERROR &&
-	    strncmp(r->str, "TRYAGAIN", 8) == 0;
+	    (strncmp(r->str, "TRYAGAIN", 8) == 0 ||
+	    strstr(r->str, "attempted to access a non local key") != NULL);
 }
 
 /* One command on the cluster.  Retried with backoff only when nothing
- * was sent (no node reachable: a failover under way) or the node said
- * TRYAGAIN; a lost reply is ESTORE at once, as on one store. */
+ * was sent (no node reachable: a failover under way: reconnect_attempts
+ * times) or the slot is being migrated (for as long as a reply may take:
+ * the command timeout); a lost reply is ESTORE at once, as on one store. */
 static redisReply *
 cluster_send(codeq_t *c, const char *key, size_t klen, const char *cmd,
     size_t len, codeq_error *err)
 {
 	struct pipe_guard g;
-	redisReply *r = NULL;
-	int i;
+	redisReply *r;
+	int64_t waited = 0, nap;
+	int down = 0, busy = 0;
 
-	for (i = 0; i <= c->reconnect_attempts; i++) {
-		if (i > 0) {
-			nap_ms(backoff_ms(i, 100, 2000));
-			cluster_refresh(c->cl, -1, NULL);
-		}
+	for (;;) {
 		pipe_block(&g);
 		r = cluster_formatted(c->cl, key, klen, cmd, len, err);
 		pipe_unblock(&g);
 		if (r != NULL && !is_tryagain(r))
 			return r;
-		if (r == NULL && !c->cl->unsent)
+		if (r == NULL && (!c->cl->unsent || down++ >= c->reconnect_attempts))
 			break;
-		if (r != NULL && i < c->reconnect_attempts) {
+		nap = r != NULL ? backoff_ms(++busy, 20, 500) :
+		    backoff_ms(down, 100, 2000);
+		if (r != NULL && waited + nap > c->command_timeout_ms)
+			return r;	/* the caller sees the store's word */
+		if (r != NULL)
 			freeReplyObject(r);
-			r = NULL;
-		}
+		nap_ms(nap);
+		waited += nap;
+		if (r == NULL)
+			cluster_refresh(c->cl, -1, NULL);
 	}
-	if (r == NULL && err != NULL && err->code == CODEQ_EAUTH)
+	if (err != NULL && err->code == CODEQ_EAUTH)
 		err->code = CODEQ_ESTORE;	/* as store_link_ensure says */
-	return r;
+	return NULL;
 }
 
 static int
