@@ -169,6 +169,9 @@ cluster_node_connect(struct cluster *cl, int i, codeq_error *err)
 	redisSetTimeout(n->ctx, cl->tv);
 	if ((code = node_auth(cl, n, err)) != CODEQ_OK)
 		goto fail;
+	if (cl->cmd_tv.tv_sec != 0 || cl->cmd_tv.tv_usec != 0)
+		redisSetTimeout(n->ctx, cl->cmd_tv);
+	redisEnableKeepAlive(n->ctx);
 	return CODEQ_OK;
 fail:
 	node_drop(n);
@@ -298,31 +301,57 @@ cluster_node_of(struct cluster *cl, unsigned slot, codeq_error *err)
 	return cluster_node_connect(cl, i, err) == CODEQ_OK ? i : -1;
 }
 
-/* One send to node i (ASKING first when ask): the reply, or NULL after
- * dropping the connection. */
+/* One send of a formatted command to node i (ASKING first when ask):
+ * the reply, or NULL after dropping the connection. */
 static redisReply *
-send_to(struct cluster *cl, int i, int ask, int argc, const char **argv,
-    const size_t *lens, codeq_error *err)
+send_to(struct cluster *cl, int i, int ask, const char *cmd, size_t len,
+    codeq_error *err)
 {
 	struct cluster_node *n = &cl->nodes[i];
-	redisReply *r;
+	redisReply *r = NULL;
 
-	if (ask) {
-		redisAppendCommand(n->ctx, "ASKING");
-		redisAppendCommandArgv(n->ctx, argc, argv, lens);
-		if (redisGetReply(n->ctx, (void **)&r) == REDIS_OK) {
-			freeReplyObject(r);	/* +OK, or an error the next says */
-			r = NULL;
-			if (redisGetReply(n->ctx, (void **)&r) == REDIS_OK)
-				return r;
-		}
-	} else if ((r = redisCommandArgv(n->ctx, argc, argv, lens)) != NULL) {
-		return r;
+	if ((ask && redisAppendCommand(n->ctx, "ASKING") != REDIS_OK) ||
+	    redisAppendFormattedCommand(n->ctx, cmd, len) != REDIS_OK) {
+		cq_err(err, CODEQ_ENOMEM, "cluster: out of memory");
+		node_drop(n);
+		return NULL;
 	}
+	if (ask && redisGetReply(n->ctx, (void **)&r) == REDIS_OK) {
+		freeReplyObject(r);	/* +OK, or an error the next says */
+		r = NULL;
+	}
+	if ((!ask || n->ctx->err == 0) &&
+	    redisGetReply(n->ctx, (void **)&r) == REDIS_OK && r != NULL)
+		return r;
 	cq_err(err, CODEQ_ESTORE, "cluster node %s:%d: %s", n->host, n->port,
+	    n->ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
+	    errno == EWOULDBLOCK) ? "command timed out" :
+	    n->ctx->err == REDIS_ERR_EOF ? "connection closed by the node" :
 	    n->ctx->errstr);
 	node_drop(n);
 	return NULL;
+}
+
+redisReply *
+cluster_node_formatted(struct cluster *cl, int i, const char *cmd, size_t len,
+    codeq_error *err)
+{
+	cl->unsent = 1;
+	if (cluster_node_connect(cl, i, err) != CODEQ_OK)
+		return NULL;
+	cl->unsent = 0;
+	return send_to(cl, i, 0, cmd, len, err);
+}
+
+void
+cluster_set_timeout(struct cluster *cl, struct timeval tv)
+{
+	size_t i;
+
+	cl->cmd_tv = tv;
+	for (i = 0; i < cl->nnodes; i++)
+		if (cl->nodes[i].ctx != NULL)
+			redisSetTimeout(cl->nodes[i].ctx, tv);
 }
 
 /* What a redirection changes: ASK names the node of the next send only;
@@ -349,8 +378,8 @@ follow(struct cluster *cl, const struct cluster_redirect *rd, int *ask_node,
 }
 
 redisReply *
-cluster_argv(struct cluster *cl, const char *key, size_t keylen, int argc,
-    const char **argv, const size_t *lens, codeq_error *err)
+cluster_formatted(struct cluster *cl, const char *key, size_t keylen,
+    const char *cmd, size_t len, codeq_error *err)
 {
 	struct cluster_redirect rd;
 	unsigned slot = cluster_key_slot(key, keylen);
@@ -358,15 +387,16 @@ cluster_argv(struct cluster *cl, const char *key, size_t keylen, int argc,
 	int tries, i, ask = -1;
 
 	for (tries = 0; tries <= CLUSTER_REDIRECTS_MAX; tries++) {
+		cl->unsent = 1;
 		if ((i = ask >= 0 ? ask : cluster_node_of(cl, slot, err)) < 0)
 			return NULL;
-		if ((r = send_to(cl, i, ask >= 0, argc, argv, lens, err)) == NULL) {
-			/* A node gone (a failover): the others know who
-			 * serves the slot now. */
-			if (cluster_refresh(cl, -1, err) != CODEQ_OK)
-				return NULL;
-			ask = -1;
-			continue;
+		cl->unsent = 0;
+		if ((r = send_to(cl, i, ask >= 0, cmd, len, err)) == NULL) {
+			/* Its effect is unknown: not sent again.  The map is
+			 * read again (a failover: the others know who serves
+			 * the slot now) for the next call. */
+			cluster_refresh(cl, -1, NULL);
+			return NULL;
 		}
 		if (r->type != REDIS_REPLY_ERROR ||
 		    cluster_redirect_parse(r->str, &rd) < 0)
@@ -378,4 +408,21 @@ cluster_argv(struct cluster *cl, const char *key, size_t keylen, int argc,
 	cq_err(err, CODEQ_ESTORE, "cluster: slot %u: more than %d "
 	    "redirections", slot, CLUSTER_REDIRECTS_MAX);
 	return NULL;
+}
+
+redisReply *
+cluster_argv(struct cluster *cl, const char *key, size_t keylen, int argc,
+    const char **argv, const size_t *lens, codeq_error *err)
+{
+	redisReply *r;
+	char *cmd;
+	long long len;
+
+	if ((len = redisFormatCommandArgv(&cmd, argc, argv, lens)) < 0) {
+		cq_err(err, CODEQ_ENOMEM, "cluster: cannot format a command");
+		return NULL;
+	}
+	r = cluster_formatted(cl, key, keylen, cmd, (size_t)len, err);
+	redisFreeCommand(cmd);
+	return r;
 }

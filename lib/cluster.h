@@ -56,7 +56,11 @@ struct cluster_stats {
 
 struct cluster {
 	struct store_url seed;	/* the user and password of every node */
-	struct timeval tv;	/* connect and command timeout */
+	struct timeval tv;	/* connect timeout (and command timeout
+				 * until cluster_set_timeout) */
+	struct timeval cmd_tv;	/* command timeout; 0: tv */
+	int unsent;		/* the last call failed before sending:
+				 * safe to retry */
 	struct cluster_node nodes[CLUSTER_NODES_MAX];
 	size_t nnodes;
 	int16_t slot_node[CLUSTER_SLOTS];	/* index in nodes, -1: none */
@@ -77,6 +81,21 @@ int cluster_refresh(struct cluster *cl, int i, codeq_error *err);
  * redirections) is the caller's to free. */
 redisReply *cluster_argv(struct cluster *cl, const char *key, size_t keylen,
     int argc, const char **argv, const size_t *lens, codeq_error *err);
+
+/* The same for a command formatted in the protocol (redisFormatCommand).
+ * A reply lost after the command was sent (I/O error, timeout) is NULL
+ * with the node named and the map read again; the command is not sent
+ * again (its effect is unknown).  cl->unsent says when nothing was sent
+ * (no node could be reached): the caller may retry. */
+redisReply *cluster_formatted(struct cluster *cl, const char *key,
+    size_t keylen, const char *cmd, size_t len, codeq_error *err);
+
+/* A formatted command sent to node i as it is (SCAN of one node). */
+redisReply *cluster_node_formatted(struct cluster *cl, int i,
+    const char *cmd, size_t len, codeq_error *err);
+
+/* The command timeout of every node, from now on. */
+void cluster_set_timeout(struct cluster *cl, struct timeval tv);
 
 /* Node i connected and logged in (every node: to load scripts, or for
  * the administration of a slot). */

@@ -48,6 +48,14 @@ script_load(codeq_t *c, size_t li, int i, codeq_error *err)
 
 	if (l->sha[i][0] != '\0')
 		return CODEQ_OK;
+	/* A cluster: SCRIPT LOAD would reach one node only.  EVALSHA by the
+	 * SHA the build computed goes to the slot's node, and a node that
+	 * lacks the script (new, failed over, a slot just migrated to it)
+	 * answers NOSCRIPT: script_run sends EVAL with the source there. */
+	if (c->cl != NULL) {
+		memcpy(l->sha[i], script_defs[i].sha, 41);
+		return CODEQ_OK;
+	}
 	r = store_link_command(c, li, err, "SCRIPT LOAD %s",
 	    script_defs[i].source);
 	if (r == NULL)
@@ -89,9 +97,10 @@ script_link(codeq_t *c, const char *name, int nkeys, const char *const *args,
 	return CODEQ_OK;
 }
 
-/* Builds EVALSHA sha nkeys args... into freshly allocated arrays. */
+/* Builds CMD body nkeys args... (EVALSHA sha, or EVAL source) into freshly
+ * allocated arrays. */
 static int
-build_argv(const char *sha, int nkeys, int nargs, const char *const *args,
+build_argv(const char *cmd, const char *body, int nkeys, int nargs, const char *const *args,
     const size_t *lens, char *nkeys_buf, const char ***av, size_t **al)
 {
 	int k;
@@ -104,8 +113,8 @@ build_argv(const char *sha, int nkeys, int nargs, const char *const *args,
 		return CODEQ_ENOMEM;
 	}
 	snprintf(nkeys_buf, 16, "%d", nkeys);
-	(*av)[0] = "EVALSHA";
-	(*av)[1] = sha;
+	(*av)[0] = cmd;
+	(*av)[1] = body;
 	(*av)[2] = nkeys_buf;
 	for (k = 0; k < 3; k++)
 		(*al)[k] = strlen((*av)[k]);
@@ -142,7 +151,11 @@ script_run(codeq_t *c, const char *name, int nkeys, int nargs,
 	for (tries = 0; tries < 2; tries++) {
 		if (script_load(c, li, i, err) != CODEQ_OK)
 			return NULL;
-		if (build_argv(c->links[li].sha[i], nkeys, nargs, args, lens,
+		/* After NOSCRIPT in a cluster: the source, which the node
+		 * then keeps for the next EVALSHA. */
+		if (build_argv(tries > 0 && c->cl != NULL ? "EVAL" : "EVALSHA",
+		    tries > 0 && c->cl != NULL ? script_defs[i].source :
+		    c->links[li].sha[i], nkeys, nargs, args, lens,
 		    nk, &av, &al)) {
 			cq_err(err, CODEQ_ENOMEM, "out of memory");
 			return NULL;
@@ -152,10 +165,12 @@ script_run(codeq_t *c, const char *name, int nkeys, int nargs,
 		free(al);
 		if (r == NULL || !script_is_noscript(r))
 			return r;
-		/* The store forgot the script (restart, SCRIPT FLUSH). */
+		/* The store forgot the script (restart, SCRIPT FLUSH); a
+		 * cluster node may never have seen it. */
 		freeReplyObject(r);
 		r = NULL;
-		c->links[li].sha[i][0] = '\0';
+		if (c->cl == NULL)
+			c->links[li].sha[i][0] = '\0';
 	}
 	cq_err(err, CODEQ_EPROTO, "%s: script %s: NOSCRIPT after reload",
 	    c->links[li].label, name);
@@ -176,8 +191,8 @@ script_append(codeq_t *c, const char *name, int nkeys, int nargs,
 	if ((code = script_link(c, name, nkeys, args, lens, &li, err)) !=
 	    CODEQ_OK || (code = script_load(c, li, i, err)) != CODEQ_OK)
 		return code;
-	if (build_argv(c->links[li].sha[i], nkeys, nargs, args, lens, nk,
-	    &av, &al))
+	if (build_argv("EVALSHA", c->links[li].sha[i], nkeys, nargs, args,
+	    lens, nk, &av, &al))
 		return cq_err(err, CODEQ_ENOMEM, "out of memory");
 	code = store_link_append_argv(c, li, nargs + 3, av, al, err);
 	free(av);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "keys.h"
 #include "scripts.h"
 #include "store.h"
@@ -322,6 +323,35 @@ options(codeq_t *c, const codeq_options *opt)
 		c->retention_ms = opt->retention_ms;
 }
 
+/*
+ * A Redis Cluster: the seed URL (its password, or the options') is read
+ * into links[0] as a single store's would be, then the cluster is opened
+ * from it: the slot map read, the seed connected.  The other nodes are
+ * connected on first use.
+ */
+static int
+cluster_init(codeq_t *c, const codeq_options *opt, codeq_error *err)
+{
+	struct store_link *l = &c->links[0];
+	int code;
+
+	if (opt->nshards > 0)
+		return cq_err(err, CODEQ_EINVAL, "cluster: shards are not "
+		    "for a cluster, which routes every queue by its slot");
+	if ((c->cl = calloc(1, sizeof(*c->cl))) == NULL)
+		return cq_err(err, CODEQ_ENOMEM, "out of memory");
+	snprintf(l->label, sizeof(l->label), "cluster %s", c->url.where);
+	/* cluster_open leaves cl closed when it fails. */
+	if ((code = cluster_open(c->cl, &c->url, ms_tv(c->connect_timeout_ms),
+	    err)) != CODEQ_OK) {
+		free(c->cl);
+		c->cl = NULL;
+		return code;
+	}
+	cluster_set_timeout(c->cl, ms_tv(c->command_timeout_ms));
+	return CODEQ_OK;
+}
+
 /* The map and one link per store, not connected yet. */
 static int
 links_init(codeq_t *c, const char *url, const codeq_options *opt,
@@ -362,6 +392,12 @@ codeq_connect(const char *url, const codeq_options *opt, codeq_t **out,
 	if ((code = links_init(c, url, opt, err)) != CODEQ_OK)
 		goto fail;
 	c->rand_state = (unsigned int)time(NULL) ^ ((unsigned int)getpid() << 16);
+	if (opt != NULL && opt->cluster) {
+		if ((code = cluster_init(c, opt, err)) != CODEQ_OK)
+			goto fail;
+		*out = c;
+		return CODEQ_OK;
+	}
 	/* The first connection to each store is tried once: an unreachable
 	 * store is an error within the connect timeout, not after the
 	 * retries; a shard map naming one is an error now, not at the
@@ -383,6 +419,12 @@ codeq_close(codeq_t *c)
 
 	if (c == NULL)
 		return;
+	if (c->cl != NULL) {
+		store_cluster_drop_held(c);
+		cluster_close(c->cl);
+		free(c->cl);
+	}
+	free(c->held);
 	for (i = 0; c->links != NULL && i < c->nlinks; i++) {
 		if (c->links[i].rc != NULL)
 			redisFree(c->links[i].rc);

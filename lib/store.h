@@ -47,6 +47,13 @@ struct codeq {
 	struct store_link *links;	/* [0] the home store */
 	size_t nlinks;			/* 1 + shards */
 	struct shardmap *map;		/* NULL without shards */
+	/* A Redis Cluster (codeq_options.cluster): links[0] then only names
+	 * it and keeps the scripts' SHAs; every command goes through cl by
+	 * its routing key (store_cmd.c), and a pipeline's replies are read
+	 * as each command is appended, kept here until store_get_reply. */
+	struct cluster *cl;
+	redisReply **held;
+	size_t held_head, held_len, held_cap;
 	/* The link of each pipelined reply not read yet, in append order
 	 * (only with shards: one link needs no bookkeeping). */
 	size_t *fifo;
@@ -126,6 +133,9 @@ int store_append_command(codeq_t *c, codeq_error *err, const char *fmt, ...);
  * with output waiting is flushed first, so the stores work in parallel),
  * or NULL with err set: the pipeline is then abandoned (store_lost). */
 redisReply *store_get_reply(codeq_t *c, codeq_error *err);
+
+/* Cluster mode: frees the replies a pipeline has not read. */
+void store_cluster_drop_held(codeq_t *c);
 
 /* Checks that r is not an error reply; returns EPROTO with what. */
 int store_reply_ok(const redisReply *r, const char *what, codeq_error *err);

@@ -478,8 +478,10 @@ START_TEST(errors_shards)
 	    "cluster = no");
 	ck_assert_int_eq(load("[store]\nurl = redis://h:1\ncluster = yes\n"), 0);
 	ck_assert_int_eq(cfg.store.cluster, 1);
+	config_free(&cfg);
 	ck_assert_int_eq(load("[store]\nurl = redis://h:1\n"), 0);
 	ck_assert_int_eq(cfg.store.cluster, 0);
+	config_free(&cfg);
 	/* Globs may overlap: the first shard in the file wins. */
 	ck_assert_int_eq(load("[shard b]\nurl = redis://h:1\nqueues = a*\n"
 	    "[shard c]\nurl = redis://h:2\nqueues = a*\n"), 0);
