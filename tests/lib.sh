@@ -147,6 +147,30 @@ restart_redis() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# start_cluster: a Redis Cluster of three masters on loopback
+# (redis-server --cluster-enabled yes, joined by redis-cli --cluster
+# create), every slot served; sets CLUSTER_NODES ("host:port ...") and
+# SEED_URL (the first node's URL).
+start_cluster() {
+	CLUSTER_NODES=
+	SEED_URL=
+	for i in 1 2 3; do
+		start_redis --cluster-enabled yes --cluster-port "$(free_port)" \
+			--cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+			--appendonly no
+		CLUSTER_NODES="$CLUSTER_NODES 127.0.0.1:$REDIS_PORT"
+		[ -n "$SEED_URL" ] || SEED_URL=$REDIS_URL
+	done
+	# shellcheck disable=SC2086
+	redis-cli --cluster create $CLUSTER_NODES --cluster-replicas 0 \
+		--cluster-yes >"$T_DIR/create.log" 2>&1 ||
+		{ cat "$T_DIR/create.log"; fail "cluster create"; }
+	for n in $CLUSTER_NODES; do
+		wait_for 20 sh -c "redis-cli -p ${n#*:} cluster info | grep -q cluster_state:ok" ||
+			fail "node $n: cluster state not ok"
+	done
+}
+
 # assert_eq WHAT EXPECTED ACTUAL
 assert_eq() {
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"

@@ -12,21 +12,9 @@ skip_on_kvrocks "KVRocks' cluster mode is configured by CLUSTERX, not joined by 
 # jsonf FIELD: one field of the JSON object on stdin.
 jsonf() { "$PYTHON3" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-nodes=
-for i in 1 2 3; do
-	start_redis --cluster-enabled yes --cluster-port "$(free_port)" \
-		--cluster-config-file nodes.conf --cluster-node-timeout 2000 \
-		--appendonly no
-	nodes="$nodes 127.0.0.1:$REDIS_PORT"
-	[ -n "${SEED:-}" ] || SEED=$REDIS_URL
-done
-# shellcheck disable=SC2086
-redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes \
-	>"$T_DIR/create.log" 2>&1 || { cat "$T_DIR/create.log"; fail "cluster create"; }
-for n in $nodes; do
-	wait_for 20 sh -c "redis-cli -p ${n#*:} cluster info | grep -q cluster_state:ok" ||
-		fail "node $n: cluster state not ok"
-done
+start_cluster
+nodes=$CLUSTER_NODES
+SEED=$SEED_URL
 unset CODEQ_REDIS_URL
 conf="$T_DIR/codeq.conf"
 printf '[store]\nurl = %s\ncluster = yes\n' "$SEED" >"$conf"
