@@ -1,0 +1,78 @@
+#!/bin/sh
+# codeqd and its webhook processes on a three-master Redis Cluster
+# ([store] cluster = yes): a pool drains queues whose slots are on every
+# master (woken by codeq:ready, which a cluster broadcasts to every node);
+# their result callbacks are delivered (the callbacks process runs each
+# outbox script on its slot's node); WORK_AVAILABLE names queues of every
+# master; /metrics reports each queue's depth from its node.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/webhooks/lib.sh"
+skip_on_kvrocks "KVRocks' cluster mode is configured by CLUSTERX, not joined by redis-cli"
+[ -f "$TEST_SO" ] || skip "tests/handlers/test_handler.so not built"
+start_cluster
+unset CODEQ_REDIS_URL
+REDIS_URL=$SEED_URL
+start_sink S
+MPORT=$(free_port)
+WH_STORE="cluster = yes" WH_METRICS=127.0.0.1:$MPORT wh_conf "$T_DIR/c.conf" <<EOC
+$(webhooks_section yes 3s)
+[notifier]
+coalesce = 200ms
+scan_interval = 1h
+[callbacks]
+batch_window = 20ms
+[pool p]
+queues = q0,q1,q2,q3,q4,q5,q6,q7,q8
+so = $TEST_SO
+processes = 2
+EOC
+start_codeqd "$T_DIR/c.conf"
+cq() { "$CODEQ" -c "$T_DIR/c.conf" "$@"; }
+# The master holding a queue's keys.
+node_of() {
+	for n in $CLUSTER_NODES; do
+		if [ "$(redis-cli -p "${n#*:}" EXISTS "codeq:{$1}:seq")" = 1 ]; then
+			echo "$n"
+		fi
+	done
+}
+
+for q in q0 q1 q2 q3 q4 q5 q6 q7 q8; do
+	for i in 1 2 3; do
+		printf '{"queue":"%s","payload":{"op":"echo","i":%d},"webhook":"%s/cb"}\n' \
+			"$q" "$i" "$S_URL"
+	done
+done >"$T_DIR/tasks.jsonl"
+cq enqueue q0 --bulk "$T_DIR/tasks.jsonl" >/dev/null || fail "bulk enqueue"
+masters=$(for q in q0 q1 q2 q3 q4 q5 q6 q7 q8; do node_of "$q"; done | sort -u | wc -l)
+assert_eq "masters holding the queues" 3 "$masters"
+wait_for 30 delivered_at_least 27 S /cb ||
+	fail "callbacks delivered for $(task_ids S /cb | grep -c .) of 27 tasks: $(cq stats q1)"
+ok "27 tasks on three masters ran and their result callbacks were delivered"
+
+sub=$(cq subscribe w0 w1 w2 w3 w4 w5 --url "$S_URL/wa") || fail "subscribe"
+wait_for 10 grep -q 'msg="subscriptions changed".*count=1' "$T_DIR/codeqd.log" ||
+	fail "the notifier did not see the subscription"
+for q in w0 w1 w2 w3 w4 w5; do printf '{"queue":"%s"}\n' "$q"; done >"$T_DIR/w.jsonl"
+cq enqueue w0 --bulk "$T_DIR/w.jsonl" >/dev/null || fail "enqueue w*"
+named() {
+	sinkpy S <<'PY'
+qs = {}
+for r in rs:
+    if r["path"] == "/wa":
+        for q in r["json"]["queues"]:
+            qs[q["queue"]] = q["ready"]
+print(len([q for q, n in qs.items() if n == 1]))
+PY
+}
+wait_for 15 size_is 6 named || fail "WORK_AVAILABLE named $(named) of 6 queues"
+ok "WORK_AVAILABLE for queues on every master, each with its ready depth"
+
+depths() {
+	curl -fsS "http://127.0.0.1:$MPORT/metrics" |
+		grep -c '^codeq_queue_depth{queue="w[0-5]",state="ready"} 1$'
+}
+six() { [ "$(depths)" = 6 ]; }
+wait_for 10 six || fail "metrics: $(curl -fsS "http://127.0.0.1:$MPORT/metrics" | grep 'queue="w')"
+ok "/metrics reports the depth of queues on every master"
+stop_codeqd
