@@ -115,3 +115,26 @@ idle_stores=$(for q in idle1 idle2 idle3 idle4 idle5 idle6; do holder "$q"; done
 [ "$idle_stores" -ge 2 ] || fail "the idle queues are on $idle_stores store(s)"
 ok "/metrics reports the depth of queues on $idle_stores stores"
 stop_codeqd
+
+# A map naming a store that is down: codeqd starts, says which store it
+# cannot reach (never the password), keeps retrying, and works once the
+# store is up.
+DOWN=$(free_port)
+sed "s|^url = $U_C\$|url = redis://127.0.0.1:$DOWN/0|" "$T_DIR/c.conf" >"$T_DIR/down.conf"
+: >"$T_DIR/codeqd.log"
+start_codeqd "$T_DIR/down.conf"
+wait_for 10 grep -q "shard c (redis://127.0.0.1:$DOWN/0): Connection refused" "$T_DIR/codeqd.log" ||
+	fail "no message naming the unreachable shard: $(grep -m3 level=warning "$T_DIR/codeqd.log")"
+ok "an unreachable shard is named in codeqd's log"
+"$REDIS_SERVER" --port "$DOWN" --bind 127.0.0.1 --save '' --appendonly no \
+	>"$T_DIR/down.log" 2>&1 &
+t_track $!
+wait_for 10 redis-cli -p "$DOWN" ping >/dev/null 2>&1 || fail "the late store did not start"
+id=$("$CODEQ" -c "$T_DIR/down.conf" enqueue "$onc" --payload '{"op":"echo"}') ||
+	fail "enqueue once the store is up"
+done_late() {
+	[ "$("$CODEQ" -c "$T_DIR/down.conf" get "$id" --json | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = completed ]
+}
+wait_for 20 done_late || fail "codeqd did not work once the store came up"
+ok "once the store is up, codeqd runs its queues' tasks"
+stop_codeqd
