@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "cluster.h"
+#include "cluster_map.h"
 #include "shardmap.h"
 #include "store_async.h"
 #include "store_links.h"
@@ -88,17 +88,6 @@ store_of(const struct codeq_config *cfg, size_t i, const char **url,
 	    cfg->shards[i - 1].password_file;
 }
 
-/* A cluster node's address in place of the seed's. */
-static void
-node_url(const struct store_links *l, size_t i, struct store_url *u)
-{
-	if (l->cl == NULL || i >= l->cl->nnodes)
-		return;
-	snprintf(u->host, sizeof(u->host), "%s", l->cl->nodes[i].host);
-	u->port = l->cl->nodes[i].port;
-	snprintf(u->where, sizeof(u->where), "%s:%d", u->host, u->port);
-}
-
 static int
 link_open(struct link *k)
 {
@@ -126,7 +115,8 @@ link_open(struct link *k)
 		tell_lost(k, why);
 		return -1;
 	}
-	node_url(l, k->idx, &u);
+	if (l->cl != NULL)
+		cluster_map_node_url(l->cl, k->idx, &u);
 	a.url = &u;
 	a.password = pw;
 	k->ac = store_async_connect(&a, NULL, why, sizeof(why));
@@ -137,35 +127,11 @@ link_open(struct link *k)
 	return k->ac == NULL ? -1 : 0;
 }
 
-/* Reads a cluster's slot map from the seed (the password file's
- * password, as libcodeq logs in). */
 static int
-cluster_map_read(struct store_links *l, char *err, size_t errlen)
+map_read(struct store_links *l, char *err, size_t errlen)
 {
-	const struct store_config *st = &l->cfg->store;
-	struct timeval tv = { 0, MAP_TIMEOUT_MS * 1000 };
-	struct store_url u;
-	codeq_error e;
-	char *pw = NULL;
-	int rc;
-
-	if (store_url_parse(st->url, &u, &e) != CODEQ_OK) {
-		snprintf(err, errlen, "%s", e.msg);
-		return -1;
-	}
-	if (st->password_file && *st->password_file &&
-	    (pw = read_secret_line(st->password_file, err, errlen)) == NULL)
-		return -1;
-	if (pw && *pw)
-		snprintf(u.password, sizeof(u.password), "%s", pw);
-	free_secret(pw);
-	cluster_close(l->cl);
-	rc = cluster_open(l->cl, &u, tv, &e);
-	explicit_bzero(&u, sizeof(u));
-	if (rc != CODEQ_OK)
-		snprintf(err, errlen, "%s", e.msg);
 	l->map_at_ms = clock_mono_ms();
-	return rc == CODEQ_OK ? 0 : -1;
+	return cluster_map_read(l->cfg, l->cl, MAP_TIMEOUT_MS, err, errlen);
 }
 
 /* An old map is read again; one that cannot be read is kept. */
@@ -176,7 +142,7 @@ cluster_map_fresh(struct store_links *l)
 
 	if (l->cl == NULL || clock_mono_ms() - l->map_at_ms < MAP_TTL_MS)
 		return;
-	if (cluster_map_read(l, err, sizeof(err)) < 0 && l->lost != NULL)
+	if (map_read(l, err, sizeof(err)) < 0 && l->lost != NULL)
 		l->lost(l->priv, 0, err);
 }
 
@@ -216,7 +182,7 @@ store_links_new(struct ev_loop *loop, const struct codeq_config *cfg,
 			goto oom;
 		/* A cluster not answering yet is no error: until its map
 		 * is read, every command goes to the seed. */
-		(void)cluster_map_read(l, err, errlen);
+		(void)map_read(l, err, errlen);
 		err[0] = '\0';
 		l->n = CLUSTER_NODES_MAX;	/* indices of nodes seen later */
 	} else if ((l->map = map_build(cfg, err, errlen)) == NULL)

@@ -11,6 +11,7 @@
 #include <hiredis/async.h>
 
 #include "backoff.h"
+#include "cluster_map.h"
 #include "codeq.h"
 #include "log.h"
 #include "store_async.h"
@@ -23,6 +24,8 @@ struct sublink {
 	struct subscriber *s;
 	size_t idx;
 	char *url;
+	char host[256];		/* a cluster node's address in place of the */
+	int port;		/* URL's; port 0: the URL's */
 	char *password;		/* NULL: the URL's */
 	const char *name;	/* "home" or the shard's, for messages */
 	redisAsyncContext *ac;	/* NULL while disconnected */
@@ -40,7 +43,9 @@ struct subscriber {
 	char what[64];
 	size_t n;
 	struct sublink *links;
-	char **names;		/* shard names, copied */
+	char **names;		/* shard (node) names, copied */
+	size_t nnames;
+	struct cluster *cl;	/* a cluster's map, while the links are made */
 };
 
 static void link_retry(struct sublink *l);
@@ -161,6 +166,10 @@ link_connect(struct sublink *l)
 		link_warn(l, "bad store url", err.msg);
 		return -1;
 	}
+	if (l->port > 0) {
+		snprintf(u.host, sizeof(u.host), "%s", l->host);
+		u.port = l->port;
+	}
 	l->ac = store_async_connect(&a, NULL, why, sizeof(why));
 	if (l->ac == NULL) {
 		explicit_bzero(&u, sizeof(u));
@@ -194,23 +203,63 @@ link_retry(struct sublink *l)
 	ev_timer_start(l->s->loop, &l->retry);
 }
 
-/* Store i's URL, name and password (copied out of so). */
+/* Store i's URL, name and password (copied out of so); on a cluster,
+ * node i's (the seed's URL and password, the node's address). */
 static int
 link_init(struct subscriber *s, size_t i, const struct codeq_config *cfg,
     const struct store_options *so)
 {
 	struct sublink *l = &s->links[i];
-	const char *pw = i == 0 ? so->password : so->passwords[i - 1];
+	int cluster = cfg->store.cluster;
+	const char *pw = i == 0 || cluster ? so->password : so->passwords[i - 1];
 
 	l->s = s;
 	l->idx = i;
-	l->name = i == 0 ? "home" : s->names[i - 1];
-	l->url = strdup(i == 0 ? cfg->store.url : cfg->shards[i - 1].url);
+	if (s->cl != NULL) {
+		snprintf(l->host, sizeof(l->host), "%s", s->cl->nodes[i].host);
+		l->port = s->cl->nodes[i].port;
+	}
+	l->name = s->nnames > 0 ? s->names[cluster ? i : i - 1] : "home";
+	if (i == 0 && !(cluster && s->nnames > 0))
+		l->name = "home";
+	l->url = strdup(i == 0 || cluster ? cfg->store.url :
+	    cfg->shards[i - 1].url);
 	if (pw != NULL && *pw != '\0')
 		l->password = strdup(pw);
 	ev_timer_init(&l->retry, on_retry, 0.1, 0.);
 	l->retry.data = l;
 	return l->url == NULL || (pw && *pw && l->password == NULL) ? -1 : 0;
+}
+
+/* On a KVRocks cluster a PUBLISH reaches only the node it was sent to
+ * (its nodes do not talk to each other), so every node is subscribed to;
+ * a Redis Cluster passes every PUBLISH to every node, so the seed is
+ * (more links would deliver each message once per node).  The number of
+ * nodes subscribed to, 0 for the seed alone (also when the map cannot be
+ * read: the nodes are those of the map at start). */
+static size_t
+cluster_nodes(struct subscriber *s, const struct codeq_config *cfg)
+{
+	char err[256], name[300];
+	size_t i;
+
+	if ((s->cl = calloc(1, sizeof(*s->cl))) == NULL ||
+	    cluster_map_read(cfg, s->cl, 1000, err, sizeof(err)) < 0 ||
+	    !cluster_map_is_kvrocks(s->cl) ||
+	    (s->names = calloc(s->cl->nnodes, sizeof(*s->names))) == NULL) {
+		if (s->cl != NULL)
+			cluster_close(s->cl);
+		free(s->cl);
+		s->cl = NULL;
+		return 0;
+	}
+	for (i = 0; i < s->cl->nnodes; i++, s->nnames++) {
+		snprintf(name, sizeof(name), "node %s:%d", s->cl->nodes[i].host,
+		    s->cl->nodes[i].port);
+		if ((s->names[i] = strdup(name)) == NULL)
+			break;
+	}
+	return s->nnames;
 }
 
 static int
@@ -224,16 +273,25 @@ links_init(struct subscriber *s, const struct codeq_config *cfg, char *err,
 	if (store_options_load(cfg, 0, &so, err, errlen) < 0)
 		return -1;
 	s->n = 1 + cfg->nshards;
+	if (cfg->store.cluster && cluster_nodes(s, cfg) > 0)
+		s->n = s->nnames;
 	s->links = calloc(s->n, sizeof(*s->links));
-	s->names = calloc(s->n, sizeof(*s->names));
-	if (s->links == NULL || s->names == NULL)
+	if (s->nnames == 0 && cfg->nshards > 0) {
+		s->names = calloc(cfg->nshards, sizeof(*s->names));
+		for (i = 0; s->names != NULL && i < cfg->nshards; i++, s->nnames++)
+			if ((s->names[i] = strdup(cfg->shards[i].name)) == NULL)
+				rc = -1;
+	}
+	if (s->links == NULL || (cfg->nshards > 0 && s->names == NULL))
 		rc = -1;
-	for (i = 0; rc == 0 && i < cfg->nshards; i++)
-		if ((s->names[i] = strdup(cfg->shards[i].name)) == NULL)
-			rc = -1;
 	for (i = 0; rc == 0 && i < s->n; i++)
 		rc = link_init(s, i, cfg, &so);
 	store_options_free(&so);
+	if (s->cl != NULL) {	/* the nodes' addresses are in the links */
+		cluster_close(s->cl);
+		free(s->cl);
+		s->cl = NULL;
+	}
 	if (rc < 0)
 		snprintf(err, errlen, "out of memory");
 	return rc;
@@ -308,7 +366,7 @@ subscriber_stop(struct subscriber *s)
 		free(l->url);
 		free_secret(l->password);
 	}
-	for (i = 0; s->names != NULL && i + 1 < s->n; i++)
+	for (i = 0; s->names != NULL && i < s->nnames; i++)
 		free(s->names[i]);
 	free(s->names);
 	free(s->links);

@@ -147,20 +147,30 @@ restart_redis() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
-# start_cluster: a Redis Cluster of three masters on loopback
-# (redis-server --cluster-enabled yes, joined by redis-cli --cluster
-# create), every slot served; sets CLUSTER_NODES ("host:port ...") and
-# SEED_URL (the first node's URL).
+# start_cluster: a cluster of three masters on loopback, every slot
+# served: redis-server --cluster-enabled yes joined by redis-cli --cluster
+# create, or on KVRocks three --cluster-enabled yes servers told the
+# topology by CLUSTERX SETNODES (KVRocks' nodes do not talk to each
+# other).  Sets CLUSTER_NODES ("host:port ...") and SEED_URL (the first
+# node's URL).
 start_cluster() {
 	CLUSTER_NODES=
 	SEED_URL=
 	for i in 1 2 3; do
-		start_redis --cluster-enabled yes --cluster-port "$(free_port)" \
-			--cluster-config-file nodes.conf --cluster-node-timeout 2000 \
-			--appendonly no
+		if on_kvrocks; then
+			start_redis --cluster-enabled yes
+		else
+			start_redis --cluster-enabled yes --cluster-port "$(free_port)" \
+				--cluster-config-file nodes.conf \
+				--cluster-node-timeout 2000 --appendonly no
+		fi
 		CLUSTER_NODES="$CLUSTER_NODES 127.0.0.1:$REDIS_PORT"
 		[ -n "$SEED_URL" ] || SEED_URL=$REDIS_URL
 	done
+	if on_kvrocks; then
+		kvrocks_cluster_topology
+		return
+	fi
 	# shellcheck disable=SC2086
 	redis-cli --cluster create $CLUSTER_NODES --cluster-replicas 0 \
 		--cluster-yes >"$T_DIR/create.log" 2>&1 ||
@@ -168,6 +178,22 @@ start_cluster() {
 	for n in $CLUSTER_NODES; do
 		wait_for 20 sh -c "redis-cli -p ${n#*:} cluster info | grep -q cluster_state:ok" ||
 			fail "node $n: cluster state not ok"
+	done
+}
+
+# The three KVRocks nodes' ids (40 characters) and slots, set on each.
+kvrocks_cluster_topology() {
+	set -- $CLUSTER_NODES
+	topo="$(printf '%040d' 1) 127.0.0.1 ${1#*:} master - 0-5460
+$(printf '%040d' 2) 127.0.0.1 ${2#*:} master - 5461-10922
+$(printf '%040d' 3) 127.0.0.1 ${3#*:} master - 10923-16383"
+	i=1
+	for n in $CLUSTER_NODES; do
+		redis-cli -p "${n#*:}" CLUSTERX SETNODEID "$(printf '%040d' $i)" |
+			grep -q OK || fail "node $n: SETNODEID"
+		redis-cli -p "${n#*:}" CLUSTERX SETNODES "$topo" 1 | grep -q OK ||
+			fail "node $n: SETNODES"
+		i=$((i + 1))
 	done
 }
 

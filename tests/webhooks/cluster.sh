@@ -1,13 +1,14 @@
 #!/bin/sh
-# codeqd and its webhook processes on a three-master Redis Cluster
-# ([store] cluster = yes): a pool drains queues whose slots are on every
-# master (woken by codeq:ready, which a cluster broadcasts to every node);
+# codeqd and its webhook processes on a three-master Redis Cluster, or a
+# KVRocks cluster ([store] cluster = yes): a pool drains queues whose
+# slots are on every master (woken by codeq:ready, which a Redis Cluster
+# passes to every node and a KVRocks cluster does not: codeqd subscribes
+# to every KVRocks node);
 # their result callbacks are delivered (the callbacks process runs each
 # outbox script on its slot's node); WORK_AVAILABLE names queues of every
 # master; /metrics reports each queue's depth from its node.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/webhooks/lib.sh"
-skip_on_kvrocks "KVRocks' cluster mode is configured by CLUSTERX, not joined by redis-cli"
 [ -f "$TEST_SO" ] || skip "tests/handlers/test_handler.so not built"
 start_cluster
 unset CODEQ_REDIS_URL
