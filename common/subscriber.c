@@ -219,9 +219,12 @@ link_init(struct subscriber *s, size_t i, const struct codeq_config *cfg,
 		snprintf(l->host, sizeof(l->host), "%s", s->cl->nodes[i].host);
 		l->port = s->cl->nodes[i].port;
 	}
-	l->name = s->nnames > 0 ? s->names[cluster ? i : i - 1] : "home";
-	if (i == 0 && !(cluster && s->nnames > 0))
-		l->name = "home";
+	/* A cluster's nodes are names[i]; shards are names[i - 1] after
+	 * the home (a cluster's seed alone is "home" too). */
+	if (s->cl != NULL)
+		l->name = s->names[i];
+	else
+		l->name = i == 0 ? "home" : s->names[i - 1];
 	l->url = strdup(i == 0 || cluster ? cfg->store.url :
 	    cfg->shards[i - 1].url);
 	if (pw != NULL && *pw != '\0')
