@@ -25,11 +25,13 @@ sed -i "s/^listen = off/listen = 127.0.0.1:$port/" "$T_DIR/c.conf"
 
 # Tasks 100 per bulk enqueue with a pause between: enqueued at once, 3000
 # drain in well under a second, often before a heartbeat round sees a
-# lease.  Paced, the drain spans many rounds; it goes on (up to 10 times
-# N) until at least 3 rounds found leases to extend.
+# lease.  Paced, and each task taking a millisecond (so that a fast
+# machine's workers still hold leases most of the time), the drain spans
+# many rounds; it goes on (up to 10 times N) until at least 3 rounds
+# found leases to extend.
 "$PYTHON3" -c "
 for i in range(100):
-    print('{\"payload\": {\"op\": \"echo\", \"n\": %d}}' % i)" >"$T_DIR/tasks.jsonl"
+    print('{\"payload\": {\"op\": \"sleep\", \"ms\": 1, \"n\": %d}}' % i)" >"$T_DIR/tasks.jsonl"
 m() { curl -fs "http://127.0.0.1:$port/metrics" >"$T_DIR/metrics"; grep -q "$1" "$T_DIR/metrics"; }
 rounds() {
 	if m '^codeq_heartbeat_rounds_total '; then
