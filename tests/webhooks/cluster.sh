@@ -51,22 +51,7 @@ wait_for 30 delivered_at_least 27 S /cb ||
 	fail "callbacks delivered for $(task_ids S /cb | grep -c .) of 27 tasks: $(cq stats q1)"
 ok "27 tasks on three masters ran and their result callbacks were delivered"
 
-sub=$(cq subscribe w0 w1 w2 w3 w4 w5 --url "$S_URL/wa") || fail "subscribe"
-wait_for 10 grep -q 'msg="subscriptions changed".*count=1' "$T_DIR/codeqd.log" ||
-	fail "the notifier did not see the subscription"
-for q in w0 w1 w2 w3 w4 w5; do printf '{"queue":"%s"}\n' "$q"; done >"$T_DIR/w.jsonl"
-cq enqueue w0 --bulk "$T_DIR/w.jsonl" >/dev/null || fail "enqueue w*"
-named() {
-	sinkpy S <<'PY'
-qs = {}
-for r in rs:
-    if r["path"] == "/wa":
-        for q in r["json"]["queues"]:
-            qs[q["queue"]] = q["ready"]
-print(len([q for q, n in qs.items() if n == 1]))
-PY
-}
-wait_for 15 size_is 6 named || fail "WORK_AVAILABLE named $(named) of 6 queues"
+work_available_six "$S_URL"
 ok "WORK_AVAILABLE for queues on every master, each with its ready depth"
 
 depths() {

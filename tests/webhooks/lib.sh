@@ -134,3 +134,27 @@ PY
 delivered_at_least() {
 	[ "$(task_ids "$2" "${3:-}" | grep -c .)" -ge "$1" ]
 }
+
+# work_available_six SUB_URL: subscribes to queues w0..w5 at SUB_URL
+# (sink S, path /wa), enqueues one task to each, and waits until
+# WORK_AVAILABLE has named all six with a ready depth of 1.
+work_available_six() {
+	cq subscribe w0 w1 w2 w3 w4 w5 --url "$1/wa" >/dev/null || fail "subscribe"
+	wait_for 10 grep -q 'msg="subscriptions changed".*count=1' "$T_DIR/codeqd.log" ||
+		fail "the notifier did not see the subscription"
+	for q in w0 w1 w2 w3 w4 w5; do printf '{"queue":"%s"}\n' "$q"; done >"$T_DIR/w.jsonl"
+	cq enqueue w0 --bulk "$T_DIR/w.jsonl" >/dev/null || fail "enqueue w*"
+	wait_for 15 size_is 6 wa_named || fail "WORK_AVAILABLE named $(wa_named) of 6 queues"
+}
+
+# wa_named: how many queues sink S's /wa requests named with ready 1.
+wa_named() {
+	sinkpy S <<'PY'
+qs = {}
+for r in rs:
+    if r["path"] == "/wa":
+        for q in r["json"]["queues"]:
+            qs[q["queue"]] = q["ready"]
+print(len([q for q, n in qs.items() if n == 1]))
+PY
+}

@@ -51,23 +51,8 @@ stores=$(for q in q0 q1 q4 q5 q7 q8; do holder "$q"; done | sort -u | wc -l)
 assert_eq "stores holding the callback queues" 3 "$stores"
 ok "30 result callbacks from queues on 3 stores delivered"
 
-sub=$(cq subscribe w0 w1 w2 w3 w4 w5 --url "$S_URL/wa") || fail "subscribe"
+work_available_six "$S_URL"
 assert_eq "the subscription on the home" 1 "$(redis-cli -p "$P_H" ZCARD codeq:subs)"
-wait_for 10 grep -q 'msg="subscriptions changed".*count=1' "$T_DIR/codeqd.log" ||
-	fail "the notifier did not see the subscription"
-for q in w0 w1 w2 w3 w4 w5; do printf '{"queue":"%s"}\n' "$q"; done >"$T_DIR/w.jsonl"
-cq enqueue w0 --bulk "$T_DIR/w.jsonl" >/dev/null || fail "enqueue w*"
-named() {
-	sinkpy S <<'PY'
-qs = {}
-for r in rs:
-    if r["path"] == "/wa":
-        for q in r["json"]["queues"]:
-            qs[q["queue"]] = q["ready"]
-print(len([q for q, n in qs.items() if n == 1]))
-PY
-}
-wait_for 15 size_is 6 named || fail "WORK_AVAILABLE named $(named) of 6 queues"
 stores=$(for q in w0 w1 w2 w3 w4 w5; do holder "$q"; done | sort -u | wc -l)
 assert_eq "stores holding the notified queues" 3 "$stores"
 ok "WORK_AVAILABLE for queues on 3 stores, each with its ready depth"
